@@ -1,0 +1,88 @@
+// Package bolt implements store.Store on one bbolt file.
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+var (
+	bUsers      = []byte("users")       // id -> User JSON
+	bUserLogin  = []byte("users_login") // folded login -> id
+	bUserExt    = []byte("users_ext")   // externalId 0 id -> nil
+	bGroups     = []byte("groups")      // id -> Group JSON
+	bGroupName  = []byte("groups_name") // folded name -> id
+	bGroupExt   = []byte("groups_ext")  // externalId 0 id -> nil
+	bMembers    = []byte("members")     // groupID 0 userID -> nil
+	bMemberOf   = []byte("member_of")   // userID 0 groupID -> nil
+	bPerms      = []byte("perms")       // kind id 0 perm -> nil
+	bHolders    = []byte("holders")     // perm 0 kind id -> nil
+	bTokens     = []byte("tokens")      // hash -> Token JSON
+	bTokensUser = []byte("tokens_user") // userID 0 name -> hash
+	bCounts     = []byte("counts")      // bucket name -> uint64 record count
+
+	allBuckets = [][]byte{bUsers, bUserLogin, bUserExt, bGroups, bGroupName, bGroupExt,
+		bMembers, bMemberOf, bPerms, bHolders, bTokens, bTokensUser, bCounts}
+)
+
+// Store is a store.Store backed by bbolt.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store file at path. It fails after a
+// second when another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store %s is locked: is another scimgate using it?", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// DB exposes the bbolt handle for backups and consistency checks.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx}) })
+}
+
+// Update runs fn in a read-write transaction, committed (and fsync'd) only if
+// fn returns nil.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx}) })
+}

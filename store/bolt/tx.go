@@ -1,0 +1,385 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+type tx struct{ tx *bolt.Tx }
+
+func (t *tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+func key(parts ...string) []byte {
+	var buf bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			buf.WriteByte(0)
+		}
+		buf.WriteString(p)
+	}
+	return buf.Bytes()
+}
+
+func get[T any](b *bolt.Bucket, k string) (T, error) {
+	var v T
+	raw := b.Get([]byte(k))
+	if raw == nil {
+		return v, store.ErrNotFound
+	}
+	return v, json.Unmarshal(raw, &v)
+}
+
+func put(b *bolt.Bucket, k string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(k), raw)
+}
+
+// suffixes walks the keys that start with prefix+0, passing the rest.
+func suffixes(b *bolt.Bucket, prefix string, fn func(rest string) bool) error {
+	p := key(prefix, "")
+	c := b.Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		if !fn(string(k[len(p):])) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func countPrefix(b *bolt.Bucket, prefix string) int {
+	n := 0
+	_ = suffixes(b, prefix, func(string) bool { n++; return true })
+	return n
+}
+
+// walk iterates a JSON bucket in key order, starting after the key given.
+func walk[T any](b *bolt.Bucket, after string, fn func(T) bool) error {
+	c := b.Cursor()
+	var k, v []byte
+	if after == "" {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		if !fn(x) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// walkIndex iterates an index bucket (key -> id) in key order, loading each
+// record from the primary bucket.
+func walkIndex[T any](index, primary *bolt.Bucket, fn func(T) bool) error {
+	c := index.Cursor()
+	for k, id := c.First(); k != nil; k, id = c.Next() {
+		x, err := get[T](primary, string(id))
+		if err != nil {
+			return err
+		}
+		if !fn(x) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// --- users
+
+func (t *tx) User(id string) (store.User, error) { return get[store.User](t.b(bUsers), id) }
+
+func (t *tx) UserByLogin(login string) (store.User, error) {
+	id := t.b(bUserLogin).Get([]byte(store.FoldLogin(login)))
+	if id == nil {
+		return store.User{}, store.ErrNotFound
+	}
+	return t.User(string(id))
+}
+
+func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
+	var out []store.User
+	var err error
+	_ = suffixes(t.b(bUserExt), extID, func(id string) bool {
+		var u store.User
+		u, err = t.User(id)
+		out = append(out, u)
+		return err == nil
+	})
+	return out, err
+}
+
+func (t *tx) PutUser(u store.User) error {
+	users, logins, exts := t.b(bUsers), t.b(bUserLogin), t.b(bUserExt)
+	fold := []byte(store.FoldLogin(u.Login))
+	if owner := logins.Get(fold); owner != nil && string(owner) != u.ID {
+		return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
+	}
+	if old, err := t.User(u.ID); err == nil {
+		if err := logins.Delete([]byte(store.FoldLogin(old.Login))); err != nil {
+			return err
+		}
+		if old.ExternalID != "" {
+			if err := exts.Delete(key(old.ExternalID, old.ID)); err != nil {
+				return err
+			}
+		}
+	} else if err := t.addCount(bUsers, 1); err != nil {
+		return err
+	}
+	if err := logins.Put(fold, []byte(u.ID)); err != nil {
+		return err
+	}
+	if u.ExternalID != "" {
+		if err := exts.Put(key(u.ExternalID, u.ID), nil); err != nil {
+			return err
+		}
+	}
+	return put(users, u.ID, u)
+}
+
+func (t *tx) Users(after string, fn func(store.User) bool) error {
+	return walk(t.b(bUsers), after, fn)
+}
+
+func (t *tx) UsersByLogin(fn func(store.User) bool) error {
+	return walkIndex(t.b(bUserLogin), t.b(bUsers), fn)
+}
+
+func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }
+
+// count reads the record count kept for a primary bucket.
+func (t *tx) count(bucket []byte) int {
+	v := t.b(bCounts).Get(bucket)
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func (t *tx) addCount(bucket []byte, delta int) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(t.count(bucket)+delta))
+	return t.b(bCounts).Put(bucket, v[:])
+}
+
+// --- groups
+
+func (t *tx) Group(id string) (store.Group, error) { return get[store.Group](t.b(bGroups), id) }
+
+func (t *tx) GroupByName(name string) (store.Group, error) {
+	id := t.b(bGroupName).Get([]byte(store.FoldLogin(name)))
+	if id == nil {
+		return store.Group{}, store.ErrNotFound
+	}
+	return t.Group(string(id))
+}
+
+func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
+	var out []store.Group
+	var err error
+	_ = suffixes(t.b(bGroupExt), extID, func(id string) bool {
+		var g store.Group
+		g, err = t.Group(id)
+		out = append(out, g)
+		return err == nil
+	})
+	return out, err
+}
+
+func (t *tx) PutGroup(g store.Group) error {
+	groups, names, exts := t.b(bGroups), t.b(bGroupName), t.b(bGroupExt)
+	fold := []byte(store.FoldLogin(g.Name))
+	if owner := names.Get(fold); owner != nil && string(owner) != g.ID {
+		return store.Errorf(store.EConflict, "Group '%s' already exists", g.Name)
+	}
+	if old, err := t.Group(g.ID); err == nil {
+		if err := t.unindexGroup(old); err != nil {
+			return err
+		}
+	} else if err := t.addCount(bGroups, 1); err != nil {
+		return err
+	}
+	if err := names.Put(fold, []byte(g.ID)); err != nil {
+		return err
+	}
+	if g.ExternalID != "" {
+		if err := exts.Put(key(g.ExternalID, g.ID), nil); err != nil {
+			return err
+		}
+	}
+	return put(groups, g.ID, g)
+}
+
+func (t *tx) unindexGroup(g store.Group) error {
+	if err := t.b(bGroupName).Delete([]byte(store.FoldLogin(g.Name))); err != nil {
+		return err
+	}
+	if g.ExternalID == "" {
+		return nil
+	}
+	return t.b(bGroupExt).Delete(key(g.ExternalID, g.ID))
+}
+
+func (t *tx) DeleteGroup(id string) error {
+	g, err := t.Group(id)
+	if err != nil {
+		return err
+	}
+	var members []string
+	_ = t.Members(id, func(uid string) bool { members = append(members, uid); return true })
+	for _, uid := range members {
+		if err := t.RemoveMember(id, uid); err != nil {
+			return err
+		}
+	}
+	perms, err := t.Permissions(store.Subject{Kind: 'g', ID: id})
+	if err != nil {
+		return err
+	}
+	for _, p := range perms {
+		if err := t.Revoke(store.Subject{Kind: 'g', ID: id}, p); err != nil {
+			return err
+		}
+	}
+	if err := t.unindexGroup(g); err != nil {
+		return err
+	}
+	if err := t.addCount(bGroups, -1); err != nil {
+		return err
+	}
+	return t.b(bGroups).Delete([]byte(id))
+}
+
+func (t *tx) Groups(after string, fn func(store.Group) bool) error {
+	return walk(t.b(bGroups), after, fn)
+}
+
+func (t *tx) GroupsByName(fn func(store.Group) bool) error {
+	return walkIndex(t.b(bGroupName), t.b(bGroups), fn)
+}
+
+func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
+
+// --- memberships
+
+func (t *tx) AddMember(groupID, userID string) error {
+	if err := t.b(bMembers).Put(key(groupID, userID), nil); err != nil {
+		return err
+	}
+	return t.b(bMemberOf).Put(key(userID, groupID), nil)
+}
+
+func (t *tx) RemoveMember(groupID, userID string) error {
+	if err := t.b(bMembers).Delete(key(groupID, userID)); err != nil {
+		return err
+	}
+	return t.b(bMemberOf).Delete(key(userID, groupID))
+}
+
+func (t *tx) IsMember(groupID, userID string) (bool, error) {
+	k, _ := t.b(bMembers).Cursor().Seek(key(groupID, userID))
+	return k != nil && bytes.Equal(k, key(groupID, userID)), nil
+}
+
+func (t *tx) Members(groupID string, fn func(string) bool) error {
+	return suffixes(t.b(bMembers), groupID, fn)
+}
+
+func (t *tx) CountMembers(groupID string) (int, error) {
+	return countPrefix(t.b(bMembers), groupID), nil
+}
+
+func (t *tx) GroupsOf(userID string, fn func(string) bool) error {
+	return suffixes(t.b(bMemberOf), userID, fn)
+}
+
+// --- permissions
+
+func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
+
+func (t *tx) Grant(s store.Subject, perm string) error {
+	if err := t.b(bPerms).Put(key(subjectKey(s), perm), nil); err != nil {
+		return err
+	}
+	return t.b(bHolders).Put(key(perm, subjectKey(s)), nil)
+}
+
+func (t *tx) Revoke(s store.Subject, perm string) error {
+	if err := t.b(bPerms).Delete(key(subjectKey(s), perm)); err != nil {
+		return err
+	}
+	return t.b(bHolders).Delete(key(perm, subjectKey(s)))
+}
+
+func (t *tx) Permissions(s store.Subject) ([]string, error) {
+	var out []string
+	err := suffixes(t.b(bPerms), subjectKey(s), func(p string) bool { out = append(out, p); return true })
+	return out, err
+}
+
+func (t *tx) Holders(perm string, fn func(store.Subject) bool) error {
+	return suffixes(t.b(bHolders), perm, func(rest string) bool {
+		if rest == "" {
+			return true
+		}
+		return fn(store.Subject{Kind: rest[0], ID: rest[1:]})
+	})
+}
+
+// --- tokens
+
+func (t *tx) PutToken(tok store.Token) error {
+	if err := t.b(bTokensUser).Put(key(tok.UserID, tok.Name), []byte(tok.Hash)); err != nil {
+		return err
+	}
+	return put(t.b(bTokens), tok.Hash, tok)
+}
+
+func (t *tx) Token(hash string) (store.Token, error) { return get[store.Token](t.b(bTokens), hash) }
+
+func (t *tx) TokenByName(userID, name string) (store.Token, error) {
+	h := t.b(bTokensUser).Get(key(userID, name))
+	if h == nil {
+		return store.Token{}, store.ErrNotFound
+	}
+	return t.Token(string(h))
+}
+
+func (t *tx) DeleteToken(hash string) error {
+	tok, err := t.Token(hash)
+	if err != nil {
+		return err
+	}
+	if err := t.b(bTokensUser).Delete(key(tok.UserID, tok.Name)); err != nil {
+		return err
+	}
+	return t.b(bTokens).Delete([]byte(hash))
+}
+
+func (t *tx) Tokens(userID string) ([]store.Token, error) {
+	var out []store.Token
+	var err error
+	_ = suffixes(t.b(bTokensUser), userID, func(name string) bool {
+		var tok store.Token
+		tok, err = t.TokenByName(userID, name)
+		out = append(out, tok)
+		return err == nil
+	})
+	return out, err
+}

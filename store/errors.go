@@ -1,0 +1,60 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each API maps them to its own status and format in one place.
+const (
+	ENotFound        = "not_found"
+	EConflict        = "conflict"        // uniqueness
+	EInvalid         = "invalid"         // bad input
+	EManaged         = "managed"         // refused because the IdP owns the resource
+	EForbidden       = "forbidden"       // authenticated but not allowed
+	EUnauthenticated = "unauthenticated" // no or bad credentials
+	EPrecondition    = "precondition"    // stale version
+	EInternal        = "internal"
+)
+
+// Error is a domain error: a code for the API adapters and a message meant for
+// the caller (SonarQube's exact text where one exists).
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf returns an *Error with the given code.
+func Errorf(code, format string, args ...any) error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrNotFound is returned by lookups that find nothing.
+var ErrNotFound = &Error{Code: ENotFound, Msg: "not found"}
+
+// ErrorCode returns err's code, EInternal for foreign errors and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns err's caller-facing message; foreign errors get a
+// generic text so internals never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	return "An error has occurred. Please contact your administrator"
+}
+
+// IsNotFound reports whether err has code ENotFound.
+func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }

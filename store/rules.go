@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"time"
+)
+
+// The rules in this file hold whichever API acts: both adapters call them
+// inside one Update, so a refused change leaves nothing half-written.
+
+// Now is the clock the rules use; tests may replace it.
+var Now = func() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// NewUser fills in id, timestamps and version, stores u, and adds it to the
+// default group.
+func NewUser(tx Tx, u User) (User, error) {
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	now := Now()
+	u.Created, u.Updated, u.Version = now, now, 1
+	if err := tx.PutUser(u); err != nil {
+		return User{}, err
+	}
+	return u, joinDefaultGroup(tx, u.ID)
+}
+
+// SaveUser stores a changed user, bumping its version and modification time.
+func SaveUser(tx Tx, u User) (User, error) {
+	u.Updated = Now()
+	u.Version++
+	return u, tx.PutUser(u)
+}
+
+// NewGroup fills in id, timestamps and version and stores g.
+func NewGroup(tx Tx, g Group) (Group, error) {
+	if g.ID == "" {
+		g.ID = NewID()
+	}
+	now := Now()
+	g.Created, g.Updated, g.Version = now, now, 1
+	return g, tx.PutGroup(g)
+}
+
+// SaveGroup stores a changed group, bumping its version.
+func SaveGroup(tx Tx, g Group) (Group, error) {
+	g.Updated = Now()
+	g.Version++
+	return g, tx.PutGroup(g)
+}
+
+func joinDefaultGroup(tx Tx, userID string) error {
+	g, err := tx.GroupByName(DefaultGroup)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return tx.AddMember(g.ID, userID)
+}
+
+// HasPermission reports whether an active user holds a global permission,
+// directly or through one of its groups.
+func HasPermission(tx Tx, userID, perm string) (bool, error) {
+	found := false
+	err := tx.Holders(perm, func(s Subject) bool {
+		switch s.Kind {
+		case 'u':
+			found = s.ID == userID
+		case 'g':
+			ok, err := tx.IsMember(s.ID, userID)
+			found = err == nil && ok
+		}
+		return !found
+	})
+	return found, err
+}
+
+// UserPermissions returns the global permissions a user holds, directly or
+// through groups, in SonarQube's order.
+func UserPermissions(tx Tx, userID string) ([]string, error) {
+	var out []string
+	for _, p := range GlobalPermissions {
+		ok, err := HasPermission(tx, userID, p)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// EnsureAdmin fails with msg when no active user holds admin any more. Call it
+// after a change inside the same transaction; the error rolls the change back.
+func EnsureAdmin(tx Tx, msg string) error {
+	found := false
+	err := tx.Holders(PermAdmin, func(s Subject) bool {
+		if s.Kind == 'u' {
+			u, err := tx.User(s.ID)
+			found = err == nil && u.Active
+			return !found
+		}
+		_ = tx.Members(s.ID, func(uid string) bool {
+			u, err := tx.User(uid)
+			found = err == nil && u.Active
+			return !found
+		})
+		return !found
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return Errorf(EInvalid, "%s", msg)
+	}
+	return nil
+}
+
+// Deactivate turns a user off: its tokens and global permissions go, and so do
+// its memberships of local groups (memberships of managed groups belong to the
+// IdP and stay). The caller cannot deactivate itself, nor the last admin.
+func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
+	if u.ID == callerID {
+		return User{}, Errorf(EInvalid, "Self-deactivation is not possible")
+	}
+	tokens, err := tx.Tokens(u.ID)
+	if err != nil {
+		return User{}, err
+	}
+	for _, t := range tokens {
+		if err := tx.DeleteToken(t.Hash); err != nil {
+			return User{}, err
+		}
+	}
+	perms, err := tx.Permissions(Subject{'u', u.ID})
+	if err != nil {
+		return User{}, err
+	}
+	for _, p := range perms {
+		if err := tx.Revoke(Subject{'u', u.ID}, p); err != nil {
+			return User{}, err
+		}
+	}
+	var local []string
+	err = tx.GroupsOf(u.ID, func(gid string) bool {
+		g, err := tx.Group(gid)
+		if err == nil && !g.Managed {
+			local = append(local, gid)
+		}
+		return true
+	})
+	if err != nil {
+		return User{}, err
+	}
+	for _, gid := range local {
+		if err := tx.RemoveMember(gid, u.ID); err != nil {
+			return User{}, err
+		}
+	}
+	u.Active = false
+	if !u.Managed {
+		u.Email = "" // SonarQube nulls the email and password of deactivated local users
+		u.PasswordHash = ""
+	}
+	if anonymize {
+		anon := "sq-removed-" + randomAlnum(6)
+		u.Login, u.Name, u.ExternalLogin, u.ExternalID = anon, anon, anon, ""
+		u.ExternalProvider, u.Local, u.Managed, u.SCIM = "sonarqube", true, false, nil
+	}
+	u, err = SaveUser(tx, u)
+	if err != nil {
+		return User{}, err
+	}
+	return u, EnsureAdmin(tx, "User is last administrator, and cannot be deactivated")
+}
+
+// Reactivate turns a user back on and returns it to the default group.
+func Reactivate(tx Tx, u User) (User, error) {
+	u.Active = true
+	u, err := SaveUser(tx, u)
+	if err != nil {
+		return User{}, err
+	}
+	return u, joinDefaultGroup(tx, u.ID)
+}
+
+func randomAlnum(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// Authenticate resolves credentials to an active user. A bearer token or a
+// Basic login with an empty password is a token; otherwise login/password.
+func Authenticate(ctx context.Context, s Store, login, password string, basic bool) (User, error) {
+	var u User
+	err := s.View(ctx, func(tx Tx) error {
+		var err error
+		if !basic || password == "" {
+			u, err = userByToken(tx, login)
+		} else {
+			u, err = userByPassword(tx, login, password)
+		}
+		return err
+	})
+	return u, err
+}
+
+var errUnauthenticated = Errorf(EUnauthenticated, "Authentication is required")
+
+func userByToken(tx Tx, secret string) (User, error) {
+	if secret == "" {
+		return User{}, errUnauthenticated
+	}
+	h := HashToken(secret)
+	t, err := tx.Token(h)
+	if err != nil || !sameHash(t.Hash, h) {
+		return User{}, errUnauthenticated
+	}
+	if t.Expires != nil && !Now().Before(*t.Expires) {
+		return User{}, errUnauthenticated
+	}
+	u, err := tx.User(t.UserID)
+	if err != nil || !u.Active {
+		return User{}, errUnauthenticated
+	}
+	return u, nil
+}
+
+func userByPassword(tx Tx, login, password string) (User, error) {
+	u, err := tx.UserByLogin(login)
+	if err != nil || u.Login != login || !u.Active || !u.Local {
+		CheckPassword("", password) // same cost as a real check
+		return User{}, errUnauthenticated
+	}
+	if !CheckPassword(u.PasswordHash, password) {
+		return User{}, errUnauthenticated
+	}
+	return u, nil
+}
+
+// Bootstrap prepares an empty store: the groups sonar-users and
+// sonar-administrators, and the user admin with global admin. It returns the
+// admin password it set (password, or a random one when empty) and whether it
+// did anything.
+func Bootstrap(ctx context.Context, s Store, password string) (string, bool, error) {
+	created := false
+	err := s.Update(ctx, func(tx Tx) error {
+		n, err := tx.CountUsers()
+		if err != nil || n > 0 {
+			return err
+		}
+		created = true
+		if password == "" {
+			password = RandomPassword()
+		}
+		hash, err := HashPassword(password)
+		if err != nil {
+			return err
+		}
+		if _, err := NewGroup(tx, Group{Name: DefaultGroup, Description: "Every authenticated user automatically belongs to this group"}); err != nil {
+			return err
+		}
+		admins, err := NewGroup(tx, Group{Name: "sonar-administrators", Description: "System administrators"})
+		if err != nil {
+			return err
+		}
+		admin, err := NewUser(tx, User{Login: "admin", Name: "Administrator", Active: true, Local: true,
+			ExternalLogin: "admin", ExternalProvider: "sonarqube", PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMember(admins.ID, admin.ID); err != nil {
+			return err
+		}
+		if err := tx.Grant(Subject{'g', admins.ID}, PermAdmin); err != nil {
+			return err
+		}
+		return tx.Grant(Subject{'u', admin.ID}, PermAdmin)
+	})
+	return password, created, err
+}
+
+// FoldLogin is the key under which logins and group names are unique.
+func FoldLogin(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,130 @@
+// Package store holds scimgate's domain types, the Store contract every
+// backend implements, and the rules that must hold whichever API acts.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Global permissions, as SonarQube names them.
+const (
+	PermAdmin        = "admin"
+	PermGateAdmin    = "gateadmin"
+	PermProfileAdmin = "profileadmin"
+	PermProvisioning = "provisioning"
+	PermScan         = "scan"
+)
+
+// GlobalPermissions lists every global permission in SonarQube's order.
+var GlobalPermissions = []string{PermAdmin, PermGateAdmin, PermProfileAdmin, PermProvisioning, PermScan}
+
+// DefaultGroup is the group every new or reactivated user joins.
+const DefaultGroup = "sonar-users"
+
+// User is one account, local or provisioned through SCIM.
+type User struct {
+	ID               string         `json:"id"`
+	Login            string         `json:"login"` // SCIM userName for managed users
+	Name             string         `json:"name"`
+	Email            string         `json:"email,omitempty"`
+	Active           bool           `json:"active"`
+	Local            bool           `json:"local"`
+	Managed          bool           `json:"managed"` // provisioned through SCIM: owned by the IdP
+	ExternalID       string         `json:"externalId,omitempty"`
+	ExternalLogin    string         `json:"externalLogin,omitempty"`
+	ExternalProvider string         `json:"externalProvider,omitempty"`
+	SCMAccounts      []string       `json:"scmAccounts,omitempty"`
+	PasswordHash     string         `json:"passwordHash,omitempty"`
+	SCIM             map[string]any `json:"scim,omitempty"` // SCIM attributes as the IdP sent them
+	Created          time.Time      `json:"created"`
+	Updated          time.Time      `json:"updated"`
+	LastConnection   *time.Time     `json:"lastConnection,omitempty"`
+	Version          uint64         `json:"version"`
+}
+
+// Group is a set of users; a managed group is owned by the IdP.
+type Group struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"` // SCIM displayName
+	Description string    `json:"description,omitempty"`
+	ExternalID  string    `json:"externalId,omitempty"`
+	Managed     bool      `json:"managed"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+	Version     uint64    `json:"version"`
+}
+
+// Token is a user token; only the hash of its secret is stored.
+type Token struct {
+	Hash           string     `json:"hash"` // hex SHA-384 of the secret
+	UserID         string     `json:"userId"`
+	Name           string     `json:"name"`
+	Type           string     `json:"type"`
+	Created        time.Time  `json:"created"`
+	Expires        *time.Time `json:"expires,omitempty"`
+	LastConnection *time.Time `json:"lastConnection,omitempty"`
+}
+
+// Subject names who holds a permission: a user or a group.
+type Subject struct {
+	Kind byte // 'u' or 'g'
+	ID   string
+}
+
+// Store is the persistence contract. Every change runs inside Update as one
+// atomic transaction; reads run inside View and see one consistent snapshot.
+type Store interface {
+	View(ctx context.Context, fn func(Tx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Writes are visible to later reads of the same Tx and
+// are discarded unless the function passed to Update returns nil.
+// Iterators stop early when fn returns false.
+type Tx interface {
+	User(id string) (User, error)
+	// UserByLogin matches logins case-insensitively: logins are unique that way.
+	UserByLogin(login string) (User, error)
+	// UsersByExternalID returns the users whose externalId equals extID exactly.
+	UsersByExternalID(extID string) ([]User, error)
+	// PutUser inserts or replaces u, keeping indexes; a login taken by another
+	// user is ErrConflict.
+	PutUser(u User) error
+	// Users walks every user in id order (creation order), starting after the
+	// id given (empty: from the first).
+	Users(after string, fn func(User) bool) error
+	// UsersByLogin walks users in lower-cased login order.
+	UsersByLogin(fn func(User) bool) error
+	CountUsers() (int, error)
+
+	Group(id string) (Group, error)
+	GroupByName(name string) (Group, error) // case-insensitive
+	GroupsByExternalID(extID string) ([]Group, error)
+	PutGroup(g Group) error
+	DeleteGroup(id string) error // also removes memberships and permissions
+	Groups(after string, fn func(Group) bool) error
+	// GroupsByName walks groups in lower-cased name order.
+	GroupsByName(fn func(Group) bool) error
+	CountGroups() (int, error)
+
+	AddMember(groupID, userID string) error
+	RemoveMember(groupID, userID string) error
+	IsMember(groupID, userID string) (bool, error)
+	Members(groupID string, fn func(userID string) bool) error
+	CountMembers(groupID string) (int, error)
+	GroupsOf(userID string, fn func(groupID string) bool) error
+
+	Grant(s Subject, perm string) error
+	Revoke(s Subject, perm string) error
+	Permissions(s Subject) ([]string, error)
+	// Holders walks the subjects holding perm.
+	Holders(perm string, fn func(Subject) bool) error
+
+	PutToken(t Token) error
+	Token(hash string) (Token, error)
+	TokenByName(userID, name string) (Token, error)
+	DeleteToken(hash string) error
+	Tokens(userID string) ([]Token, error)
+}

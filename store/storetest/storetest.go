@@ -1,0 +1,464 @@
+// Package storetest is the conformance suite every store.Store backend must
+// pass: write the contract once, run it against each backend.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"UserRoundTrip", testUserRoundTrip},
+		{"LoginUniqueCaseInsensitive", testLoginUnique},
+		{"LoginRename", testLoginRename},
+		{"ExternalIDIndex", testExternalIDIndex},
+		{"UsersOrder", testUsersOrder},
+		{"GroupsAndMembers", testGroupsAndMembers},
+		{"DeleteGroupCascades", testDeleteGroupCascades},
+		{"Permissions", testPermissions},
+		{"Tokens", testTokens},
+		{"RollbackOnError", testRollback},
+		{"Bootstrap", testBootstrap},
+		{"DeactivateRules", testDeactivateRules},
+		{"LastAdminGroup", testLastAdminGroup},
+		{"Authenticate", testAuthenticate},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}
+
+func mkUser(t *testing.T, s store.Store, login string) store.User {
+	t.Helper()
+	var u store.User
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		u, err = store.NewUser(tx, store.User{Login: login, Name: login, Active: true, Local: true})
+		return err
+	})
+	return u
+}
+
+func testUserRoundTrip(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "alice")
+	if !store.ValidID(u.ID) || u.Version != 1 || u.Created.IsZero() {
+		t.Fatalf("new user not filled in: %+v", u)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.User(u.ID)
+		if err != nil || got.Login != "alice" || !got.Active {
+			t.Errorf("User(%s) = %+v, %v", u.ID, got, err)
+		}
+		got, err = tx.UserByLogin("ALICE")
+		if err != nil || got.ID != u.ID {
+			t.Errorf("UserByLogin(ALICE) = %+v, %v", got, err)
+		}
+		if _, err := tx.User("nope"); !store.IsNotFound(err) {
+			t.Errorf("User(nope) err = %v, want not found", err)
+		}
+		if n, _ := tx.CountUsers(); n != 1 {
+			t.Errorf("CountUsers = %d, want 1", n)
+		}
+		return nil
+	})
+}
+
+func testLoginUnique(t *testing.T, s store.Store) {
+	mkUser(t, s, "Bob")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := store.NewUser(tx, store.User{Login: "bob", Active: true})
+		return err
+	})
+	if store.ErrorCode(err) != store.EConflict {
+		t.Fatalf("duplicate login err = %v, want conflict", err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if n, _ := tx.CountUsers(); n != 1 {
+			t.Errorf("CountUsers = %d after refused insert, want 1", n)
+		}
+		return nil
+	})
+}
+
+func testLoginRename(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "carol")
+	update(t, s, func(tx store.Tx) error {
+		u.Login = "carol2"
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	mkUser(t, s, "carol") // old login is free again
+	_ = s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.UserByLogin("carol2")
+		if err != nil || got.ID != u.ID || got.Version != 2 {
+			t.Errorf("renamed user = %+v, %v", got, err)
+		}
+		return nil
+	})
+}
+
+func testExternalIDIndex(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "dave")
+	update(t, s, func(tx store.Tx) error {
+		u.ExternalID = "ext-1"
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	update(t, s, func(tx store.Tx) error {
+		u, _ = tx.User(u.ID)
+		u.ExternalID = "ext-2"
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if us, _ := tx.UsersByExternalID("ext-1"); len(us) != 0 {
+			t.Errorf("stale externalId index: %v", us)
+		}
+		if us, _ := tx.UsersByExternalID("ext-2"); len(us) != 1 || us[0].ID != u.ID {
+			t.Errorf("UsersByExternalID(ext-2) = %v", us)
+		}
+		if us, _ := tx.UsersByExternalID("EXT-2"); len(us) != 0 {
+			t.Errorf("externalId must match exactly, got %v", us)
+		}
+		return nil
+	})
+}
+
+func testUsersOrder(t *testing.T, s store.Store) {
+	var ids []string
+	for _, l := range []string{"zed", "amy", "Mia"} {
+		ids = append(ids, mkUser(t, s, l).ID)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		var got []string
+		_ = tx.Users("", func(u store.User) bool { got = append(got, u.ID); return true })
+		if len(got) != 3 || got[0] != ids[0] || got[2] != ids[2] {
+			t.Errorf("Users order = %v, want creation order %v", got, ids)
+		}
+		got = nil
+		_ = tx.Users(ids[0], func(u store.User) bool { got = append(got, u.ID); return true })
+		if len(got) != 2 || got[0] != ids[1] {
+			t.Errorf("Users after %s = %v", ids[0], got)
+		}
+		var logins []string
+		_ = tx.UsersByLogin(func(u store.User) bool { logins = append(logins, u.Login); return true })
+		if len(logins) != 3 || logins[0] != "amy" || logins[1] != "Mia" || logins[2] != "zed" {
+			t.Errorf("UsersByLogin = %v", logins)
+		}
+		return nil
+	})
+}
+
+func testGroupsAndMembers(t *testing.T, s store.Store) {
+	u1, u2 := mkUser(t, s, "u1"), mkUser(t, s, "u2")
+	var g store.Group
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		g, err = store.NewGroup(tx, store.Group{Name: "Devs", ExternalID: "x"})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, u1.ID); err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, u1.ID); err != nil { // idempotent
+			return err
+		}
+		return tx.AddMember(g.ID, u2.ID)
+	})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := store.NewGroup(tx, store.Group{Name: "devs"})
+		return err
+	})
+	if store.ErrorCode(err) != store.EConflict {
+		t.Errorf("duplicate group name err = %v, want conflict", err)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.RemoveMember(g.ID, u2.ID) })
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if n, _ := tx.CountMembers(g.ID); n != 1 {
+			t.Errorf("CountMembers = %d, want 1", n)
+		}
+		if ok, _ := tx.IsMember(g.ID, u2.ID); ok {
+			t.Error("u2 still a member")
+		}
+		var of []string
+		_ = tx.GroupsOf(u1.ID, func(id string) bool { of = append(of, id); return true })
+		if len(of) != 1 || of[0] != g.ID {
+			t.Errorf("GroupsOf(u1) = %v", of)
+		}
+		if got, err := tx.GroupByName("DEVS"); err != nil || got.ID != g.ID {
+			t.Errorf("GroupByName = %v, %v", got, err)
+		}
+		if gs, _ := tx.GroupsByExternalID("x"); len(gs) != 1 {
+			t.Errorf("GroupsByExternalID = %v", gs)
+		}
+		if n, _ := tx.CountGroups(); n != 1 {
+			t.Errorf("CountGroups = %d", n)
+		}
+		return nil
+	})
+}
+
+func testDeleteGroupCascades(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "eve")
+	var g store.Group
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		if g, err = store.NewGroup(tx, store.Group{Name: "ops"}); err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, u.ID); err != nil {
+			return err
+		}
+		return tx.Grant(store.Subject{Kind: 'g', ID: g.ID}, store.PermScan)
+	})
+	update(t, s, func(tx store.Tx) error { return tx.DeleteGroup(g.ID) })
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Group(g.ID); !store.IsNotFound(err) {
+			t.Errorf("group still there: %v", err)
+		}
+		if _, err := tx.GroupByName("ops"); !store.IsNotFound(err) {
+			t.Errorf("name index still there: %v", err)
+		}
+		n := 0
+		_ = tx.GroupsOf(u.ID, func(string) bool { n++; return true })
+		_ = tx.Holders(store.PermScan, func(store.Subject) bool { n++; return true })
+		if n != 0 {
+			t.Errorf("%d memberships or grants survived the delete", n)
+		}
+		if c, _ := tx.CountGroups(); c != 0 {
+			t.Errorf("CountGroups = %d", c)
+		}
+		return nil
+	})
+}
+
+func testPermissions(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "fay")
+	var g store.Group
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		if g, err = store.NewGroup(tx, store.Group{Name: "scanners"}); err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, u.ID); err != nil {
+			return err
+		}
+		if err := tx.Grant(store.Subject{Kind: 'g', ID: g.ID}, store.PermScan); err != nil {
+			return err
+		}
+		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermGateAdmin)
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		perms, _ := store.UserPermissions(tx, u.ID)
+		if len(perms) != 2 || perms[0] != store.PermGateAdmin || perms[1] != store.PermScan {
+			t.Errorf("UserPermissions = %v", perms)
+		}
+		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); ok {
+			t.Error("user has admin it was never given")
+		}
+		return nil
+	})
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	u := mkUser(t, s, "gus")
+	secret := store.NewTokenSecret()
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "ci", Type: store.TokenUser, Created: store.Now()})
+	})
+	got, err := store.Authenticate(ctx, s, secret, "", false)
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("Authenticate(token) = %v, %v", got, err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		toks, _ := tx.Tokens(u.ID)
+		if len(toks) != 1 || toks[0].Name != "ci" || toks[0].Hash == secret {
+			t.Errorf("Tokens = %+v", toks)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
+	if _, err := store.Authenticate(ctx, s, secret, "", false); store.ErrorCode(err) != store.EUnauthenticated {
+		t.Fatalf("revoked token still authenticates: %v", err)
+	}
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := store.NewUser(tx, store.User{Login: "ghost", Active: true}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update err = %v", err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.UserByLogin("ghost"); !store.IsNotFound(err) {
+			t.Error("write of a failed transaction is visible")
+		}
+		return nil
+	})
+}
+
+func testBootstrap(t *testing.T, s store.Store) {
+	pw, created, err := store.Bootstrap(ctx, s, "")
+	if err != nil || !created || len(pw) < 12 {
+		t.Fatalf("Bootstrap = %q, %v, %v", pw, created, err)
+	}
+	if _, again, _ := store.Bootstrap(ctx, s, "x"); again {
+		t.Fatal("Bootstrap ran twice")
+	}
+	u, err := store.Authenticate(ctx, s, "admin", pw, true)
+	if err != nil {
+		t.Fatalf("admin login: %v", err)
+	}
+	if _, err := store.Authenticate(ctx, s, "admin", pw+"x", true); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); !ok {
+			t.Error("admin lacks admin")
+		}
+		g, err := tx.GroupByName(store.DefaultGroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := tx.IsMember(g.ID, u.ID); !ok {
+			t.Error("admin not in sonar-users")
+		}
+		return nil
+	})
+}
+
+func testDeactivateRules(t *testing.T, s store.Store) {
+	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	var admin store.User
+	_ = s.View(ctx, func(tx store.Tx) error { admin, _ = tx.UserByLogin("admin"); return nil })
+	u := mkUser(t, s, "hal")
+	secret := store.NewTokenSecret()
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermScan); err != nil {
+			return err
+		}
+		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "t"})
+	})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := store.Deactivate(tx, admin.ID, admin, false)
+		return err
+	})
+	if store.ErrorMessage(err) != "Self-deactivation is not possible" {
+		t.Errorf("self-deactivation err = %v", err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		_, err := store.Deactivate(tx, admin.ID, u, false)
+		return err
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		got, _ := tx.User(u.ID)
+		toks, _ := tx.Tokens(u.ID)
+		perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+		n := 0
+		_ = tx.GroupsOf(u.ID, func(string) bool { n++; return true })
+		if got.Active || len(toks) != 0 || len(perms) != 0 || n != 0 {
+			t.Errorf("after deactivate: active=%v tokens=%d perms=%v groups=%d", got.Active, len(toks), perms, n)
+		}
+		return nil
+	})
+	// Another admin deactivating the only admin is refused.
+	other := mkUser(t, s, "ivy")
+	err = s.Update(ctx, func(tx store.Tx) error {
+		_, err := store.Deactivate(tx, other.ID, admin, false)
+		return err
+	})
+	if store.ErrorMessage(err) != "User is last administrator, and cannot be deactivated" {
+		t.Errorf("last admin err = %v", err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if got, _ := tx.User(admin.ID); !got.Active {
+			t.Error("refused deactivation left the admin inactive")
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		u, _ = tx.User(u.ID)
+		_, err := store.Reactivate(tx, u)
+		return err
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		g, _ := tx.GroupByName(store.DefaultGroup)
+		if ok, _ := tx.IsMember(g.ID, u.ID); !ok {
+			t.Error("reactivated user not back in sonar-users")
+		}
+		return nil
+	})
+}
+
+func testLastAdminGroup(t *testing.T, s store.Store) {
+	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		admin, _ := tx.UserByLogin("admin")
+		if err := tx.Revoke(store.Subject{Kind: 'u', ID: admin.ID}, store.PermAdmin); err != nil {
+			return err
+		}
+		g, _ := tx.GroupByName("sonar-administrators")
+		if err := tx.DeleteGroup(g.ID); err != nil {
+			return err
+		}
+		return store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+	})
+	if store.ErrorCode(err) != store.EInvalid {
+		t.Fatalf("EnsureAdmin err = %v", err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.GroupByName("sonar-administrators"); err != nil {
+			t.Error("refused change was not rolled back")
+		}
+		return nil
+	})
+}
+
+func testAuthenticate(t *testing.T, s store.Store) {
+	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ login, pw string }{
+		{"ADMIN", "Admin-pass-123"}, // logins are case-sensitive for passwords
+		{"nobody", "Admin-pass-123"},
+		{"admin", ""},
+	} {
+		if _, err := store.Authenticate(ctx, s, tc.login, tc.pw, true); store.ErrorCode(err) != store.EUnauthenticated {
+			t.Errorf("Authenticate(%q,%q) err = %v", tc.login, tc.pw, err)
+		}
+	}
+	if _, err := store.Authenticate(ctx, s, "squ_0000", "", false); err == nil {
+		t.Error("unknown token accepted")
+	}
+}
