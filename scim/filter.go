@@ -1,0 +1,248 @@
+package scim
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// maxFilterLen bounds the filters we parse.
+const maxFilterLen = 4096
+
+// subAfterFilter matches `attr[expr].sub op value`, which RFC 7644 allows but
+// the parser cannot read; it is rewritten to `attr[expr and sub op value]`.
+var subAfterFilter = regexp.MustCompile(`([A-Za-z][\w:.\-]*)\[([^\[\]]*)\]\.([A-Za-z]\w*)\s+(?i:(eq|ne|co|sw|ew|gt|lt|ge|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+)|(pr))`)
+
+// parseFilter parses a SCIM filter, smoothing over the parser's gaps.
+func parseFilter(raw string) (expr filter.Expression, err error) {
+	raw = strings.TrimSpace(raw)
+	if len(raw) > maxFilterLen {
+		return nil, fmt.Errorf("filter longer than %d bytes", maxFilterLen)
+	}
+	raw = subAfterFilter.ReplaceAllStringFunc(raw, func(m string) string {
+		g := subAfterFilter.FindStringSubmatch(m)
+		inner := g[2]
+		if strings.Contains(strings.ToLower(inner), " or ") {
+			inner = "(" + inner + ")"
+		}
+		cond := g[3] + " pr"
+		if g[6] == "" {
+			cond = g[3] + " " + strings.ToLower(g[4]) + " " + g[5]
+		}
+		return g[1] + "[" + inner + " and " + cond + "]"
+	})
+	defer func() {
+		if r := recover(); r != nil { // the parser must never take the server down
+			expr, err = nil, fmt.Errorf("invalid filter: %v", r)
+		}
+	}()
+	return filter.ParseFilter([]byte(raw))
+}
+
+// match reports whether doc satisfies expr. Attribute names match
+// case-insensitively, and so do string values unless the attribute is an
+// identifier.
+func match(expr filter.Expression, doc map[string]any) bool {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator == filter.AND {
+			return match(e.Left, doc) && match(e.Right, doc)
+		}
+		return match(e.Left, doc) || match(e.Right, doc)
+	case *filter.NotExpression:
+		return !match(e.Expression, doc)
+	case *filter.ValuePath:
+		for _, el := range values(doc, e.AttributePath.URI(), e.AttributePath.AttributeName, "") {
+			if m, ok := el.(map[string]any); ok && match(e.ValueFilter, m) {
+				return true
+			}
+		}
+		return false
+	case *filter.AttributeExpression:
+		p := e.AttributePath
+		vals := values(doc, p.URI(), p.AttributeName, p.SubAttributeName())
+		if e.Operator == filter.PR {
+			for _, v := range vals {
+				if !isEmpty(v) {
+					return true
+				}
+			}
+			return false
+		}
+		exact := caseExact[strings.ToLower(strings.TrimSuffix(p.AttributeName+"."+p.SubAttributeName(), "."))]
+		for _, v := range vals {
+			if compare(v, e.Operator, e.CompareValue, exact) {
+				return true
+			}
+		}
+		return e.Operator == filter.NE && len(vals) == 0
+	}
+	return false
+}
+
+// values returns what an attribute path names in doc, flattening
+// multi-valued attributes: emails.value yields every email's value.
+func values(doc map[string]any, uri, attr, sub string) []any {
+	container := doc
+	if uri != "" && !strings.EqualFold(uri, userURN) && !strings.EqualFold(uri, groupURN) {
+		ext, _, _ := getKey(doc, uri)
+		container, _ = ext.(map[string]any)
+	}
+	v, _, ok := getKey(container, attr)
+	if !ok {
+		return nil
+	}
+	list, multi := v.([]any)
+	if !multi {
+		list = []any{v}
+	}
+	if sub == "" {
+		return list
+	}
+	var out []any
+	for _, el := range list {
+		m, _ := el.(map[string]any)
+		if sv, _, ok := getKey(m, sub); ok {
+			out = append(out, sv)
+		}
+	}
+	return out
+}
+
+func compare(v any, op filter.CompareOperator, want any, exact bool) bool {
+	switch w := want.(type) {
+	case string:
+		s, ok := v.(string)
+		if !ok {
+			if b, isBool := v.(bool); isBool { // "active eq "true"" from lenient clients
+				s = strconv.FormatBool(b)
+			} else {
+				return op == filter.NE
+			}
+		}
+		w = unescape(w)
+		if !exact {
+			s, w = strings.ToLower(s), strings.ToLower(w)
+		}
+		switch op {
+		case filter.EQ:
+			return s == w
+		case filter.NE:
+			return s != w
+		case filter.CO:
+			return strings.Contains(s, w)
+		case filter.SW:
+			return strings.HasPrefix(s, w)
+		case filter.EW:
+			return strings.HasSuffix(s, w)
+		case filter.GT:
+			return s > w
+		case filter.GE:
+			return s >= w
+		case filter.LT:
+			return s < w
+		case filter.LE:
+			return s <= w
+		}
+	case bool:
+		b, ok := v.(bool)
+		if !ok {
+			if s, isStr := v.(string); isStr {
+				b, ok = strings.EqualFold(s, "true"), strings.EqualFold(s, "true") || strings.EqualFold(s, "false")
+			}
+		}
+		switch op {
+		case filter.EQ:
+			return ok && b == w
+		case filter.NE:
+			return !ok || b != w
+		}
+	case nil:
+		return (op == filter.EQ) == isEmpty(v)
+	default:
+		wf, wok := number(w)
+		f, ok := number(v)
+		if !ok || !wok {
+			return op == filter.NE
+		}
+		switch op {
+		case filter.EQ:
+			return f == wf
+		case filter.NE:
+			return f != wf
+		case filter.GT:
+			return f > wf
+		case filter.GE:
+			return f >= wf
+		case filter.LT:
+			return f < wf
+		case filter.LE:
+			return f <= wf
+		}
+	}
+	return false
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case interface{ Float64() (float64, error) }:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// unescape decodes JSON string escapes the parser leaves in place (\" and \\).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	if u, err := strconv.Unquote(`"` + s + `"`); err == nil {
+		return u
+	}
+	return s
+}
+
+// indexHint is an equality on an indexed attribute that narrows a filter's
+// candidates: every match of the filter satisfies it.
+type indexHint struct {
+	attr  string // "id", "externalid", "username" or "displayname", lower-cased
+	value string
+}
+
+// hint finds an indexed equality that the whole expression implies.
+func hint(expr filter.Expression) (indexHint, bool) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator != filter.AND {
+			return indexHint{}, false
+		}
+		if h, ok := hint(e.Left); ok {
+			return h, true
+		}
+		return hint(e.Right)
+	case *filter.AttributeExpression:
+		p := e.AttributePath
+		s, ok := e.CompareValue.(string)
+		if e.Operator != filter.EQ || !ok || p.SubAttribute != nil {
+			return indexHint{}, false
+		}
+		if uri := p.URI(); uri != "" && uri != userURN && uri != groupURN {
+			return indexHint{}, false
+		}
+		switch a := strings.ToLower(p.AttributeName); a {
+		case "id", "externalid", "username", "displayname":
+			return indexHint{attr: a, value: unescape(s)}, true
+		}
+	}
+	return indexHint{}, false
+}

@@ -1,0 +1,203 @@
+package scim
+
+import (
+	"net/http"
+	"strings"
+
+	scimlib "github.com/elimity-com/scim"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// groups is the library's ResourceHandler for /Groups writes.
+type groups struct{ h *Handler }
+
+func (h *Handler) groupResource(tx store.Tx, g store.Group) (scimlib.Resource, error) {
+	doc, err := h.renderGroup(tx, g, true)
+	if err != nil {
+		return scimlib.Resource{}, err
+	}
+	return scimlib.Resource{ID: g.ID, Attributes: doc,
+		Meta: scimlib.Meta{Created: &g.Created, LastModified: &g.Updated, Version: etag(g.Version)}}, nil
+}
+
+func loadGroup(tx store.Tx, r *http.Request, id string) (store.Group, error) {
+	g, err := tx.Group(id)
+	if err != nil || !g.Managed {
+		return store.Group{}, notFound(id)
+	}
+	return g, checkIfMatch(r, g.Version)
+}
+
+// applyGroupDoc copies displayName and externalId into g and returns the
+// member ids the document lists.
+func applyGroupDoc(g *store.Group, doc map[string]any) ([]string, error) {
+	name, _ := doc["displayName"].(string)
+	if err := checkText("displayName", name, 255, true); err != nil {
+		return nil, err
+	}
+	extID, _ := doc["externalId"].(string)
+	if err := checkText("externalId", extID, 255, false); err != nil {
+		return nil, err
+	}
+	g.Name, g.ExternalID = name, extID
+	var ids []string
+	list, _ := doc["members"].([]any)
+	for _, m := range list {
+		el, _ := m.(map[string]any)
+		id, _ := el["value"].(string)
+		if t, _ := el["type"].(string); t != "" && !strings.EqualFold(t, "User") {
+			return nil, store.Errorf(store.EInvalid, "invalidValue: only users can be members; %q is a %s", id, t)
+		}
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// setMembers makes the group's members exactly ids, all managed users, in
+// the caller's transaction: concurrent PATCHes never lose a member.
+func setMembers(tx store.Tx, groupID string, ids []string) error {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var drop []string
+	err := tx.Members(groupID, func(uid string) bool {
+		if want[uid] {
+			delete(want, uid) // already a member
+		} else {
+			drop = append(drop, uid)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for uid := range want {
+		u, err := tx.User(uid)
+		if !store.ValidID(uid) || err != nil || !u.Managed {
+			return store.Errorf(store.EInvalid, "invalidValue: member %q is not a provisioned user", uid)
+		}
+		if err := tx.AddMember(groupID, uid); err != nil {
+			return err
+		}
+	}
+	for _, uid := range drop {
+		if err := tx.RemoveMember(groupID, uid); err != nil {
+			return err
+		}
+	}
+	if len(drop) > 0 {
+		return store.EnsureAdmin(tx, "The last administrator user cannot be removed")
+	}
+	return nil
+}
+
+func (s groups) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
+	g := store.Group{Managed: true}
+	ids, err := applyGroupDoc(&g, attrs)
+	if err != nil {
+		return scimlib.Resource{}, scimError(err, s.h.log)
+	}
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		g, err := store.NewGroup(tx, g)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		if err := setMembers(tx, g.ID, ids); err != nil {
+			return scimlib.Resource{}, err
+		}
+		return s.h.groupResource(tx, g)
+	})
+}
+
+func (s groups) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		g, err := loadGroup(tx, r, id)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		ids, err := applyGroupDoc(&g, attrs)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		if g, err = store.SaveGroup(tx, g); err != nil {
+			return scimlib.Resource{}, err
+		}
+		if err := setMembers(tx, g.ID, ids); err != nil {
+			return scimlib.Resource{}, err
+		}
+		return s.h.groupResource(tx, g)
+	})
+}
+
+// Patch applies the operations to the group and its members atomically and
+// answers 204, as Microsoft advises for groups.
+func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		g, err := loadGroup(tx, r, id)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		doc := map[string]any{"displayName": g.Name}
+		if g.ExternalID != "" {
+			doc["externalId"] = g.ExternalID
+		}
+		var members []any
+		_ = tx.Members(g.ID, func(uid string) bool {
+			members = append(members, map[string]any{"value": uid})
+			return true
+		})
+		if members != nil {
+			doc["members"] = members
+		}
+		if err := groupPatcher.apply(doc, ops); err != nil {
+			return scimlib.Resource{}, err
+		}
+		ids, err := applyGroupDoc(&g, doc)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		if _, err := store.SaveGroup(tx, g); err != nil {
+			return scimlib.Resource{}, err
+		}
+		return scimlib.Resource{}, setMembers(tx, g.ID, ids)
+	})
+}
+
+func (s groups) Get(r *http.Request, id string) (scimlib.Resource, error) {
+	var res scimlib.Resource
+	err := s.h.store.View(r.Context(), func(tx store.Tx) error {
+		g, err := loadGroup(tx, r, id)
+		if err != nil {
+			return err
+		}
+		res, err = s.h.groupResource(tx, g)
+		return err
+	})
+	if err != nil {
+		return res, scimError(err, s.h.log)
+	}
+	return res, nil
+}
+
+// GetAll is never reached: Handler.list serves GET /Groups.
+func (s groups) GetAll(r *http.Request, p scimlib.ListRequestParams) (scimlib.Page, error) {
+	return users(s).GetAll(r, p)
+}
+
+// Delete removes a managed group, its memberships and permissions.
+func (s groups) Delete(r *http.Request, id string) error {
+	_, err := s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		if _, err := loadGroup(tx, r, id); err != nil {
+			return scimlib.Resource{}, err
+		}
+		if err := tx.DeleteGroup(id); err != nil {
+			return scimlib.Resource{}, err
+		}
+		return scimlib.Resource{}, store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+	})
+	return err
+}

@@ -1,0 +1,218 @@
+// Package scim serves the SCIM 2.0 API (RFC 7643/7644) at /api/scim/v2 over
+// the store. It uses github.com/elimity-com/scim as the protocol layer for
+// discovery, body validation and PATCH parsing, and keeps the semantics
+// (filters, paging, attribute selection, PATCH application) itself.
+package scim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	scimlib "github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// Prefix is where the SCIM API is mounted.
+const Prefix = "/api/scim/v2"
+
+const (
+	contentType     = "application/scim+json"
+	defaultCount    = 100
+	maxCount        = 1000
+	defaultMaxBytes = 1 << 20
+)
+
+// Options configure the SCIM API.
+type Options struct {
+	// BaseURL is the absolute URL clients reach Prefix at, used in
+	// meta.location and Location headers, e.g. "https://idm.example.com/api/scim/v2".
+	BaseURL string
+	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Handler serves the SCIM API.
+type Handler struct {
+	store   store.Store
+	baseURL string
+	maxBody int64
+	log     *slog.Logger
+	lib     scimlib.Server
+}
+
+// New builds the SCIM API over s.
+func New(s store.Store, opts Options) (*Handler, error) {
+	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	if h.maxBody <= 0 {
+		h.maxBody = defaultMaxBytes
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	// Entra sends booleans as "True"/"False" strings. Process-global.
+	schema.SetAllowStringValues(true)
+	lib, err := scimlib.NewServer(&scimlib.ServerArgs{
+		ServiceProviderConfig: &scimlib.ServiceProviderConfig{
+			DocumentationURI: optional.NewString("https://github.com/scimgate/scimgate#readme"),
+			AuthenticationSchemes: []scimlib.AuthenticationScheme{{
+				Type: scimlib.AuthenticationTypeOauthBearerToken, Name: "Bearer token",
+				Description: "A user token of an administrator, sent as Authorization: Bearer <token>", Primary: true,
+			}, {
+				Type: scimlib.AuthenticationTypeHTTPBasic, Name: "HTTP Basic",
+				Description: "Basic <token>: or Basic <login>:<password> of an administrator",
+			}},
+			MaxResults:       maxCount,
+			SupportFiltering: true,
+			SupportPatch:     true,
+		},
+		ResourceTypes: []scimlib.ResourceType{{
+			ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
+			Description: optional.NewString("User Account"),
+			Schema:      userSchema,
+			SchemaExtensions: []scimlib.SchemaExtension{{Schema: enterpriseSchema}},
+			Handler:     users{h},
+		}, {
+			ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
+			Description: optional.NewString("Group"),
+			Schema:      groupSchema,
+			Handler:     groups{h},
+		}},
+	}, scimlib.WithBaseURL(h.baseURL))
+	if err != nil {
+		return nil, err
+	}
+	h.lib = lib
+	return h, nil
+}
+
+// Register mounts the API on e under Prefix, behind authentication.
+func (h *Handler) Register(e *echo.Echo) {
+	g := e.Group(Prefix, h.authenticate)
+	g.Any("", h.serve)
+	g.Any("/*", h.serve)
+}
+
+func (h *Handler) location(endpoint, id string) string {
+	return h.baseURL + "/" + endpoint + "/" + id
+}
+
+type callerKey struct{}
+
+// caller returns the authenticated user of a request.
+func caller(r *http.Request) store.User {
+	u, _ := r.Context().Value(callerKey{}).(store.User)
+	return u
+}
+
+// authenticate admits administrators only: provisioning rewrites who may log in.
+func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		u, err := store.AuthenticateHeader(r.Context(), h.store, r.Header.Get("Authorization"))
+		if err != nil {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
+			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})
+			return nil
+		}
+		var admin bool
+		err = h.store.View(r.Context(), func(tx store.Tx) error {
+			admin, err = store.HasPermission(tx, u.ID, store.PermAdmin)
+			return err
+		})
+		if err != nil || !admin {
+			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusForbidden, Detail: "Insufficient privileges"})
+			return nil
+		}
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, u)))
+		return next(c)
+	}
+}
+
+// endpoints maps lower-cased endpoint names to their canonical spelling: the
+// Microsoft Postman collection asks for /users.
+var endpoints = map[string]string{
+	"users": "Users", "groups": "Groups", "schemas": "Schemas",
+	"resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig",
+}
+
+// serve routes one request: reads to our own handlers, writes through the
+// library after their bodies are bounded and normalised.
+func (h *Handler) serve(c echo.Context) error {
+	r, w := c.Request(), c.Response()
+	w.Header().Set("Content-Type", contentType)
+	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), Prefix), "/")
+	var segs []string
+	if rest != "" {
+		segs = strings.Split(rest, "/")
+	}
+	if len(segs) == 0 || len(segs) > 2 {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
+		return nil
+	}
+	endpoint, ok := endpoints[strings.ToLower(segs[0])]
+	if !ok {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
+		return nil
+	}
+	segs[0] = endpoint
+	resource := endpoint == "Users" || endpoint == "Groups"
+	var allow string
+	switch {
+	case !resource:
+		allow = "GET"
+	case len(segs) == 1:
+		allow = "GET, POST"
+	case endpoint == "Users":
+		allow = "GET, PUT, PATCH"
+	default:
+		allow = "GET, PUT, PATCH, DELETE"
+	}
+	if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		w.Header().Set("Allow", allow)
+		detail := fmt.Sprintf("Method %s is not allowed here; allowed: %s.", r.Method, allow)
+		if r.Method == http.MethodDelete && endpoint == "Users" {
+			detail = "Users cannot be deleted. Deprovision them with PATCH active=false (reversible); in Entra ID, untick the Delete target action."
+		}
+		writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: detail})
+		return nil
+	}
+	if resource && len(segs) == 2 {
+		id, err := urlUnescape(segs[1])
+		if err != nil || !store.ValidID(id) {
+			writeError(w, scimErr(notFound(segs[1]), h.log))
+			return nil
+		}
+		segs[1] = id
+	}
+	if resource && r.Method == http.MethodGet {
+		if len(segs) == 1 {
+			h.list(w, r, endpoint)
+		} else {
+			h.get(w, r, endpoint, segs[1])
+		}
+		return nil
+	}
+	if r.Method != http.MethodGet {
+		if err := h.readBody(r, endpoint); err != nil {
+			writeError(w, err.(scimerrors.ScimError))
+			return nil
+		}
+	}
+	r.URL.Path, r.URL.RawPath = "/"+strings.Join(segs, "/"), ""
+	h.lib.ServeHTTP(w, r)
+	return nil
+}
+
+func scimErr(err error, log *slog.Logger) scimerrors.ScimError {
+	return scimError(err, log).(scimerrors.ScimError)
+}

@@ -1,0 +1,297 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// renderUser returns the full SCIM representation of a managed user.
+func (h *Handler) renderUser(tx store.Tx, u store.User) (map[string]any, error) {
+	doc := h.userDoc(u)
+	doc["id"] = u.ID
+	doc["schemas"] = []string{userURN, enterpriseURN}
+	doc["meta"] = meta("User", h.location("Users", u.ID), u.Created, u.Updated, u.Version)
+	var groups []any
+	var err error
+	_ = tx.GroupsOf(u.ID, func(gid string) bool {
+		var g store.Group
+		if g, err = tx.Group(gid); err != nil {
+			return false
+		}
+		if g.Managed {
+			groups = append(groups, map[string]any{"value": g.ID, "display": g.Name,
+				"$ref": h.location("Groups", g.ID), "type": "direct"})
+		}
+		return true
+	})
+	if len(groups) > 0 {
+		doc["groups"] = groups
+	}
+	return doc, err
+}
+
+// renderGroup returns the SCIM representation of a managed group; members
+// are listed only when asked for, since they cost a lookup each.
+func (h *Handler) renderGroup(tx store.Tx, g store.Group, withMembers bool) (map[string]any, error) {
+	doc := map[string]any{
+		"id":          g.ID,
+		"schemas":     []string{groupURN},
+		"displayName": g.Name,
+		"meta":        meta("Group", h.location("Groups", g.ID), g.Created, g.Updated, g.Version),
+	}
+	if g.ExternalID != "" {
+		doc["externalId"] = g.ExternalID
+	}
+	if !withMembers {
+		return doc, nil
+	}
+	members := []any{}
+	var err error
+	_ = tx.Members(g.ID, func(uid string) bool {
+		var u store.User
+		if u, err = tx.User(uid); err != nil {
+			return false
+		}
+		members = append(members, map[string]any{"value": u.ID, "display": u.Login,
+			"$ref": h.location("Users", u.ID), "type": "User"})
+		return true
+	})
+	doc["members"] = members
+	return doc, err
+}
+
+// get serves GET /Users/{id} and GET /Groups/{id}.
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id string) {
+	proj, err := newProjection(r.URL.Query())
+	if err != nil {
+		writeError(w, scimErr(err, h.log))
+		return
+	}
+	var doc map[string]any
+	var version uint64
+	err = h.store.View(r.Context(), func(tx store.Tx) error {
+		if endpoint == "Users" {
+			u, err := tx.User(id)
+			if err != nil || !u.Managed {
+				return notFound(id)
+			}
+			version = u.Version
+			doc, err = h.renderUser(tx, u)
+			return err
+		}
+		g, err := tx.Group(id)
+		if err != nil || !g.Managed {
+			return notFound(id)
+		}
+		version = g.Version
+		doc, err = h.renderGroup(tx, g, proj.wants("members"))
+		return err
+	})
+	if err != nil {
+		writeError(w, scimErr(err, h.log))
+		return
+	}
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, http.StatusOK, proj.apply(doc))
+}
+
+// listParams are the query parameters of a list request.
+type listParams struct {
+	expr       filter.Expression
+	startIndex int
+	count      int
+	proj       projection
+}
+
+func parseListParams(r *http.Request) (listParams, error) {
+	q := r.URL.Query()
+	p := listParams{startIndex: 1, count: defaultCount}
+	for _, x := range []struct {
+		name string
+		dst  *int
+	}{{"startIndex", &p.startIndex}, {"count", &p.count}} {
+		if s := strings.TrimSpace(q.Get(x.name)); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return p, store.Errorf(store.EInvalid, "invalidValue: %s must be an integer", x.name)
+			}
+			*x.dst = n
+		}
+	}
+	p.startIndex = max(p.startIndex, 1)
+	p.count = min(max(p.count, 0), maxCount)
+	if f := q.Get("filter"); strings.TrimSpace(f) != "" {
+		expr, err := parseFilter(f)
+		if err != nil {
+			return p, store.Errorf(store.EInvalid, "invalidFilter: the filter %q is not valid SCIM filter syntax", f)
+		}
+		p.expr = expr
+	}
+	var err error
+	p.proj, err = newProjection(q)
+	return p, err
+}
+
+// list serves GET /Users and GET /Groups: filter, stable order (creation),
+// 1-based paging, and itemsPerPage equal to what is returned.
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) {
+	p, err := parseListParams(r)
+	if err != nil {
+		writeError(w, scimErr(err, h.log))
+		return
+	}
+	resources := []any{}
+	total := 0
+	err = h.store.View(r.Context(), func(tx store.Tx) error {
+		emit := func(doc func() (map[string]any, error)) (bool, error) {
+			var d map[string]any
+			if p.expr != nil {
+				var err error
+				if d, err = doc(); err != nil {
+					return false, err
+				}
+				if !match(p.expr, d) {
+					return true, nil
+				}
+			}
+			total++
+			if total >= p.startIndex && len(resources) < p.count {
+				if d == nil {
+					var err error
+					if d, err = doc(); err != nil {
+						return false, err
+					}
+				}
+				resources = append(resources, p.proj.apply(d))
+			}
+			return true, nil
+		}
+		if endpoint == "Users" {
+			return h.eachUser(tx, p.expr, func(u store.User) (bool, error) {
+				return emit(func() (map[string]any, error) { return h.renderUser(tx, u) })
+			})
+		}
+		withMembers := p.proj.wants("members") || p.expr != nil
+		return h.eachGroup(tx, p.expr, func(g store.Group) (bool, error) {
+			return emit(func() (map[string]any, error) { return h.renderGroup(tx, g, withMembers) })
+		})
+	})
+	if err != nil {
+		writeError(w, scimErr(err, h.log))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"schemas":      []string{listURN},
+		"totalResults": total,
+		"startIndex":   p.startIndex,
+		"itemsPerPage": len(resources),
+		"Resources":    resources,
+	})
+}
+
+// eachUser walks the managed users a filter may match, through an index when
+// the filter pins one down.
+func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.User) (bool, error)) error {
+	var candidates []store.User
+	if hi, ok := hint(expr); ok {
+		switch hi.attr {
+		case "id":
+			if u, err := tx.User(hi.value); err == nil {
+				candidates = append(candidates, u)
+			}
+		case "username":
+			if u, err := tx.UserByLogin(hi.value); err == nil {
+				candidates = append(candidates, u)
+			}
+		case "externalid":
+			us, err := tx.UsersByExternalID(hi.value)
+			if err != nil {
+				return err
+			}
+			candidates = us
+		default:
+			ok = false
+		}
+		if ok {
+			for _, u := range candidates {
+				if !u.Managed {
+					continue
+				}
+				if more, err := fn(u); err != nil || !more {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	var err error
+	walkErr := tx.Users("", func(u store.User) bool {
+		if !u.Managed {
+			return true
+		}
+		var more bool
+		more, err = fn(u)
+		return err == nil && more
+	})
+	if err != nil {
+		return err
+	}
+	return walkErr
+}
+
+// eachGroup is eachUser for managed groups.
+func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, fn func(store.Group) (bool, error)) error {
+	if hi, ok := hint(expr); ok && hi.attr != "username" {
+		var candidates []store.Group
+		switch hi.attr {
+		case "id":
+			if g, err := tx.Group(hi.value); err == nil {
+				candidates = append(candidates, g)
+			}
+		case "displayname":
+			if g, err := tx.GroupByName(hi.value); err == nil {
+				candidates = append(candidates, g)
+			}
+		case "externalid":
+			gs, err := tx.GroupsByExternalID(hi.value)
+			if err != nil {
+				return err
+			}
+			candidates = gs
+		}
+		for _, g := range candidates {
+			if !g.Managed {
+				continue
+			}
+			if more, err := fn(g); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	walkErr := tx.Groups("", func(g store.Group) bool {
+		if !g.Managed {
+			return true
+		}
+		var more bool
+		more, err = fn(g)
+		return err == nil && more
+	})
+	if err != nil {
+		return err
+	}
+	return walkErr
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

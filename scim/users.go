@@ -1,0 +1,156 @@
+package scim
+
+import (
+	"net/http"
+
+	scimlib "github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// users is the library's ResourceHandler for /Users. Reads are served by
+// Handler.get and Handler.list; these methods back the writes.
+type users struct{ h *Handler }
+
+func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, error) {
+	doc, err := h.renderUser(tx, u)
+	if err != nil {
+		return scimlib.Resource{}, err
+	}
+	return scimlib.Resource{ID: u.ID, Attributes: doc,
+		Meta: scimlib.Meta{Created: &u.Created, LastModified: &u.Updated, Version: etag(u.Version)}}, nil
+}
+
+// write runs fn in one transaction and maps its error for the library.
+func (h *Handler) write(r *http.Request, fn func(tx store.Tx) (scimlib.Resource, error)) (scimlib.Resource, error) {
+	var res scimlib.Resource
+	err := h.store.Update(r.Context(), func(tx store.Tx) error {
+		var err error
+		res, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return scimlib.Resource{}, scimError(err, h.log)
+	}
+	return res, nil
+}
+
+// loadUser finds a managed user and checks If-Match against its version.
+func loadUser(tx store.Tx, r *http.Request, id string) (store.User, error) {
+	u, err := tx.User(id)
+	if err != nil || !u.Managed {
+		return store.User{}, notFound(id)
+	}
+	return u, checkIfMatch(r, u.Version)
+}
+
+func checkIfMatch(r *http.Request, version uint64) error {
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != etag(version) {
+		return store.Errorf(store.EPrecondition, "The resource has changed: its version is %s", etag(version))
+	}
+	return nil
+}
+
+func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
+	u := store.User{Active: true, Managed: true, ExternalProvider: "scim"}
+	if err := applyUserDoc(&u, attrs); err != nil {
+		return scimlib.Resource{}, scimError(err, s.h.log)
+	}
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		u, err := store.NewUser(tx, u)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		if active, ok := attrs["active"].(bool); ok && !active {
+			if u, err = store.Deactivate(tx, caller(r).ID, u, false); err != nil {
+				return scimlib.Resource{}, err
+			}
+		}
+		return s.h.userResource(tx, u)
+	})
+}
+
+// setActive saves u, running the deactivation or reactivation rules when
+// its active state changes.
+func setActive(tx store.Tx, r *http.Request, u store.User, active bool) (store.User, error) {
+	switch {
+	case u.Active && !active:
+		return store.Deactivate(tx, caller(r).ID, u, false)
+	case !u.Active && active:
+		return store.Reactivate(tx, u)
+	}
+	return store.SaveUser(tx, u)
+}
+
+func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		u, err := loadUser(tx, r, id)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		if err := applyUserDoc(&u, attrs); err != nil {
+			return scimlib.Resource{}, err
+		}
+		active, ok := attrs["active"].(bool)
+		if !ok {
+			active = u.Active
+		}
+		if u, err = setActive(tx, r, u, active); err != nil {
+			return scimlib.Resource{}, err
+		}
+		return s.h.userResource(tx, u)
+	})
+}
+
+func (s users) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
+	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+		u, err := loadUser(tx, r, id)
+		if err != nil {
+			return scimlib.Resource{}, err
+		}
+		doc := s.h.userDoc(u)
+		if err := userPatcher.apply(doc, ops); err != nil {
+			return scimlib.Resource{}, err
+		}
+		if err := applyUserDoc(&u, doc); err != nil {
+			return scimlib.Resource{}, err
+		}
+		active, ok := doc["active"].(bool)
+		if !ok {
+			active = u.Active
+		}
+		if u, err = setActive(tx, r, u, active); err != nil {
+			return scimlib.Resource{}, err
+		}
+		// Okta wants the user back; 200 with the full resource suits Entra too.
+		return s.h.userResource(tx, u)
+	})
+}
+
+func (s users) Get(r *http.Request, id string) (scimlib.Resource, error) {
+	var res scimlib.Resource
+	err := s.h.store.View(r.Context(), func(tx store.Tx) error {
+		u, err := loadUser(tx, r, id)
+		if err != nil {
+			return err
+		}
+		res, err = s.h.userResource(tx, u)
+		return err
+	})
+	if err != nil {
+		return res, scimError(err, s.h.log)
+	}
+	return res, nil
+}
+
+// GetAll is never reached: Handler.list serves GET /Users.
+func (s users) GetAll(*http.Request, scimlib.ListRequestParams) (scimlib.Page, error) {
+	return scimlib.Page{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "listing is served elsewhere"}
+}
+
+// Delete is never reached: DELETE /Users/{id} is answered 405 before the
+// library. Deprovisioning is PATCH active=false.
+func (s users) Delete(*http.Request, string) error {
+	return scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "Users cannot be deleted; set active=false"}
+}
