@@ -31,7 +31,7 @@ func (h *Handler) readBody(r *http.Request, endpoint string) error {
 		var doc map[string]any
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
-		if err := d.Decode(&doc); err != nil || d.More() {
+		if err := d.Decode(&doc); err != nil || doc == nil || d.More() {
 			return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidSyntax,
 				Detail: "The request body is not a JSON object."}
 		}

@@ -77,10 +77,10 @@ func New(s store.Store, opts Options) (*Handler, error) {
 		},
 		ResourceTypes: []scimlib.ResourceType{{
 			ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
-			Description: optional.NewString("User Account"),
-			Schema:      userSchema,
+			Description:      optional.NewString("User Account"),
+			Schema:           userSchema,
 			SchemaExtensions: []scimlib.SchemaExtension{{Schema: enterpriseSchema}},
-			Handler:     users{h},
+			Handler:          users{h},
 		}, {
 			ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
 			Description: optional.NewString("Group"),

@@ -1,0 +1,115 @@
+package scim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scimgate/scim"
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+// env is a running SCIM API on a real bbolt file, with an admin token.
+type env struct {
+	t     testing.TB
+	srv   *httptest.Server
+	store *bolt.Store
+	token string
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	if _, _, err := store.Bootstrap(ctx, st, "Admin-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	token := store.NewTokenSecret()
+	err = st.Update(ctx, func(tx store.Tx) error {
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
+		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: admin.ID, Name: "scim", Type: store.TokenUser, Created: store.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	e := echo.New()
+	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(e)
+	srv.Config.Handler = e
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, store: st, token: token}
+}
+
+// response is what do returns: status, headers and the decoded JSON body.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+// do sends a request to path under the SCIM prefix with the admin token.
+func (e *env) do(method, path string, body any) response {
+	return e.doAuth(method, path, body, "Bearer "+e.token)
+}
+
+func (e *env) doAuth(method, path string, body any, auth string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+scim.Prefix+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: raw}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			e.t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
+		}
+	}
+	if ct := res.Header.Get("Content-Type"); len(raw) > 0 && ct != "application/scim+json" {
+		e.t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	return r
+}
