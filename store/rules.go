@@ -72,7 +72,7 @@ func HasPermission(tx Tx, userID, perm string) (bool, error) {
 			found = s.ID == userID
 		case 'g':
 			ok, err := tx.IsMember(s.ID, userID)
-			found = err == nil && ok
+			found = s.ID == AnyoneGroup || err == nil && ok
 		}
 		return !found
 	})

@@ -22,6 +22,10 @@ var GlobalPermissions = []string{PermAdmin, PermGateAdmin, PermProfileAdmin, Per
 // DefaultGroup is the group every new or reactivated user joins.
 const DefaultGroup = "sonar-users"
 
+// AnyoneGroup is the pseudo-group of every user; permissions granted to it
+// are held by everyone. It has no members and is not a stored group.
+const AnyoneGroup = "Anyone"
+
 // User is one account, local or provisioned through SCIM.
 type User struct {
 	ID               string         `json:"id"`

@@ -1,5 +1,6 @@
-// Package webapi serves the SonarQube-compatible Web API (/api/users,
-// /api/user_groups, /api/permissions, /api/user_tokens, ...) over the store.
+// Package webapi serves the SonarQube-compatible Web API (api/users,
+// api/user_groups, api/permissions, api/user_tokens, ...) over the store:
+// form-encoded POSTs, SonarQube's messages and its {"errors":[...]} format.
 package webapi
 
 import (
@@ -12,8 +13,9 @@ import (
 
 // API serves the Web API.
 type API struct {
-	store store.Store
-	log   *slog.Logger
+	store       store.Store
+	log         *slog.Logger
+	controllers []controller
 }
 
 // New builds the Web API over s.
@@ -21,8 +23,17 @@ func New(s store.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: s, log: log}
+	return &API{store: s, log: log, controllers: []controller{authenticationController, permissionsController,
+		userGroupsController, userTokensController, usersController, webservicesController}}
 }
 
-// Register mounts every action on e.
-func (a *API) Register(e *echo.Echo) {}
+// Register mounts every action on e, and answers unknown api/ paths the
+// way SonarQube does.
+func (a *API) Register(e *echo.Echo) {
+	for _, ctl := range a.controllers {
+		a.register(e, ctl)
+	}
+	e.Any("/api/*", func(c echo.Context) error {
+		return writeErrors(c, 404, "Unknown url : "+c.Request().URL.Path)
+	})
+}

@@ -1,0 +1,74 @@
+package webapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// messages is a 400 carrying several messages, as SonarQube's UserUpdater
+// reports every failed check at once.
+type messages []string
+
+func (m messages) Error() string { return m[0] }
+
+func invalid(format string, args ...any) error {
+	return store.Errorf(store.EInvalid, format, args...)
+}
+
+func notFound(format string, args ...any) error {
+	return store.Errorf(store.ENotFound, format, args...)
+}
+
+func forbidden() error { return store.Errorf(store.EForbidden, "Insufficient privileges") }
+
+// Messages SonarQube uses for edits of externally managed users and groups.
+const (
+	msgManaged        = "Operation not allowed when the instance is externally managed."
+	msgManagedGroup   = "Deleting managed groups is not allowed."
+	msgExternalPasswd = "Password cannot be changed when external authentication is used"
+	msgInternal       = "An error has occurred. Please contact your administrator"
+)
+
+type errorBody struct {
+	Errors []errorMsg `json:"errors"`
+}
+
+type errorMsg struct {
+	Msg string `json:"msg"`
+}
+
+func writeErrors(c echo.Context, status int, msgs ...string) error {
+	body := errorBody{Errors: make([]errorMsg, len(msgs))}
+	for i, m := range msgs {
+		body.Errors[i].Msg = m
+	}
+	return c.JSON(status, body)
+}
+
+// fail maps an action's error to SonarQube's status and body, in one place.
+func (a *API) fail(c echo.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var many messages
+	if errors.As(err, &many) {
+		return writeErrors(c, http.StatusBadRequest, many...)
+	}
+	msg := store.ErrorMessage(err)
+	switch store.ErrorCode(err) {
+	case store.EInvalid, store.EConflict, store.EManaged:
+		return writeErrors(c, http.StatusBadRequest, msg)
+	case store.ENotFound:
+		return writeErrors(c, http.StatusNotFound, msg)
+	case store.EForbidden:
+		return writeErrors(c, http.StatusForbidden, msg)
+	case store.EUnauthenticated:
+		return writeErrors(c, http.StatusUnauthorized, msg)
+	}
+	a.log.Error("webapi: internal error", "path", c.Path(), "err", err)
+	return writeErrors(c, http.StatusInternalServerError, msgInternal)
+}

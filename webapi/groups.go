@@ -1,0 +1,309 @@
+package webapi
+
+import (
+	"strings"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+var userGroupsController = controller{Path: "api/user_groups", Since: "5.2", Desc: "Manage user groups.", Action: []action{
+	{Key: "create", Post: true, Since: "5.2", Access: admin, Handle: createGroup,
+		Desc: "Create a group. Requires Administer System permission.",
+		Params: []param{
+			{Key: "name", Desc: "Name for the new group. A group name cannot be larger than 255 characters and must be unique. The value 'anyone' (whatever the case) is reserved and cannot be used.", Required: true, MaxLen: 255},
+			{Key: "description", Desc: "Description for the new group. A group description cannot be larger than 200 characters.", MaxLen: 200},
+		}},
+	{Key: "update", Post: true, Since: "5.2", Access: admin, Handle: updateGroup,
+		Desc: "Update a group. Groups provisioned by an identity provider cannot be updated. Requires Administer System permission.",
+		Params: []param{
+			{Key: "currentName", Desc: "Name of the group to be updated.", Required: true, Since: "8.4"},
+			{Key: "name", Desc: "New optional name for the group.", MaxLen: 255},
+			{Key: "description", Desc: "New optional description for the group.", MaxLen: 200},
+		}},
+	{Key: "delete", Post: true, Since: "5.2", Access: admin, Handle: deleteGroup,
+		Desc:   "Delete a group. The default group cannot be deleted, nor can groups provisioned by an identity provider. Requires Administer System permission.",
+		Params: []param{{Key: "name", Desc: "Group name", Required: true}}},
+	{Key: "add_user", Post: true, Since: "5.2", Access: admin, Handle: addGroupUser,
+		Desc:   "Add a user to a group. Membership of groups provisioned by an identity provider is managed there. Requires Administer System permission.",
+		Params: []param{{Key: "name", Desc: "Group name", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
+	{Key: "remove_user", Post: true, Since: "5.2", Access: admin, Handle: removeGroupUser,
+		Desc:   "Remove a user from a group. Membership of groups provisioned by an identity provider is managed there. Requires Administer System permission.",
+		Params: []param{{Key: "name", Desc: "Group name", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
+	{Key: "search", Since: "5.2", Access: admin, Handle: searchGroups,
+		Desc: "Search for user groups. Requires Administer System permission.",
+		Params: append(pagingParams(100, 500),
+			param{Key: "q", Desc: "Limit search to names that contain the supplied string."},
+			param{Key: "f", Desc: "Comma-separated list of the fields to be returned in response. All the fields are returned by default.", Values: nil},
+			param{Key: "managed", Desc: "Return managed or non-managed groups.", Values: boolValues, Since: "10.0"},
+		)},
+	{Key: "users", Since: "5.2", Internal: true, Access: admin, Handle: groupUsers,
+		Desc: "Search for users with membership information with respect to a group. Requires Administer System permission.",
+		Params: append([]param{
+			{Key: "name", Desc: "Group name", Required: true},
+			{Key: "selected", Desc: "Depending on the value, show only selected items (selected=selected), deselected items (selected=deselected), or all items with their selection status (selected=all).", Values: []string{"all", "deselected", "selected"}, Default: "selected"},
+			{Key: "q", Desc: "Limit search to names or logins that contain the supplied string."},
+		}, pagingParams(25, 500)...)},
+}}
+
+// groupJSON is the group object of create and update.
+type groupJSON struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Description  string `json:"description,omitempty"`
+	MembersCount int    `json:"membersCount"`
+	Default      bool   `json:"default"`
+}
+
+func groupNameErrors(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return invalid("Group name cannot be empty")
+	case strings.EqualFold(name, "anyone"):
+		return invalid("Anyone group cannot be used")
+	}
+	return nil
+}
+
+func groupByName(tx store.Tx, name string) (store.Group, error) {
+	g, err := tx.GroupByName(name)
+	if err != nil || g.Name != name {
+		return store.Group{}, notFound("No group with name '%s'", name)
+	}
+	return g, nil
+}
+
+func checkDefault(g store.Group) error {
+	if g.Name == store.DefaultGroup {
+		return invalid("Default group '%s' cannot be used to perform this action", store.DefaultGroup)
+	}
+	return nil
+}
+
+func createGroup(cl *call) error {
+	name := cl.str("name")
+	if err := groupNameErrors(name); err != nil {
+		return err
+	}
+	var g store.Group
+	err := cl.update(func(tx store.Tx) error {
+		var err error
+		g, err = store.NewGroup(tx, store.Group{Name: name, Description: cl.str("description")})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"group": groupJSON{ID: g.ID, Name: g.Name, Description: g.Description}})
+}
+
+func updateGroup(cl *call) error {
+	current := cl.str("currentName")
+	var out groupJSON
+	err := cl.update(func(tx store.Tx) error {
+		g, err := tx.GroupByName(current)
+		if err != nil || g.Name != current {
+			return notFound("Could not find a user group with name '%s'.", current)
+		}
+		if g.Managed {
+			return invalid(msgManaged)
+		}
+		if err := checkDefault(g); err != nil {
+			return err
+		}
+		if cl.has("name") {
+			if err := groupNameErrors(cl.str("name")); err != nil {
+				return err
+			}
+			g.Name = cl.str("name")
+		}
+		if cl.has("description") {
+			g.Description = cl.str("description")
+		}
+		if g, err = store.SaveGroup(tx, g); err != nil {
+			return err
+		}
+		n, err := tx.CountMembers(g.ID)
+		out = groupJSON{ID: g.ID, Name: g.Name, Description: g.Description, MembersCount: n}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"group": out})
+}
+
+func deleteGroup(cl *call) error {
+	err := cl.update(func(tx store.Tx) error {
+		g, err := groupByName(tx, cl.str("name"))
+		if err != nil {
+			return err
+		}
+		if err := checkDefault(g); err != nil {
+			return err
+		}
+		if g.Managed {
+			return invalid(msgManagedGroup)
+		}
+		if err := tx.DeleteGroup(g.ID); err != nil {
+			return err
+		}
+		return store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+	})
+	if err != nil {
+		return err
+	}
+	return cl.noContent()
+}
+
+// editableGroup finds a local, non-default group for a membership change.
+func editableGroup(tx store.Tx, name string) (store.Group, error) {
+	g, err := groupByName(tx, name)
+	if err != nil {
+		return g, err
+	}
+	if g.Managed {
+		return g, invalid(msgManaged)
+	}
+	return g, checkDefault(g)
+}
+
+func addGroupUser(cl *call) error {
+	login := cl.str("login")
+	err := cl.update(func(tx store.Tx) error {
+		g, err := editableGroup(tx, cl.str("name"))
+		if err != nil {
+			return err
+		}
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("Could not find a user with login '%s'", login)
+		}
+		if member, _ := tx.IsMember(g.ID, u.ID); member {
+			return invalid("User '%s' is already a member of group '%s'", login, g.Name)
+		}
+		return tx.AddMember(g.ID, u.ID)
+	})
+	if err != nil {
+		return err
+	}
+	return cl.noContent()
+}
+
+func removeGroupUser(cl *call) error {
+	login := cl.str("login")
+	err := cl.update(func(tx store.Tx) error {
+		g, err := editableGroup(tx, cl.str("name"))
+		if err != nil {
+			return err
+		}
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("User with login '%s' is not found'", login)
+		}
+		if err := tx.RemoveMember(g.ID, u.ID); err != nil {
+			return err
+		}
+		return store.EnsureAdmin(tx, "The last administrator user cannot be removed")
+	})
+	if err != nil {
+		return err
+	}
+	return cl.noContent()
+}
+
+func searchGroups(cl *call) error {
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	fields := map[string]bool{"name": true, "description": true, "membersCount": true, "managed": true}
+	if cl.has("f") && cl.str("f") != "" {
+		fields = map[string]bool{"name": true}
+		for _, f := range strings.Split(cl.str("f"), ",") {
+			f = strings.TrimSpace(f)
+			if f != "name" && f != "description" && f != "membersCount" && f != "managed" {
+				return invalid("Value of parameter 'f' (%s) must be one of: [name, description, membersCount, managed]", f)
+			}
+			fields[f] = true
+		}
+	}
+	q := strings.ToLower(cl.str("q"))
+	managed, filterManaged := cl.bool("managed"), cl.has("managed")
+	type entry struct {
+		Name         string `json:"name"`
+		Description  string `json:"description,omitempty"`
+		MembersCount *int   `json:"membersCount,omitempty"`
+		Default      bool   `json:"default"`
+		Managed      *bool  `json:"managed,omitempty"`
+	}
+	groups := []entry{}
+	w := newWindow(p, ps)
+	err = cl.view(func(tx store.Tx) error {
+		return tx.GroupsByName(func(g store.Group) bool {
+			if q != "" && !strings.Contains(strings.ToLower(g.Name), q) || filterManaged && g.Managed != managed {
+				return true
+			}
+			if !w.take() {
+				return true
+			}
+			e := entry{Name: g.Name, Default: g.Name == store.DefaultGroup}
+			if fields["description"] {
+				e.Description = g.Description
+			}
+			if fields["membersCount"] {
+				n, _ := tx.CountMembers(g.ID)
+				e.MembersCount = &n
+			}
+			if fields["managed"] {
+				m := g.Managed
+				e.Managed = &m
+			}
+			groups = append(groups, e)
+			return true
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
+}
+
+func groupUsers(cl *call) error {
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	selected, q := cl.str("selected"), strings.ToLower(cl.str("q"))
+	type entry struct {
+		Login    string `json:"login"`
+		Name     string `json:"name"`
+		Selected bool   `json:"selected"`
+		Managed  bool   `json:"managed"`
+	}
+	users := []entry{}
+	w := newWindow(p, ps)
+	err = cl.view(func(tx store.Tx) error {
+		g, err := groupByName(tx, cl.str("name"))
+		if err != nil {
+			return err
+		}
+		return tx.UsersByLogin(func(u store.User) bool {
+			if !u.Active {
+				return true
+			}
+			member, _ := tx.IsMember(g.ID, u.ID)
+			if selected == "selected" && !member || selected == "deselected" && member ||
+				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+				return true
+			}
+			if w.take() {
+				users = append(users, entry{u.Login, u.Name, member, u.Managed})
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"users": users, "p": p, "ps": ps, "total": w.total, "paging": w.paging(p)})
+}

@@ -1,0 +1,544 @@
+package webapi
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+const dateLayout = "2006-01-02T15:04:05-0700"
+
+func formatDate(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.Local().Format(dateLayout)
+}
+
+func (cl *call) update(fn func(tx store.Tx) error) error {
+	return cl.api.store.Update(cl.c.Request().Context(), fn)
+}
+
+func (cl *call) view(fn func(tx store.Tx) error) error {
+	return cl.api.store.View(cl.c.Request().Context(), fn)
+}
+
+func (cl *call) json(v any) error { return cl.c.JSON(http.StatusOK, v) }
+
+func (cl *call) noContent() error { return cl.c.NoContent(http.StatusNoContent) }
+
+// userByLogin finds a user by its exact login (SonarQube matches logins
+// case-sensitively; the store keeps them unique case-insensitively).
+func userByLogin(tx store.Tx, login string) (store.User, bool) {
+	u, err := tx.UserByLogin(login)
+	return u, err == nil && u.Login == login
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// userJSON is the user object of create, update and deactivate.
+type userJSON struct {
+	Login            string   `json:"login"`
+	Name             string   `json:"name"`
+	Email            string   `json:"email,omitempty"`
+	Active           bool     `json:"active"`
+	Local            bool     `json:"local"`
+	ExternalIdentity string   `json:"externalIdentity,omitempty"`
+	ExternalProvider string   `json:"externalProvider,omitempty"`
+	Groups           []string `json:"groups"`
+	SCMAccounts      []string `json:"scmAccounts"`
+}
+
+func newUserJSON(u store.User) userJSON {
+	return userJSON{Login: u.Login, Name: u.Name, Email: u.Email, Active: u.Active, Local: u.Local,
+		ExternalIdentity: u.ExternalLogin, ExternalProvider: u.ExternalProvider,
+		Groups: []string{}, SCMAccounts: orEmpty(u.SCMAccounts)}
+}
+
+var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage users.", Action: []action{
+	{Key: "create", Post: true, Since: "3.7", Access: admin, Handle: createUser,
+		Desc: "Create a user. If a deactivated user account exists with the given login, it will be reactivated. Requires Administer System permission.",
+		Params: []param{
+			{Key: "email", Desc: "User email", MaxLen: 100},
+			{Key: "local", Desc: "Specify if the user should be authenticated from SonarQube server or from an external authentication system. Password should not be set when local is set to false.", Values: boolValues, Default: "true"},
+			{Key: "login", Desc: "User login", Required: true, MinLen: 2, MaxLen: 255},
+			{Key: "name", Desc: "User name", Required: true, MaxLen: 200},
+			{Key: "password", Desc: "User password. Only mandatory when creating local user, otherwise it should not be set", Untrimmed: true},
+			{Key: "scmAccount", Desc: "List of SCM accounts. To set several values, the parameter must be called once for each value.", Multi: true},
+		}},
+	{Key: "update", Post: true, Since: "3.7", Access: admin, Handle: updateUser,
+		Desc: "Update a user. Name and email of users managed by an identity provider cannot be changed. Requires Administer System permission.",
+		Params: []param{
+			{Key: "login", Desc: "User login", Required: true, MaxLen: 255},
+			{Key: "name", Desc: "User name", MaxLen: 200},
+			{Key: "email", Desc: "User email", MaxLen: 100},
+			{Key: "scmAccount", Desc: "SCM accounts.", Multi: true},
+		}},
+	{Key: "update_login", Post: true, Since: "7.6", Access: admin, Handle: updateLogin,
+		Desc: "Update a user login. Refused for users managed by an identity provider. Requires Administer System permission.",
+		Params: []param{
+			{Key: "login", Desc: "The current login (case-sensitive)", Required: true},
+			{Key: "newLogin", Desc: "The new login. It must not already exist.", Required: true, MinLen: 2, MaxLen: 255},
+		}},
+	{Key: "deactivate", Post: true, Since: "3.7", Access: admin, Handle: deactivateUser,
+		Desc: "Deactivate a user: its tokens, permissions and memberships of local groups are removed. Refused for users managed by an identity provider. Requires Administer System permission.",
+		Params: []param{
+			{Key: "login", Desc: "User login", Required: true},
+			{Key: "anonymize", Desc: "Anonymize user in addition to deactivating it", Values: boolValues, Default: "false", Since: "9.7"},
+		}},
+	{Key: "search", Since: "3.6", Access: loggedIn, Handle: searchUsers,
+		Desc: "Get a list of users. By default, only active users are returned. Email, groups, tokens count, external identity and managed are visible to administrators and to the user itself.",
+		Params: append(pagingParams(50, 500),
+			param{Key: "q", Desc: "Filter on login, name and email. This parameter can either be case sensitive and perform an exact match, or case insensitive and perform a partial match (contains), depending on the scenario", MinLen: 2},
+			param{Key: "deactivated", Desc: "Return deactivated users instead of active users", Values: boolValues, Default: "false"},
+			param{Key: "managed", Desc: "Return managed (SCIM-provisioned) or non-managed users", Values: boolValues},
+			param{Key: "externalIdentity", Desc: "Find a user by its external identity (ie. its login in the Identity Provider). Requires Administer System permission."},
+		)},
+	{Key: "current", Since: "5.2", Internal: true, Access: anyone, Handle: currentUser,
+		Desc: "Get the details of the current authenticated user."},
+	{Key: "change_password", Post: true, Since: "5.2", Access: anyone, Handle: changePassword,
+		Desc: "Update a user's password. Authenticated users can change their own password, provided that the account is not linked to an external authentication system. Administer System permission is required to change another user's password.",
+		Params: []param{
+			{Key: "login", Desc: "User login"},
+			{Key: "password", Desc: "New password", Untrimmed: true},
+			{Key: "previousPassword", Desc: "Previous password. Required when changing one's own password.", Untrimmed: true},
+		}},
+	{Key: "groups", Since: "5.2", Access: admin, Handle: userGroups,
+		Desc: "Lists the groups a user belongs to. Requires Administer System permission.",
+		Params: []param{
+			{Key: "login", Desc: "A user login", Required: true},
+			{Key: "selected", Desc: "Depending on the value, show only selected items (selected=selected), deselected items (selected=deselected), or all items with their selection status (selected=all).", Values: []string{"all", "deselected", "selected"}, Default: "selected"},
+			{Key: "q", Desc: "Limit search to group names that contain the supplied string."},
+			{Key: "p", Desc: "1-based page number", Default: "1", Int: true},
+			{Key: "ps", Desc: "Page size. Must be greater than 0 and less or equal than 500", Default: "25", Int: true},
+		}},
+}}
+
+var boolValues = []string{"true", "false", "yes", "no"}
+
+func createUser(cl *call) error {
+	login, name, email := cl.str("login"), cl.str("name"), cl.str("email")
+	local := cl.bool("local")
+	password := cl.str("password")
+	switch {
+	case local && password == "":
+		return invalid("Password is mandatory and must not be empty")
+	case !local && cl.has("password"):
+		return invalid("Password should only be set on local user")
+	}
+	if email != "" && !validEmail(email) {
+		return invalid("Email '%s' is not valid", email)
+	}
+	scm := cl.multi("scmAccount")
+	if msgs := scmErrors(scm, login, email); len(msgs) > 0 {
+		return messages(msgs)
+	}
+	var out store.User
+	err := cl.update(func(tx store.Tx) error {
+		existing, err := tx.UserByLogin(login)
+		exists := err == nil
+		switch {
+		case exists && existing.Active:
+			return invalid("An active user with login '%s' already exists", login)
+		case exists && existing.Managed:
+			return invalid(msgManaged) // SCIM owns this account's lifecycle
+		case exists && existing.Login != login:
+			return invalid("A user with login '%s' already exists", login)
+		}
+		var msgs []string
+		msgs = append(msgs, loginErrors(login)...)
+		if name == "" {
+			msgs = append(msgs, "Name can't be empty")
+		}
+		if len(msgs) > 0 {
+			return messages(msgs)
+		}
+		u := store.User{Login: login, Name: name, Email: email, Active: true, Local: local,
+			ExternalLogin: login, ExternalProvider: "sonarqube", SCMAccounts: scm}
+		if local {
+			if u.PasswordHash, err = store.HashPassword(password); err != nil {
+				return err
+			}
+		}
+		if exists { // reactivation keeps the row (same id)
+			u.ID, u.Created, u.Version, u.Active = existing.ID, existing.Created, existing.Version, false
+			out, err = store.Reactivate(tx, u)
+			return err
+		}
+		out, err = store.NewUser(tx, u)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	type createdUser struct {
+		Login       string   `json:"login"`
+		Name        string   `json:"name"`
+		Email       string   `json:"email,omitempty"`
+		SCMAccounts []string `json:"scmAccounts"`
+		Active      bool     `json:"active"`
+		Local       bool     `json:"local"`
+	}
+	return cl.json(map[string]any{"user": createdUser{out.Login, out.Name, out.Email, orEmpty(out.SCMAccounts), out.Active, out.Local}})
+}
+
+func updateUser(cl *call) error {
+	login := cl.str("login")
+	email := cl.str("email")
+	if cl.has("email") && email != "" && !validEmail(email) {
+		return invalid("Email '%s' is not valid", email)
+	}
+	var out store.User
+	err := cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		external := u.Managed || !u.Local
+		if cl.has("name") {
+			if external {
+				return invalid("It is not allowed to update name for this user")
+			}
+			if u.Name = cl.str("name"); u.Name == "" {
+				return invalid("Name can't be empty")
+			}
+		}
+		if cl.has("email") {
+			if external {
+				return invalid("It is not allowed to update email for this user")
+			}
+			u.Email = email
+		}
+		if scm := cl.multi("scmAccount"); len(scm) > 0 {
+			if msgs := scmErrors(scm, u.Login, u.Email); len(msgs) > 0 {
+				return messages(msgs)
+			}
+			u.SCMAccounts = scm
+		}
+		var err error
+		out, err = store.SaveUser(tx, u)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"user": newUserJSON(out)})
+}
+
+func updateLogin(cl *call) error {
+	login, newLogin := cl.str("login"), cl.str("newLogin")
+	err := cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		if u.Managed {
+			return invalid(msgManaged)
+		}
+		if msgs := loginErrors(newLogin); len(msgs) > 0 {
+			return messages(msgs)
+		}
+		if other, err := tx.UserByLogin(newLogin); err == nil && other.ID != u.ID {
+			return invalid("A user with login '%s' already exists", newLogin)
+		}
+		u.Login = newLogin
+		if u.Local || u.ExternalProvider == "sonarqube" {
+			u.ExternalLogin = newLogin
+		}
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return cl.noContent()
+}
+
+func deactivateUser(cl *call) error {
+	login := cl.str("login")
+	if cl.caller.Login == login {
+		return invalid("Self-deactivation is not possible")
+	}
+	var out store.User
+	err := cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		if u.Managed {
+			return invalid(msgManaged)
+		}
+		var err error
+		out, err = store.Deactivate(tx, cl.caller.ID, u, cl.bool("anonymize"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"user": newUserJSON(out)})
+}
+
+// searchUser is one users/search entry; pointers and omitempty hide what
+// the caller may not see.
+type searchUser struct {
+	Login              string   `json:"login"`
+	Name               string   `json:"name"`
+	Active             *bool    `json:"active,omitempty"`
+	Email              string   `json:"email,omitempty"`
+	SCMAccounts        []string `json:"scmAccounts,omitempty"`
+	Groups             []string `json:"groups,omitempty"`
+	TokensCount        *int     `json:"tokensCount,omitempty"`
+	Local              *bool    `json:"local,omitempty"`
+	ExternalIdentity   string   `json:"externalIdentity,omitempty"`
+	ExternalProvider   string   `json:"externalProvider,omitempty"`
+	Avatar             string   `json:"avatar,omitempty"`
+	LastConnectionDate string   `json:"lastConnectionDate,omitempty"`
+	Managed            *bool    `json:"managed,omitempty"`
+}
+
+func avatar(email string) string {
+	if email == "" {
+		return ""
+	}
+	sum := md5.Sum([]byte(strings.ToLower(email)))
+	return hex.EncodeToString(sum[:])
+}
+
+func groupNames(tx store.Tx, userID string) ([]string, error) {
+	var names []string
+	var err error
+	_ = tx.GroupsOf(userID, func(gid string) bool {
+		var g store.Group
+		if g, err = tx.Group(gid); err != nil {
+			return false
+		}
+		names = append(names, g.Name)
+		return true
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+func searchUsers(cl *call) error {
+	for _, p := range []string{"externalIdentity"} {
+		if cl.has(p) && !cl.admin {
+			return store.Errorf(store.EForbidden, "parameter %s requires Administer System permission.", p)
+		}
+	}
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	q := strings.ToLower(cl.str("q"))
+	deactivated := cl.bool("deactivated")
+	managedFilter, filterManaged := cl.bool("managed"), cl.has("managed")
+	extID, filterExt := cl.str("externalIdentity"), cl.has("externalIdentity")
+	w := newWindow(p, ps)
+	users := []searchUser{}
+	err = cl.view(func(tx store.Tx) error {
+		var err error
+		walkErr := tx.UsersByLogin(func(u store.User) bool {
+			switch {
+			case u.Active == deactivated,
+				filterManaged && u.Managed != managedFilter,
+				filterExt && u.ExternalLogin != extID,
+				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
+				return true
+			}
+			if !w.take() {
+				return true
+			}
+			var su searchUser
+			su, err = cl.searchUser(tx, u)
+			users = append(users, su)
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+		return walkErr
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
+}
+
+func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
+	su := searchUser{Login: u.Login, Name: u.Name}
+	active, local := u.Active, u.Local
+	su.Active, su.Local, su.ExternalProvider = &active, &local, u.ExternalProvider
+	su.Avatar, su.SCMAccounts = avatar(u.Email), u.SCMAccounts
+	if !cl.isSelfOrAdmin(u) {
+		return su, nil
+	}
+	groups, err := groupNames(tx, u.ID)
+	if err != nil {
+		return su, err
+	}
+	tokens, err := tx.Tokens(u.ID)
+	if err != nil {
+		return su, err
+	}
+	n, managed := len(tokens), u.Managed
+	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
+	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
+	return su, nil
+}
+
+func currentUser(cl *call) error {
+	if cl.caller == nil {
+		return cl.json(map[string]any{"isLoggedIn": false, "permissions": map[string]any{"global": []string{}}})
+	}
+	u := *cl.caller
+	var groups, perms []string
+	err := cl.view(func(tx store.Tx) error {
+		var err error
+		if groups, err = groupNames(tx, u.ID); err != nil {
+			return err
+		}
+		perms, err = store.UserPermissions(tx, u.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	type current struct {
+		IsLoggedIn       bool                `json:"isLoggedIn"`
+		Login            string              `json:"login"`
+		Name             string              `json:"name"`
+		Email            string              `json:"email,omitempty"`
+		Local            bool                `json:"local"`
+		ExternalIdentity string              `json:"externalIdentity,omitempty"`
+		ExternalProvider string              `json:"externalProvider,omitempty"`
+		SCMAccounts      []string            `json:"scmAccounts"`
+		Groups           []string            `json:"groups"`
+		Permissions      map[string][]string `json:"permissions"`
+		Avatar           string              `json:"avatar,omitempty"`
+		Homepage         map[string]string   `json:"homepage"`
+		UsingSonarLint   bool                `json:"usingSonarLintConnectedMode"`
+		DismissedNotices map[string]bool     `json:"dismissedNotices"`
+		ID               string              `json:"id"`
+		Managed          bool                `json:"managed"`
+	}
+	return cl.json(current{IsLoggedIn: true, Login: u.Login, Name: u.Name, Email: u.Email, Local: u.Local,
+		ExternalIdentity: u.ExternalLogin, ExternalProvider: u.ExternalProvider, SCMAccounts: orEmpty(u.SCMAccounts),
+		Groups: orEmpty(groups), Permissions: map[string][]string{"global": orEmpty(perms)}, Avatar: avatar(u.Email),
+		Homepage: map[string]string{"type": "PROJECTS"}, DismissedNotices: map[string]bool{}, ID: u.ID, Managed: u.Managed})
+}
+
+// changePassword answers in its own format: 204, or 400 {"result": ...}.
+func changePassword(cl *call) error {
+	result := func(msg string) error { return cl.c.JSON(http.StatusBadRequest, map[string]string{"result": msg}) }
+	if cl.caller == nil {
+		return writeErrors(cl.c, http.StatusUnauthorized, "Authentication is required")
+	}
+	for _, k := range []string{"login", "password"} {
+		if !cl.has(k) {
+			return result("The '" + k + "' parameter is missing")
+		}
+	}
+	login, password := cl.str("login"), cl.str("password")
+	own := login == cl.caller.Login
+	if own && !cl.has("previousPassword") {
+		return result("The 'previousPassword' parameter is missing")
+	}
+	if !own && !cl.admin {
+		return forbidden()
+	}
+	var msg string
+	err := cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("User with login '%s' has not been found", login)
+		}
+		switch {
+		case u.Managed || !u.Local:
+			msg = msgExternalPasswd
+			return nil
+		case own && !store.CheckPassword(u.PasswordHash, cl.str("previousPassword")):
+			msg = "old_password_incorrect"
+			return nil
+		case own && cl.str("previousPassword") == password:
+			msg = "new_password_same_as_old"
+			return nil
+		}
+		if msg = passwordErrors(password); msg != "" {
+			return nil
+		}
+		hash, err := store.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		_, err = store.SaveUser(tx, u)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		return result(msg)
+	}
+	return cl.noContent()
+}
+
+func userGroups(cl *call) error {
+	login := cl.str("login")
+	p, ps := cl.int("p"), cl.int("ps")
+	if ps > 500 {
+		return invalid("The 'ps' parameter must be less than 500")
+	}
+	if p < 1 {
+		return invalid("Page index must be strictly positive. Got %d", p)
+	}
+	selected, q := cl.str("selected"), strings.ToLower(cl.str("q"))
+	type groupJSON struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+		Selected    bool   `json:"selected"`
+		Default     bool   `json:"default"`
+	}
+	groups := []groupJSON{}
+	w := newWindow(p, ps)
+	err := cl.view(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("Unknown user: %s", login)
+		}
+		var err error
+		walkErr := tx.GroupsByName(func(g store.Group) bool {
+			var member bool
+			if member, err = tx.IsMember(g.ID, u.ID); err != nil {
+				return false
+			}
+			if selected == "selected" && !member || selected == "deselected" && member ||
+				q != "" && !strings.Contains(strings.ToLower(g.Name), q) {
+				return true
+			}
+			if w.take() {
+				groups = append(groups, groupJSON{g.ID, g.Name, g.Description, member, g.Name == store.DefaultGroup})
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return walkErr
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
+}

@@ -1,0 +1,77 @@
+package webapi
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+var (
+	loginFirst = regexp.MustCompile(`^\w`)
+	loginChars = regexp.MustCompile(`^[\w.\-@]+$`)
+)
+
+// loginErrors returns SonarQube's login format messages for login.
+func loginErrors(login string) []string {
+	if login == "" {
+		return []string{"Login can't be empty"}
+	}
+	var out []string
+	if !loginFirst.MatchString(login) {
+		out = append(out, "Login should start with _ or alphanumeric.")
+	}
+	if !loginChars.MatchString(login) {
+		out = append(out, "Login should contain only letters, numbers, and .-_@")
+	}
+	switch n := utf8.RuneCountInString(login); {
+	case n < 2:
+		out = append(out, "Login is too short (minimum is 2 characters)")
+	case n > 255:
+		out = append(out, "Login is too long (maximum is 255 characters)")
+	}
+	return out
+}
+
+// validEmail accepts a bare address (no display name), as InternetAddress does.
+func validEmail(e string) bool {
+	a, err := mail.ParseAddress(e)
+	return err == nil && a.Address == e && a.Name == ""
+}
+
+// scmErrors checks SCM accounts the way SonarQube's UserUpdater does.
+func scmErrors(accounts []string, login, email string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range accounts {
+		switch {
+		case strings.TrimSpace(a) != a:
+			out = append(out, "SCM account cannot start or end with whitespace: '"+a+"'")
+		case seen[a]:
+			out = append(out, "Duplicate SCM account: '"+a+"'")
+		case a == login || email != "" && a == email:
+			out = append(out, "Login and email are automatically considered as SCM accounts")
+		}
+		seen[a] = true
+	}
+	return out
+}
+
+// passwordErrors is the complexity rule of api/users/change_password.
+func passwordErrors(pw string) string {
+	switch {
+	case utf8.RuneCountInString(pw) < 12:
+		return "Password must be at least 12 characters long"
+	case !strings.ContainsFunc(pw, func(r rune) bool { return 'A' <= r && r <= 'Z' }):
+		return "Password must contain at least one uppercase character"
+	case !strings.ContainsFunc(pw, func(r rune) bool { return 'a' <= r && r <= 'z' }):
+		return "Password must contain at least one lowercase character"
+	case !strings.ContainsFunc(pw, func(r rune) bool { return '0' <= r && r <= '9' }):
+		return "Password must contain at least one digit"
+	case !strings.ContainsFunc(pw, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
+	}):
+		return "Password must contain at least one special character"
+	}
+	return ""
+}
