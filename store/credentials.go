@@ -30,6 +30,9 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// PasswordCost is the bcrypt cost of new password hashes. Tests lower it.
+var PasswordCost = bcrypt.DefaultCost
+
 // HashPassword returns a bcrypt hash of password.
 func HashPassword(password string) (string, error) {
 	if len(password) > 72 {
@@ -37,7 +40,7 @@ func HashPassword(password string) (string, error) {
 		sum := sha512.Sum384([]byte(password))
 		password = hex.EncodeToString(sum[:])[:72]
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), PasswordCost)
 	return string(h), err
 }
 

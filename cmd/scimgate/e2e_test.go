@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+const adminPass = "Admin-pass-123"
+
+type gateway struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *bolt.Store
+}
+
+func newGateway(t *testing.T) *gateway {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, _, err := store.Bootstrap(context.Background(), st, adminPass); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	e, err := newServer(st, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = e
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &gateway{t: t, srv: srv, store: st}
+}
+
+func (g *gateway) req(method, path, contentType, body, auth string) (int, map[string]any, string) {
+	g.t.Helper()
+	req, _ := http.NewRequest(method, g.srv.URL+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", auth)
+	res, err := g.srv.Client().Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return res.StatusCode, m, strings.TrimSpace(string(raw))
+}
+
+func basicAuth(login, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+pass))
+}
+
+// TestManagedUserEndToEnd: Okta provisions a user and a group through SCIM
+// with a token made through the Web API; every Web API edit of them is
+// refused with SonarQube's message and the store does not change; both APIs
+// agree on the user's managed and active state through deprovisioning.
+func TestManagedUserEndToEnd(t *testing.T) {
+	g := newGateway(t)
+	admin := basicAuth("admin", adminPass)
+	form := "application/x-www-form-urlencoded"
+	st, tok, raw := g.req("POST", "/api/user_tokens/generate", form, "name=okta", admin)
+	if st != 200 {
+		t.Fatalf("generate token: %d %s", st, raw)
+	}
+	bearer := "Bearer " + tok["token"].(string)
+	scimJSON := "application/scim+json"
+	st, u, raw := g.req("POST", "/api/scim/v2/Users", "application/json",
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jane.doe","name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"primary":true,"value":"jane@example.com","type":"work"}],"externalId":"00u9","password":"x","active":true}`, bearer)
+	if st != 201 {
+		t.Fatalf("SCIM create: %d %s", st, raw)
+	}
+	id := u["id"].(string)
+	st, grp, raw := g.req("POST", "/api/scim/v2/Groups", scimJSON,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"engineering","members":[{"value":"`+id+`"}]}`, bearer)
+	if st != 201 {
+		t.Fatalf("SCIM group create: %d %s", st, raw)
+	}
+	_ = grp
+
+	snapshot := func() string {
+		var b bytes.Buffer
+		_ = g.store.View(context.Background(), func(tx store.Tx) error {
+			_ = tx.Users("", func(u store.User) bool { raw, _ := json.Marshal(u); b.Write(raw); return true })
+			_ = tx.Groups("", func(gr store.Group) bool {
+				raw, _ := json.Marshal(gr)
+				b.Write(raw)
+				_ = tx.Members(gr.ID, func(m string) bool { b.WriteString(m); return true })
+				return true
+			})
+			return nil
+		})
+		return b.String()
+	}
+	before := snapshot()
+	for _, tc := range []struct{ path, form, want string }{
+		{"/api/users/create", "login=jane.doe&name=J&password=Some-pass-1234", `{"errors":[{"msg":"An active user with login 'jane.doe' already exists"}]}`},
+		{"/api/users/update", "login=jane.doe&name=Janet", `{"errors":[{"msg":"It is not allowed to update name for this user"}]}`},
+		{"/api/users/update", "login=jane.doe&email=j2@example.com", `{"errors":[{"msg":"It is not allowed to update email for this user"}]}`},
+		{"/api/users/update_login", "login=jane.doe&newLogin=jane", `{"errors":[{"msg":"Operation not allowed when the instance is externally managed."}]}`},
+		{"/api/users/deactivate", "login=jane.doe", `{"errors":[{"msg":"Operation not allowed when the instance is externally managed."}]}`},
+		{"/api/users/change_password", "login=jane.doe&password=Some-pass-1234", `{"result":"Password cannot be changed when external authentication is used"}`},
+		{"/api/user_groups/update", "currentName=engineering&name=eng", `{"errors":[{"msg":"Operation not allowed when the instance is externally managed."}]}`},
+		{"/api/user_groups/add_user", "name=engineering&login=admin", `{"errors":[{"msg":"Operation not allowed when the instance is externally managed."}]}`},
+		{"/api/user_groups/remove_user", "name=engineering&login=jane.doe", `{"errors":[{"msg":"Operation not allowed when the instance is externally managed."}]}`},
+		{"/api/user_groups/delete", "name=engineering", `{"errors":[{"msg":"Deleting managed groups is not allowed."}]}`},
+	} {
+		st, _, raw := g.req("POST", tc.path, form, tc.form, admin)
+		if st != 400 || raw != tc.want {
+			t.Errorf("%s %s: %d %s, want 400 %s", tc.path, tc.form, st, raw, tc.want)
+		}
+	}
+	if snapshot() != before {
+		t.Fatal("refused Web API edits changed the store")
+	}
+
+	agree := func(active bool) {
+		t.Helper()
+		_, search, raw := g.req("GET", "/api/users/search?q=jane&deactivated="+map[bool]string{true: "false", false: "true"}[active], "", "", admin)
+		users := search["users"].([]any)
+		if len(users) != 1 {
+			t.Fatalf("users/search: %s", raw)
+		}
+		wu := users[0].(map[string]any)
+		_, su, _ := g.req("GET", "/api/scim/v2/Users/"+id, "", "", bearer)
+		if wu["managed"] != true || wu["active"] != active || su["active"] != active {
+			t.Errorf("Web API %v/%v and SCIM %v disagree, want active=%v managed=true", wu["active"], wu["managed"], su["active"], active)
+		}
+	}
+	agree(true)
+	st, _, raw = g.req("PATCH", "/api/scim/v2/Users/"+id, scimJSON,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, bearer)
+	if st != 200 {
+		t.Fatalf("deprovision: %d %s", st, raw)
+	}
+	agree(false)
+	st, _, raw = g.req("PATCH", "/api/scim/v2/Users/"+id, scimJSON,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"True"}]}`, bearer)
+	if st != 200 {
+		t.Fatalf("reprovision: %d %s", st, raw)
+	}
+	agree(true)
+	// A managed group can hold permissions granted through the Web API.
+	if st, _, raw := g.req("POST", "/api/permissions/add_group", form, "groupName=engineering&permission=scan", admin); st != 204 {
+		t.Fatalf("grant to managed group: %d %s", st, raw)
+	}
+	// Both APIs live side by side: unknown Web API paths do not swallow SCIM ones.
+	if st, _, _ := g.req("GET", "/api/scim/v2/ServiceProviderConfig", "", "", bearer); st != 200 {
+		t.Fatalf("SCIM discovery behind the Web API catch-all: %d", st)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serveInBackground runs the serve command until stop is called, and
+// returns once /healthz answers.
+func serveInBackground(t *testing.T, addr, db string, stdout, stderr io.Writer) (stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-addr", addr, "-db", db}, stdout, stderr) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before answering", code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return func() int { cancel(); return <-done }
+}
+
+// TestServeCommand runs the real command: first start creates admin with the
+// password from the environment, a second instance on the same store fails
+// clearly, and cancelling shuts down cleanly.
+func TestServeCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "scimgate.db")
+	addr := freeAddr(t)
+	t.Setenv("SCIMGATE_ADMIN_PASSWORD", adminPass)
+	var stdout, stderr bytes.Buffer
+	stop := serveInBackground(t, addr, db, &stdout, &stderr)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/authentication/validate", nil)
+	req.Header.Set("Authorization", basicAuth("admin", adminPass))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(bytes.TrimSpace(body)) != `{"valid":true}` {
+		t.Errorf("admin password from the environment not set: %s", body)
+	}
+	var errOut bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "-addr", freeAddr(t), "-db", db}, io.Discard, &errOut); code != 1 || !strings.Contains(errOut.String(), "locked") {
+		t.Errorf("second server on the same store: exit %d, %q", code, errOut.String())
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), adminPass) {
+		t.Error("the admin password was printed")
+	}
+}
+
+func TestRandomAdminPasswordPrintedOnce(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "scimgate.db")
+	t.Setenv("SCIMGATE_ADMIN_PASSWORD", "")
+	for i, want := range []bool{true, false} {
+		var out bytes.Buffer
+		stop := serveInBackground(t, freeAddr(t), db, &out, io.Discard)
+		stop()
+		if got := strings.Contains(out.String(), "password:"); got != want {
+			t.Errorf("start %d: password printed = %v, want %v (%q)", i+1, got, want, out.String())
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage") {
+		t.Errorf("no args: %d %q", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"bogus"}, &out, &errOut); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	if code := run(context.Background(), []string{"serve", "-nope"}, &out, &errOut); code != 2 {
+		t.Errorf("bad flag: %d", code)
+	}
+}

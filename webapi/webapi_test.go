@@ -1,0 +1,203 @@
+package webapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/webapi"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestMain(m *testing.M) {
+	store.PasswordCost = bcrypt.MinCost
+	os.Exit(m.Run())
+}
+
+const (
+	adminPass = "Admin-pass-123"
+	alicePass = "Alice-pass-123!"
+)
+
+// env is a Web API on a real bbolt file with fixtures: admin, a local user
+// alice (no permissions), a managed user scim.user in managed group
+// okta-group, and a local group devs.
+type env struct {
+	t          *testing.T
+	srv        *httptest.Server
+	store      *bolt.Store
+	aliceToken string
+	managedID  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	if _, _, err := store.Bootstrap(ctx, st, adminPass); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: st, aliceToken: store.NewTokenSecret()}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		hash, _ := store.HashPassword(alicePass)
+		alice, err := store.NewUser(tx, store.User{Login: "alice", Name: "Alice", Email: "alice@example.com", Active: true, Local: true,
+			ExternalLogin: "alice", ExternalProvider: "sonarqube", PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		if err := tx.PutToken(store.Token{Hash: store.HashToken(e.aliceToken), UserID: alice.ID, Name: "laptop", Type: store.TokenUser, Created: store.Now()}); err != nil {
+			return err
+		}
+		m, err := store.NewUser(tx, store.User{Login: "scim.user", Name: "Scim User", Email: "scim.user@example.com", Active: true, Managed: true,
+			ExternalID: "00u1", ExternalLogin: "scim.user", ExternalProvider: "scim", SCIM: map[string]any{"displayName": "Scim User"}})
+		if err != nil {
+			return err
+		}
+		e.managedID = m.ID
+		g, err := store.NewGroup(tx, store.Group{Name: "okta-group", Managed: true})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, m.ID); err != nil {
+			return err
+		}
+		_, err = store.NewGroup(tx, store.Group{Name: "devs", Description: "Developers"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := echo.New()
+	webapi.New(st, nil).Register(ec)
+	e.srv = httptest.NewServer(ec)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func basic(login, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+pass))
+}
+
+var adminAuth = basic("admin", adminPass)
+
+// do sends method path with form parameters ("k=v&k=v") as SonarQube clients do.
+func (e *env) do(method, path, form, auth string) (int, string) {
+	e.t.Helper()
+	var body io.Reader
+	target := e.srv.URL + "/" + path
+	if method == http.MethodPost {
+		body = strings.NewReader(form)
+	} else if form != "" {
+		target += "?" + form
+	}
+	req, _ := http.NewRequest(method, target, body)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return res.StatusCode, strings.TrimSpace(string(raw))
+}
+
+func errs(msgs ...string) string {
+	b := struct {
+		Errors []map[string]string `json:"errors"`
+	}{}
+	for _, m := range msgs {
+		b.Errors = append(b.Errors, map[string]string{"msg": m})
+	}
+	raw, _ := json.Marshal(b)
+	return string(raw)
+}
+
+var (
+	uuidRe  = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	dateRe  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}`)
+	tokenRe = regexp.MustCompile(`sq[uap]_[0-9a-f]{40}`)
+	anonRe  = regexp.MustCompile(`sq-removed-[0-9a-z]{6}`)
+)
+
+// normalize replaces what changes between runs: ids, dates, token secrets.
+func normalize(s string) string {
+	s = uuidRe.ReplaceAllString(s, "<id>")
+	s = dateRe.ReplaceAllString(s, "<date>")
+	s = anonRe.ReplaceAllString(s, "sq-removed-<random>")
+	return tokenRe.ReplaceAllString(s, "<token>")
+}
+
+// golden compares body with testdata/golden/name.json (indented).
+func golden(t *testing.T, name, body string) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("%s: not JSON: %q", name, body)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	got := normalize(string(pretty)) + "\n"
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("missing golden file %s (run go test ./webapi -update): %v", path, err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n got: %s\nwant: %s", name, path, got, want)
+	}
+}
+
+// snapshot is what the store holds about users, groups, members, grants and
+// tokens: refused requests must leave it unchanged.
+func (e *env) snapshot() string {
+	var b strings.Builder
+	_ = e.store.View(context.Background(), func(tx store.Tx) error {
+		_ = tx.UsersByLogin(func(u store.User) bool {
+			raw, _ := json.Marshal(u)
+			b.Write(raw)
+			perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+			toks, _ := tx.Tokens(u.ID)
+			b.WriteString(strings.Join(perms, ",") + "|" + string(rune('0'+len(toks))) + "\n")
+			return true
+		})
+		_ = tx.GroupsByName(func(g store.Group) bool {
+			raw, _ := json.Marshal(g)
+			b.Write(raw)
+			_ = tx.Members(g.ID, func(uid string) bool { b.WriteString(" " + uid); return true })
+			perms, _ := tx.Permissions(store.Subject{Kind: 'g', ID: g.ID})
+			b.WriteString("|" + strings.Join(perms, ",") + "\n")
+			return true
+		})
+		return nil
+	})
+	return b.String()
+}
+
