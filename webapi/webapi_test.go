@@ -38,14 +38,14 @@ const (
 // alice (no permissions), a managed user scim.user in managed group
 // okta-group, and a local group devs.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	srv        *httptest.Server
 	store      *bolt.Store
 	aliceToken string
 	managedID  string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
 	if err != nil {
