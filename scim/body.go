@@ -8,24 +8,32 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 )
 
 func urlUnescape(s string) (string, error) { return url.PathUnescape(s) }
 
-// readBody reads a bounded request body, rewrites the IdP quirks the library
-// would refuse, and puts the result back for the library to read.
-func (h *Handler) readBody(r *http.Request, endpoint string) error {
+// readBody reads a request body of at most maxBody bytes.
+func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return scimerrors.ScimError{Status: http.StatusRequestEntityTooLarge,
+		return nil, scimerrors.ScimError{Status: http.StatusRequestEntityTooLarge,
 			Detail: "The request body is larger than the server accepts (" + strconv.FormatInt(h.maxBody, 10) + " bytes)."}
 	}
 	if err != nil {
-		return scimerrors.ScimErrorInvalidSyntax
+		return nil, scimerrors.ScimErrorInvalidSyntax
+	}
+	return raw, nil
+}
+
+// prepareBody bounds a POST or PUT body and rewrites the IdP quirks the
+// library would refuse, then puts it back for the library to read.
+func (h *Handler) prepareBody(r *http.Request, endpoint string) error {
+	raw, err := h.readBody(r)
+	if err != nil {
+		return err
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		var doc map[string]any
@@ -35,9 +43,7 @@ func (h *Handler) readBody(r *http.Request, endpoint string) error {
 			return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidSyntax,
 				Detail: "The request body is not a JSON object."}
 		}
-		if r.Method == http.MethodPatch {
-			normalizePatch(doc, endpoint)
-		} else if endpoint == "Users" {
+		if endpoint == "Users" {
 			normalizeUser(doc)
 		}
 		raw, _ = json.Marshal(doc)
@@ -70,42 +76,4 @@ func managerValue(v any) any {
 		return map[string]any{"value": ""}
 	}
 	return v
-}
-
-// normalizePatch adds a missing PatchOp schema, and rewrites manager paths
-// and values into the shape the library validates.
-func normalizePatch(doc map[string]any, endpoint string) {
-	if _, _, ok := getKey(doc, "schemas"); !ok {
-		doc["schemas"] = []any{patchURN}
-	}
-	ops, _, _ := getKey(doc, "Operations")
-	list, _ := ops.([]any)
-	for _, o := range list {
-		op, ok := o.(map[string]any)
-		if !ok || endpoint != "Users" {
-			continue
-		}
-		path, pathKey, _ := getKey(op, "path")
-		p, _ := path.(string)
-		value, valueKey, hasValue := getKey(op, "value")
-		switch {
-		case strings.EqualFold(p, "manager") || strings.EqualFold(p, enterpriseURN+":manager"):
-			op[pathKey] = enterpriseURN + ":manager"
-			if hasValue {
-				op[valueKey] = managerValue(value)
-			}
-		case p == "" && hasValue:
-			m, ok := value.(map[string]any)
-			if !ok {
-				continue
-			}
-			for k, v := range m {
-				if strings.EqualFold(k, "manager") || strings.EqualFold(k, enterpriseURN+":manager") {
-					delete(m, k)
-					m[enterpriseURN+":manager"] = managerValue(v)
-				}
-			}
-			normalizeUser(m)
-		}
-	}
 }

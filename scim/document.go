@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -12,33 +13,15 @@ import (
 // A document is a SCIM resource as a JSON object. Users are stored as the
 // attributes their IdP sent; groups are built from the group and its members.
 
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
-}
-
 // managedKeys are user attributes kept in store.User fields or never stored.
 var managedKeys = []string{"id", "userName", "externalId", "active", "password", "groups", "meta", "schemas"}
 
 // userDoc renders a user's stored attributes with userName, externalId and
 // active; the manager is returned as an object with its $ref.
 func (h *Handler) userDoc(u store.User) map[string]any {
-	doc, _ := deepCopy(map[string]any(u.SCIM)).(map[string]any)
-	if doc == nil {
-		doc = map[string]any{}
+	doc := map[string]any{}
+	if len(u.SCIM) > 0 {
+		_ = json.Unmarshal(u.SCIM, &doc) // written by applyUserDoc: always an object
 	}
 	doc["userName"] = u.Login
 	doc["active"] = u.Active
@@ -84,7 +67,11 @@ func applyUserDoc(u *store.User, doc map[string]any) error {
 		}
 	}
 	prune(attrs)
-	u.Login, u.ExternalID, u.ExternalLogin, u.SCIM = userName, extID, userName, attrs
+	raw, err := json.Marshal(attrs)
+	if err != nil {
+		return err
+	}
+	u.Login, u.ExternalID, u.ExternalLogin, u.SCIM = userName, extID, userName, raw
 	u.Name, u.Email = displayName(attrs, userName), primaryEmail(attrs)
 	return nil
 }

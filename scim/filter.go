@@ -16,11 +16,22 @@ const maxFilterLen = 4096
 // the parser cannot read; it is rewritten to `attr[expr and sub op value]`.
 var subAfterFilter = regexp.MustCompile(`([A-Za-z][\w:.\-]*)\[([^\[\]]*)\]\.([A-Za-z]\w*)\s+(?i:(eq|ne|co|sw|ew|gt|lt|ge|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+)|(pr))`)
 
+// simpleEq matches `attr eq "value"` and `attr.sub eq "value"`, what IdPs
+// send on nearly every request; it is read without the general parser.
+var simpleEq = regexp.MustCompile(`^([A-Za-z][\w-]*)(?:\.([A-Za-z][\w-]*))?\s+(?i:eq)\s+"((?:[^"\\]|\\.)*)"$`)
+
 // parseFilter parses a SCIM filter, smoothing over the parser's gaps.
 func parseFilter(raw string) (expr filter.Expression, err error) {
 	raw = strings.TrimSpace(raw)
 	if len(raw) > maxFilterLen {
 		return nil, fmt.Errorf("filter longer than %d bytes", maxFilterLen)
+	}
+	if m := simpleEq.FindStringSubmatch(raw); m != nil {
+		e := &filter.AttributeExpression{AttributePath: filter.AttributePath{AttributeName: m[1]}, Operator: filter.EQ, CompareValue: m[3]}
+		if m[2] != "" {
+			e.AttributePath.SubAttribute = &m[2]
+		}
+		return e, nil
 	}
 	raw = subAfterFilter.ReplaceAllStringFunc(raw, func(m string) string {
 		g := subAfterFilter.FindStringSubmatch(m)

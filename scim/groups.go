@@ -21,6 +21,30 @@ func (h *Handler) groupResource(tx store.Tx, g store.Group) (scimlib.Resource, e
 		Meta: scimlib.Meta{Created: &g.Created, LastModified: &g.Updated, Version: etag(g.Version)}}, nil
 }
 
+// writeGroup is writeUser for groups.
+func (h *Handler) writeGroup(r *http.Request, fn func(tx store.Tx) (store.Group, error)) (scimlib.Resource, error) {
+	var g store.Group
+	err := h.store.Update(r.Context(), func(tx store.Tx) error {
+		var err error
+		g, err = fn(tx)
+		return err
+	})
+	if err == nil {
+		var res scimlib.Resource
+		err = h.store.View(r.Context(), func(tx store.Tx) error {
+			if fresh, err := tx.Group(g.ID); err == nil {
+				g = fresh
+			}
+			res, err = h.groupResource(tx, g)
+			return err
+		})
+		if err == nil {
+			return res, nil
+		}
+	}
+	return scimlib.Resource{}, scimError(err, h.log)
+}
+
 func loadGroup(tx store.Tx, r *http.Request, id string) (store.Group, error) {
 	g, err := tx.Group(id)
 	if err != nil || !g.Managed {
@@ -101,45 +125,39 @@ func (s groups) Create(r *http.Request, attrs scimlib.ResourceAttributes) (sciml
 	if err != nil {
 		return scimlib.Resource{}, scimError(err, s.h.log)
 	}
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	return s.h.writeGroup(r, func(tx store.Tx) (store.Group, error) {
 		g, err := store.NewGroup(tx, g)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return g, err
 		}
-		if err := setMembers(tx, g.ID, ids); err != nil {
-			return scimlib.Resource{}, err
-		}
-		return s.h.groupResource(tx, g)
+		return g, setMembers(tx, g.ID, ids)
 	})
 }
 
 func (s groups) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	return s.h.writeGroup(r, func(tx store.Tx) (store.Group, error) {
 		g, err := loadGroup(tx, r, id)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return g, err
 		}
 		ids, err := applyGroupDoc(&g, attrs)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return g, err
 		}
 		if g, err = store.SaveGroup(tx, g); err != nil {
-			return scimlib.Resource{}, err
+			return g, err
 		}
-		if err := setMembers(tx, g.ID, ids); err != nil {
-			return scimlib.Resource{}, err
-		}
-		return s.h.groupResource(tx, g)
+		return g, setMembers(tx, g.ID, ids)
 	})
 }
 
 // Patch applies the operations to the group and its members atomically and
 // answers 204, as Microsoft advises for groups.
 func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	err := s.h.store.Update(r.Context(), func(tx store.Tx) error {
 		g, err := loadGroup(tx, r, id)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
 		doc := map[string]any{"displayName": g.Name}
 		if g.ExternalID != "" {
@@ -154,17 +172,21 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 			doc["members"] = members
 		}
 		if err := groupPatcher.apply(doc, ops); err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
 		ids, err := applyGroupDoc(&g, doc)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
 		if _, err := store.SaveGroup(tx, g); err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
-		return scimlib.Resource{}, setMembers(tx, g.ID, ids)
+		return setMembers(tx, g.ID, ids)
 	})
+	if err != nil {
+		return scimlib.Resource{}, scimError(err, s.h.log)
+	}
+	return scimlib.Resource{}, nil // 204
 }
 
 func (s groups) Get(r *http.Request, id string) (scimlib.Resource, error) {
@@ -190,14 +212,17 @@ func (s groups) GetAll(r *http.Request, p scimlib.ListRequestParams) (scimlib.Pa
 
 // Delete removes a managed group, its memberships and permissions.
 func (s groups) Delete(r *http.Request, id string) error {
-	_, err := s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	err := s.h.store.Update(r.Context(), func(tx store.Tx) error {
 		if _, err := loadGroup(tx, r, id); err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
 		if err := tx.DeleteGroup(id); err != nil {
-			return scimlib.Resource{}, err
+			return err
 		}
-		return scimlib.Resource{}, store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+		return store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
 	})
-	return err
+	if err != nil {
+		return scimError(err, s.h.log)
+	}
+	return nil
 }

@@ -118,22 +118,21 @@ func caller(r *http.Request) store.User {
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		u, err := store.AuthenticateHeader(r.Context(), h.store, r.Header.Get("Authorization"))
-		if err != nil {
+		caller, err := store.AuthenticateHeader(r.Context(), h.store, r.Header.Get("Authorization"))
+		if store.ErrorCode(err) == store.EUnauthenticated {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})
 			return nil
 		}
-		var admin bool
-		err = h.store.View(r.Context(), func(tx store.Tx) error {
-			admin, err = store.HasPermission(tx, u.ID, store.PermAdmin)
-			return err
-		})
-		if err != nil || !admin {
+		if err != nil {
+			writeError(c.Response(), scimErr(err, h.log))
+			return nil
+		}
+		if !caller.Admin {
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusForbidden, Detail: "Insufficient privileges"})
 			return nil
 		}
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, u)))
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, caller.User)))
 		return next(c)
 	}
 }
@@ -194,16 +193,19 @@ func (h *Handler) serve(c echo.Context) error {
 		}
 		segs[1] = id
 	}
-	if resource && r.Method == http.MethodGet {
-		if len(segs) == 1 {
-			h.list(w, r, endpoint)
-		} else {
-			h.get(w, r, endpoint, segs[1])
-		}
+	switch {
+	case resource && r.Method == http.MethodGet && len(segs) == 1:
+		h.list(w, r, endpoint)
+		return nil
+	case resource && r.Method == http.MethodGet:
+		h.get(w, r, endpoint, segs[1])
+		return nil
+	case resource && r.Method == http.MethodPatch:
+		h.patch(w, r, endpoint, segs[1])
 		return nil
 	}
 	if r.Method != http.MethodGet {
-		if err := h.readBody(r, endpoint); err != nil {
+		if err := h.prepareBody(r, endpoint); err != nil {
 			writeError(w, err.(scimerrors.ScimError))
 			return nil
 		}

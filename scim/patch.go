@@ -27,35 +27,11 @@ func errPath(format string, args ...any) error {
 	return store.Errorf(store.EInvalid, "invalidPath: "+format, args...)
 }
 
+// apply runs validated operations (see parsePatch) against doc, in order.
 func (p patcher) apply(doc map[string]any, ops []scimlib.PatchOperation) error {
 	for _, op := range ops {
-		if op.Path != nil {
-			if err := p.applyPath(doc, op.Op, *op.Path, op.Value); err != nil {
-				return err
-			}
-			continue
-		}
-		values, ok := op.Value.(map[string]any)
-		if !ok || op.Op == scimlib.PatchOperationRemove {
-			return store.Errorf(store.EInvalid, "noTarget: an operation without a path needs an object value")
-		}
-		for k, v := range values {
-			if ext, ok := p.ext(k); ok {
-				sub, _ := v.(map[string]any)
-				for sk, sv := range sub {
-					if err := p.applyPath(doc, op.Op, filter.Path{AttributePath: filter.AttributePath{URIPrefix: &ext.urn, AttributeName: sk}}, sv); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			path, err := filter.ParsePath([]byte(k))
-			if err != nil {
-				return errPath("%q is not an attribute path", k)
-			}
-			if err := p.applyPath(doc, op.Op, path, v); err != nil {
-				return err
-			}
+		if err := p.applyPath(doc, op.Op, *op.Path, op.Value); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -27,16 +27,20 @@ type attrInfo struct {
 	name  string
 	multi bool
 	subs  map[string]string // lower -> canonical
+	def   schema.CoreAttribute
+	defs  map[string]schema.CoreAttribute // sub-attributes by lower-cased name
 }
 
 func newAttrSet(s schema.Schema) attrSet {
 	set := attrSet{urn: s.ID, attrs: map[string]attrInfo{}}
 	add := func(a schema.CoreAttribute) {
-		info := attrInfo{name: a.Name(), multi: a.MultiValued()}
+		info := attrInfo{name: a.Name(), multi: a.MultiValued(), def: a}
 		if a.HasSubAttributes() {
 			info.subs = map[string]string{}
+			info.defs = map[string]schema.CoreAttribute{}
 			for _, sub := range a.SubAttributes() {
 				info.subs[strings.ToLower(sub.Name())] = sub.Name()
+				info.defs[strings.ToLower(sub.Name())] = sub
 			}
 		}
 		set.attrs[strings.ToLower(a.Name())] = info

@@ -22,18 +22,30 @@ func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, err
 		Meta: scimlib.Meta{Created: &u.Created, LastModified: &u.Updated, Version: etag(u.Version)}}, nil
 }
 
-// write runs fn in one transaction and maps its error for the library.
-func (h *Handler) write(r *http.Request, fn func(tx store.Tx) (scimlib.Resource, error)) (scimlib.Resource, error) {
-	var res scimlib.Resource
+// writeUser runs fn in one (group-committed) transaction, then renders the
+// user it returns from a fresh snapshot, so rendering stays out of the
+// serialised write path. Errors are mapped for the library.
+func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
+	var u store.User
 	err := h.store.Update(r.Context(), func(tx store.Tx) error {
 		var err error
-		res, err = fn(tx)
+		u, err = fn(tx)
 		return err
 	})
-	if err != nil {
-		return scimlib.Resource{}, scimError(err, h.log)
+	if err == nil {
+		var res scimlib.Resource
+		err = h.store.View(r.Context(), func(tx store.Tx) error {
+			if fresh, err := tx.User(u.ID); err == nil {
+				u = fresh
+			}
+			res, err = h.userResource(tx, u)
+			return err
+		})
+		if err == nil {
+			return res, nil
+		}
 	}
-	return res, nil
+	return scimlib.Resource{}, scimError(err, h.log)
 }
 
 // loadUser finds a managed user and checks If-Match against its version.
@@ -57,17 +69,15 @@ func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimli
 	if err := applyUserDoc(&u, attrs); err != nil {
 		return scimlib.Resource{}, scimError(err, s.h.log)
 	}
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := store.NewUser(tx, u)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		if active, ok := attrs["active"].(bool); ok && !active {
-			if u, err = store.Deactivate(tx, caller(r).ID, u, false); err != nil {
-				return scimlib.Resource{}, err
-			}
+			return store.Deactivate(tx, caller(r).ID, u, false)
 		}
-		return s.h.userResource(tx, u)
+		return u, nil
 	})
 }
 
@@ -84,47 +94,41 @@ func setActive(tx store.Tx, r *http.Request, u store.User, active bool) (store.U
 }
 
 func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		if err := applyUserDoc(&u, attrs); err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		active, ok := attrs["active"].(bool)
 		if !ok {
 			active = u.Active
 		}
-		if u, err = setActive(tx, r, u, active); err != nil {
-			return scimlib.Resource{}, err
-		}
-		return s.h.userResource(tx, u)
+		return setActive(tx, r, u, active)
 	})
 }
 
 func (s users) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
-	return s.h.write(r, func(tx store.Tx) (scimlib.Resource, error) {
+	// Okta wants the user back; 200 with the full resource suits Entra too.
+	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		doc := s.h.userDoc(u)
 		if err := userPatcher.apply(doc, ops); err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		if err := applyUserDoc(&u, doc); err != nil {
-			return scimlib.Resource{}, err
+			return u, err
 		}
 		active, ok := doc["active"].(bool)
 		if !ok {
 			active = u.Active
 		}
-		if u, err = setActive(tx, r, u, active); err != nil {
-			return scimlib.Resource{}, err
-		}
-		// Okta wants the user back; 200 with the full resource suits Entra too.
-		return s.h.userResource(tx, u)
+		return setActive(tx, r, u, active)
 	})
 }
 

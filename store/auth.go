@@ -6,28 +6,49 @@ import (
 	"strings"
 )
 
+// Caller is an authenticated user and whether it holds global admin.
+type Caller struct {
+	User
+	Admin bool
+}
+
 // AuthenticateHeader resolves an HTTP Authorization header: "Bearer <token>",
-// Basic "<token>:" or Basic "<login>:<password>". Any failure is
-// EUnauthenticated, with no hint of which part was wrong.
-func AuthenticateHeader(ctx context.Context, s Store, header string) (User, error) {
+// Basic "<token>:" or Basic "<login>:<password>", in one read transaction.
+// Any failure is EUnauthenticated, with no hint of which part was wrong.
+func AuthenticateHeader(ctx context.Context, s Store, header string) (Caller, error) {
+	login, password, basic, ok := parseAuthorization(header)
+	if !ok {
+		return Caller{}, errUnauthenticated
+	}
+	var c Caller
+	err := s.View(ctx, func(tx Tx) error {
+		u, err := authenticate(tx, login, password, basic)
+		if err != nil {
+			return err
+		}
+		c.User = u
+		c.Admin, err = HasPermission(tx, u.ID, PermAdmin)
+		return err
+	})
+	return c, err
+}
+
+func parseAuthorization(header string) (login, password string, basic, ok bool) {
 	scheme, value, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok {
-		return User{}, errUnauthenticated
+		return "", "", false, false
 	}
 	value = strings.TrimSpace(value)
 	switch strings.ToLower(scheme) {
 	case "bearer":
-		return Authenticate(ctx, s, value, "", false)
+		return value, "", false, true
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(value)
 		if err != nil {
-			return User{}, errUnauthenticated
+			return "", "", false, false
 		}
 		login, password, ok := strings.Cut(string(raw), ":")
-		if !ok {
-			return User{}, errUnauthenticated
-		}
-		return Authenticate(ctx, s, login, password, true)
+		return login, password, true, ok
 	}
-	return User{}, errUnauthenticated
+	return "", "", false, false
 }

@@ -207,14 +207,17 @@ func Authenticate(ctx context.Context, s Store, login, password string, basic bo
 	var u User
 	err := s.View(ctx, func(tx Tx) error {
 		var err error
-		if !basic || password == "" {
-			u, err = userByToken(tx, login)
-		} else {
-			u, err = userByPassword(tx, login, password)
-		}
+		u, err = authenticate(tx, login, password, basic)
 		return err
 	})
 	return u, err
+}
+
+func authenticate(tx Tx, login, password string, basic bool) (User, error) {
+	if !basic || password == "" {
+		return userByToken(tx, login)
+	}
+	return userByPassword(tx, login, password)
 }
 
 var errUnauthenticated = Errorf(EUnauthenticated, "Authentication is required")

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -40,7 +41,7 @@ type User struct {
 	ExternalProvider string         `json:"externalProvider,omitempty"`
 	SCMAccounts      []string       `json:"scmAccounts,omitempty"`
 	PasswordHash     string         `json:"passwordHash,omitempty"`
-	SCIM             map[string]any `json:"scim,omitempty"` // SCIM attributes as the IdP sent them
+	SCIM             json.RawMessage `json:"scim,omitempty"` // SCIM attributes as the IdP sent them, decoded only to render them
 	Created          time.Time      `json:"created"`
 	Updated          time.Time      `json:"updated"`
 	LastConnection   *time.Time     `json:"lastConnection,omitempty"`
@@ -78,6 +79,8 @@ type Subject struct {
 
 // Store is the persistence contract. Every change runs inside Update as one
 // atomic transaction; reads run inside View and see one consistent snapshot.
+// Update may call fn more than once (a backend may batch writers and retry a
+// failed one alone): fn must assign, not accumulate, state it leaves outside.
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error

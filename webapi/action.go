@@ -98,18 +98,14 @@ func (a *API) serve(c echo.Context, act action) error {
 	}
 	cl := &call{api: a, c: c}
 	if h := r.Header.Get("Authorization"); h != "" {
-		u, err := store.AuthenticateHeader(r.Context(), a.store, h)
-		if err != nil {
+		caller, err := store.AuthenticateHeader(r.Context(), a.store, h)
+		if store.ErrorCode(err) == store.EUnauthenticated {
 			return c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
 		}
-		cl.caller = &u
-		err = a.store.View(r.Context(), func(tx store.Tx) error {
-			cl.admin, err = store.HasPermission(tx, u.ID, store.PermAdmin)
-			return err
-		})
 		if err != nil {
 			return a.fail(c, err)
 		}
+		cl.caller, cl.admin = &caller.User, caller.Admin
 	}
 	switch {
 	case act.Access >= loggedIn && cl.caller == nil:

@@ -68,7 +68,7 @@ func newEnv(t testing.TB) *env {
 			return err
 		}
 		m, err := store.NewUser(tx, store.User{Login: "scim.user", Name: "Scim User", Email: "scim.user@example.com", Active: true, Managed: true,
-			ExternalID: "00u1", ExternalLogin: "scim.user", ExternalProvider: "scim", SCIM: map[string]any{"displayName": "Scim User"}})
+			ExternalID: "00u1", ExternalLogin: "scim.user", ExternalProvider: "scim", SCIM: []byte(`{"displayName":"Scim User"}`)})
 		if err != nil {
 			return err
 		}
@@ -200,4 +200,3 @@ func (e *env) snapshot() string {
 	})
 	return b.String()
 }
-

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,21 +24,14 @@ func key(parts ...string) []byte {
 	return buf.Bytes()
 }
 
-func get[T any](b *bolt.Bucket, k string) (T, error) {
-	var v T
+// record reads and decodes one record; a missing key is store.ErrNotFound.
+func record[T any](b *bolt.Bucket, k string, decode func([]byte) (T, error)) (T, error) {
 	raw := b.Get([]byte(k))
 	if raw == nil {
-		return v, store.ErrNotFound
+		var zero T
+		return zero, store.ErrNotFound
 	}
-	return v, json.Unmarshal(raw, &v)
-}
-
-func put(b *bolt.Bucket, k string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(k), raw)
+	return decode(raw)
 }
 
 // suffixes walks the keys that start with prefix+0, passing the rest.
@@ -60,8 +52,8 @@ func countPrefix(b *bolt.Bucket, prefix string) int {
 	return n
 }
 
-// walk iterates a JSON bucket in key order, starting after the key given.
-func walk[T any](b *bolt.Bucket, after string, fn func(T) bool) error {
+// walk iterates a record bucket in key order, starting after the key given.
+func walk[T any](b *bolt.Bucket, after string, decode func([]byte) (T, error), fn func(T) bool) error {
 	c := b.Cursor()
 	var k, v []byte
 	if after == "" {
@@ -73,8 +65,8 @@ func walk[T any](b *bolt.Bucket, after string, fn func(T) bool) error {
 		}
 	}
 	for ; k != nil; k, v = c.Next() {
-		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
+		x, err := decode(v)
+		if err != nil {
 			return err
 		}
 		if !fn(x) {
@@ -86,10 +78,10 @@ func walk[T any](b *bolt.Bucket, after string, fn func(T) bool) error {
 
 // walkIndex iterates an index bucket (key -> id) in key order, loading each
 // record from the primary bucket.
-func walkIndex[T any](index, primary *bolt.Bucket, fn func(T) bool) error {
+func walkIndex[T any](index, primary *bolt.Bucket, decode func([]byte) (T, error), fn func(T) bool) error {
 	c := index.Cursor()
 	for k, id := c.First(); k != nil; k, id = c.Next() {
-		x, err := get[T](primary, string(id))
+		x, err := record(primary, string(id), decode)
 		if err != nil {
 			return err
 		}
@@ -102,7 +94,7 @@ func walkIndex[T any](index, primary *bolt.Bucket, fn func(T) bool) error {
 
 // --- users
 
-func (t *tx) User(id string) (store.User, error) { return get[store.User](t.b(bUsers), id) }
+func (t *tx) User(id string) (store.User, error) { return record(t.b(bUsers), id, decodeUser) }
 
 func (t *tx) UserByLogin(login string) (store.User, error) {
 	id := t.b(bUserLogin).Get([]byte(store.FoldLogin(login)))
@@ -150,15 +142,15 @@ func (t *tx) PutUser(u store.User) error {
 			return err
 		}
 	}
-	return put(users, u.ID, u)
+	return users.Put([]byte(u.ID), encodeUser(u))
 }
 
 func (t *tx) Users(after string, fn func(store.User) bool) error {
-	return walk(t.b(bUsers), after, fn)
+	return walk(t.b(bUsers), after, decodeUser, fn)
 }
 
 func (t *tx) UsersByLogin(fn func(store.User) bool) error {
-	return walkIndex(t.b(bUserLogin), t.b(bUsers), fn)
+	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser, fn)
 }
 
 func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }
@@ -180,7 +172,7 @@ func (t *tx) addCount(bucket []byte, delta int) error {
 
 // --- groups
 
-func (t *tx) Group(id string) (store.Group, error) { return get[store.Group](t.b(bGroups), id) }
+func (t *tx) Group(id string) (store.Group, error) { return record(t.b(bGroups), id, decodeGroup) }
 
 func (t *tx) GroupByName(name string) (store.Group, error) {
 	id := t.b(bGroupName).Get([]byte(store.FoldLogin(name)))
@@ -223,7 +215,7 @@ func (t *tx) PutGroup(g store.Group) error {
 			return err
 		}
 	}
-	return put(groups, g.ID, g)
+	return groups.Put([]byte(g.ID), encodeGroup(g))
 }
 
 func (t *tx) unindexGroup(g store.Group) error {
@@ -267,11 +259,11 @@ func (t *tx) DeleteGroup(id string) error {
 }
 
 func (t *tx) Groups(after string, fn func(store.Group) bool) error {
-	return walk(t.b(bGroups), after, fn)
+	return walk(t.b(bGroups), after, decodeGroup, fn)
 }
 
 func (t *tx) GroupsByName(fn func(store.Group) bool) error {
-	return walkIndex(t.b(bGroupName), t.b(bGroups), fn)
+	return walkIndex(t.b(bGroupName), t.b(bGroups), decodeGroup, fn)
 }
 
 func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
@@ -348,10 +340,10 @@ func (t *tx) PutToken(tok store.Token) error {
 	if err := t.b(bTokensUser).Put(key(tok.UserID, tok.Name), []byte(tok.Hash)); err != nil {
 		return err
 	}
-	return put(t.b(bTokens), tok.Hash, tok)
+	return t.b(bTokens).Put([]byte(tok.Hash), encodeToken(tok))
 }
 
-func (t *tx) Token(hash string) (store.Token, error) { return get[store.Token](t.b(bTokens), hash) }
+func (t *tx) Token(hash string) (store.Token, error) { return record(t.b(bTokens), hash, decodeToken) }
 
 func (t *tx) TokenByName(userID, name string) (store.Token, error) {
 	h := t.b(bTokensUser).Get(key(userID, name))

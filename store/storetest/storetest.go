@@ -5,6 +5,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/scimgate/scimgate/store"
@@ -30,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeactivateRules", testDeactivateRules},
 		{"LastAdminGroup", testLastAdminGroup},
 		{"Authenticate", testAuthenticate},
+		{"ConcurrentWriters", testConcurrentWriters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -461,4 +464,44 @@ func testAuthenticate(t *testing.T, s store.Store) {
 	if _, err := store.Authenticate(ctx, s, "squ_0000", "", false); err == nil {
 		t.Error("unknown token accepted")
 	}
+}
+
+// Concurrent writers (batched or not) each get their own outcome: every
+// success is stored, every refusal is reported to its caller only.
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			login := fmt.Sprintf("user%d", i%40) // 10 duplicates
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				_, err := store.NewUser(tx, store.User{Login: login, Active: true})
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	ok, conflicts := 0, 0
+	for _, err := range errs {
+		switch store.ErrorCode(err) {
+		case "":
+			ok++
+		case store.EConflict:
+			conflicts++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 40 || conflicts != 10 {
+		t.Errorf("%d created, %d conflicts; want 40 and 10", ok, conflicts)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if c, _ := tx.CountUsers(); c != 40 {
+			t.Errorf("CountUsers = %d, want 40", c)
+		}
+		return nil
+	})
 }

@@ -1,0 +1,91 @@
+package scim_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// seed writes n managed users straight into the store and returns their ids.
+func seed(b *testing.B, e *env, n int) []string {
+	ids := make([]string, 0, n)
+	for start := 0; start < n; start += 5000 {
+		err := e.store.Update(context.Background(), func(tx store.Tx) error {
+			for i := start; i < min(start+5000, n); i++ {
+				login := fmt.Sprintf("user%d", i)
+				u, err := store.NewUser(tx, store.User{Login: login, Name: login, Active: true, Managed: true, ExternalID: fmt.Sprintf("ext%d", i),
+					SCIM: []byte(`{"name":{"givenName":"U","familyName":"` + login + `"},"emails":[{"value":"` + login + `@example.com","type":"work","primary":true}]}`)})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, u.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func (e *env) serve(b *testing.B, method, path, body string, want int) {
+	var req = httptest.NewRequest(method, "/api/scim/v2"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	rec := httptest.NewRecorder()
+	e.srv.Config.Handler.ServeHTTP(rec, req)
+	if rec.Code != want {
+		b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+	}
+}
+
+// Handler benchmarks, without the network: store size should not change
+// the cost of indexed reads (compare -bench with 1k and 100k users).
+func BenchmarkHandlers(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		e := newEnv(b)
+		ids := seed(b, e, n)
+		b.Run(fmt.Sprintf("GetUser/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e.serve(b, "GET", "/Users/"+ids[rand.IntN(n)], "", 200)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("FilterUserName/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e.serve(b, "GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf(`userName eq "user%d"`, rand.IntN(n))), "", 200)
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("PatchActive/users=%d", n), func(b *testing.B) {
+			var i atomic.Int64
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":%v}]}`, i.Add(1)%2 == 0)
+					e.serve(b, "PATCH", "/Users/"+ids[rand.IntN(n)], body, 200)
+				}
+			})
+		})
+		var created atomic.Int64
+		b.Run(fmt.Sprintf("CreateUser/users=%d", n), func(b *testing.B) {
+			i := &created
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bench%d-%d","active":true}`, n, i.Add(1))
+					e.serve(b, "POST", "/Users", body, 201)
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,62 @@
+package bolt
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	now := time.Now().UTC()
+	users := []store.User{
+		{},
+		{ID: "id", Login: "l", Name: "n", Email: "e", Active: true, Local: true, Managed: true, ExternalID: "x",
+			ExternalLogin: "el", ExternalProvider: "p", SCMAccounts: []string{"a", "b"}, PasswordHash: "h",
+			SCIM: []byte(`{"a":1}`), Created: now, Updated: now.Add(time.Second), LastConnection: &now, Version: 7},
+	}
+	for _, u := range users {
+		got, err := decodeUser(encodeUser(u))
+		if err != nil || !reflect.DeepEqual(got, u) {
+			t.Errorf("user round trip: %+v, %v; want %+v", got, err, u)
+		}
+	}
+	g := store.Group{ID: "g", Name: "n", Description: "d", ExternalID: "x", Managed: true, Created: now, Updated: now, Version: 2}
+	if got, err := decodeGroup(encodeGroup(g)); err != nil || !reflect.DeepEqual(got, g) {
+		t.Errorf("group round trip: %+v, %v", got, err)
+	}
+	tok := store.Token{Hash: "h", UserID: "u", Name: "n", Type: "T", Created: now, Expires: &now}
+	if got, err := decodeToken(encodeToken(tok)); err != nil || !reflect.DeepEqual(got, tok) {
+		t.Errorf("token round trip: %+v, %v", got, err)
+	}
+}
+
+// Truncated or foreign bytes are reported, never a panic or a half record.
+func TestCodecCorrupt(t *testing.T) {
+	full := encodeUser(store.User{ID: "id", Login: "login", SCMAccounts: []string{"x"}, SCIM: []byte("{}")})
+	for i := 0; i < len(full); i++ {
+		if _, err := decodeUser(full[:i]); err == nil {
+			t.Fatalf("truncated at %d: no error", i)
+		}
+	}
+	if _, err := decodeUser(append(full, 0)); err == nil {
+		t.Error("trailing bytes accepted")
+	}
+	if _, err := decodeUser([]byte(`{"id":"x"}`)); err == nil {
+		t.Error("JSON accepted as a record")
+	}
+}
+
+func FuzzDecodeUser(f *testing.F) {
+	f.Add(encodeUser(store.User{ID: "id", Login: "l", SCMAccounts: []string{"a"}}))
+	f.Add([]byte{1, 200, 200, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, err := decodeUser(b)
+		if err == nil {
+			if again, err := decodeUser(encodeUser(u)); err != nil || !reflect.DeepEqual(again, u) {
+				t.Fatalf("re-encoding %+v gives %+v, %v", u, again, err)
+			}
+		}
+	})
+}
