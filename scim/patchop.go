@@ -259,4 +259,3 @@ func (p patcher) validateValue(op string, path filter.Path, value any) (any, err
 	}
 	return out, nil
 }
-

@@ -29,23 +29,23 @@ const AnyoneGroup = "Anyone"
 
 // User is one account, local or provisioned through SCIM.
 type User struct {
-	ID               string         `json:"id"`
-	Login            string         `json:"login"` // SCIM userName for managed users
-	Name             string         `json:"name"`
-	Email            string         `json:"email,omitempty"`
-	Active           bool           `json:"active"`
-	Local            bool           `json:"local"`
-	Managed          bool           `json:"managed"` // provisioned through SCIM: owned by the IdP
-	ExternalID       string         `json:"externalId,omitempty"`
-	ExternalLogin    string         `json:"externalLogin,omitempty"`
-	ExternalProvider string         `json:"externalProvider,omitempty"`
-	SCMAccounts      []string       `json:"scmAccounts,omitempty"`
-	PasswordHash     string         `json:"passwordHash,omitempty"`
+	ID               string          `json:"id"`
+	Login            string          `json:"login"` // SCIM userName for managed users
+	Name             string          `json:"name"`
+	Email            string          `json:"email,omitempty"`
+	Active           bool            `json:"active"`
+	Local            bool            `json:"local"`
+	Managed          bool            `json:"managed"` // provisioned through SCIM: owned by the IdP
+	ExternalID       string          `json:"externalId,omitempty"`
+	ExternalLogin    string          `json:"externalLogin,omitempty"`
+	ExternalProvider string          `json:"externalProvider,omitempty"`
+	SCMAccounts      []string        `json:"scmAccounts,omitempty"`
+	PasswordHash     string          `json:"passwordHash,omitempty"`
 	SCIM             json.RawMessage `json:"scim,omitempty"` // SCIM attributes as the IdP sent them, decoded only to render them
-	Created          time.Time      `json:"created"`
-	Updated          time.Time      `json:"updated"`
-	LastConnection   *time.Time     `json:"lastConnection,omitempty"`
-	Version          uint64         `json:"version"`
+	Created          time.Time       `json:"created"`
+	Updated          time.Time       `json:"updated"`
+	LastConnection   *time.Time      `json:"lastConnection,omitempty"`
+	Version          uint64          `json:"version"`
 }
 
 // Group is a set of users; a managed group is owned by the IdP.

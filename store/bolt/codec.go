@@ -18,9 +18,15 @@ var errCorrupt = errors.New("store record is corrupt or of an unknown format")
 
 type encoder struct{ b []byte }
 
-func (e *encoder) str(s string)   { e.b = binary.AppendUvarint(e.b, uint64(len(s))); e.b = append(e.b, s...) }
-func (e *encoder) bytes(b []byte) { e.b = binary.AppendUvarint(e.b, uint64(len(b))); e.b = append(e.b, b...) }
-func (e *encoder) uint(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) str(s string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+func (e *encoder) bytes(b []byte) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(b)))
+	e.b = append(e.b, b...)
+}
+func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) bool(v bool) {
 	if v {
 		e.b = append(e.b, 1)
