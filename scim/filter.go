@@ -257,3 +257,18 @@ func hint(expr filter.Expression) (indexHint, bool) {
 	}
 	return indexHint{}, false
 }
+
+// mentions reports whether expr refers to any of the attributes named.
+func mentions(expr filter.Expression, attrs ...string) bool {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		return mentions(e.Left, attrs...) || mentions(e.Right, attrs...)
+	case *filter.NotExpression:
+		return mentions(e.Expression, attrs...)
+	case *filter.ValuePath:
+		return containsFold(attrs, e.AttributePath.AttributeName)
+	case *filter.AttributeExpression:
+		return containsFold(attrs, e.AttributePath.AttributeName)
+	}
+	return false
+}

@@ -13,10 +13,19 @@ import (
 
 // renderUser returns the full SCIM representation of a managed user.
 func (h *Handler) renderUser(tx store.Tx, u store.User) (map[string]any, error) {
+	return h.renderUserGroups(tx, u, true)
+}
+
+// renderUserGroups renders a user, with its groups only when asked: they
+// cost a lookup each, and most filters never look at them.
+func (h *Handler) renderUserGroups(tx store.Tx, u store.User, withGroups bool) (map[string]any, error) {
 	doc := h.userDoc(u)
 	doc["id"] = u.ID
 	doc["schemas"] = []string{userURN, enterpriseURN}
 	doc["meta"] = meta("User", h.location("Users", u.ID), u.Created, u.Updated, u.Version)
+	if !withGroups {
+		return doc, nil
+	}
 	var groups []any
 	var err error
 	_ = tx.GroupsOf(u.ID, func(gid string) bool {
@@ -148,12 +157,15 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 	}
 	resources := []any{}
 	total := 0
+	// Filters are evaluated on a light document (no groups or members unless
+	// the filter names them); the page's resources are rendered in full.
+	deep := p.expr != nil && mentions(p.expr, "groups", "members")
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
-		emit := func(doc func() (map[string]any, error)) (bool, error) {
-			var d map[string]any
+		// render(false) is for evaluating the filter, render(true) for output.
+		emit := func(render func(output bool) (map[string]any, error)) (bool, error) {
 			if p.expr != nil {
-				var err error
-				if d, err = doc(); err != nil {
+				d, err := render(false)
+				if err != nil {
 					return false, err
 				}
 				if !match(p.expr, d) {
@@ -162,11 +174,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 			}
 			total++
 			if total >= p.startIndex && len(resources) < p.count {
-				if d == nil {
-					var err error
-					if d, err = doc(); err != nil {
-						return false, err
-					}
+				d, err := render(true)
+				if err != nil {
+					return false, err
 				}
 				resources = append(resources, p.proj.apply(d))
 			}
@@ -174,12 +184,13 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 		}
 		if endpoint == "Users" {
 			return h.eachUser(tx, p.expr, func(u store.User) (bool, error) {
-				return emit(func() (map[string]any, error) { return h.renderUser(tx, u) })
+				return emit(func(output bool) (map[string]any, error) { return h.renderUserGroups(tx, u, output || deep) })
 			})
 		}
-		withMembers := p.proj.wants("members") || p.expr != nil
 		return h.eachGroup(tx, p.expr, func(g store.Group) (bool, error) {
-			return emit(func() (map[string]any, error) { return h.renderGroup(tx, g, withMembers) })
+			return emit(func(output bool) (map[string]any, error) {
+				return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
+			})
 		})
 	})
 	if err != nil {

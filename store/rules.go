@@ -128,6 +128,10 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 	if u.ID == callerID {
 		return User{}, Errorf(EInvalid, "Self-deactivation is not possible")
 	}
+	wasAdmin, err := HasPermission(tx, u.ID, PermAdmin)
+	if err != nil {
+		return User{}, err
+	}
 	tokens, err := tx.Tokens(u.ID)
 	if err != nil {
 		return User{}, err
@@ -173,8 +177,8 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		u.ExternalProvider, u.Local, u.Managed, u.SCIM = "sonarqube", true, false, nil
 	}
 	u, err = SaveUser(tx, u)
-	if err != nil {
-		return User{}, err
+	if err != nil || !wasAdmin {
+		return u, err
 	}
 	return u, EnsureAdmin(tx, "User is last administrator, and cannot be deactivated")
 }

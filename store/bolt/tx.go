@@ -122,27 +122,51 @@ func (t *tx) PutUser(u store.User) error {
 	if owner := logins.Get(fold); owner != nil && string(owner) != u.ID {
 		return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
 	}
-	if old, err := t.User(u.ID); err == nil {
-		if err := logins.Delete([]byte(store.FoldLogin(old.Login))); err != nil {
-			return err
-		}
-		if old.ExternalID != "" {
-			if err := exts.Delete(key(old.ExternalID, old.ID)); err != nil {
+	old, err := t.User(u.ID)
+	switch {
+	case err == nil:
+		// Rewrite index entries only when they change: an unchanged key
+		// would still dirty its page and cost a write at commit.
+		if store.FoldLogin(old.Login) != string(fold) {
+			if err := logins.Delete([]byte(store.FoldLogin(old.Login))); err != nil {
+				return err
+			}
+			if err := logins.Put(fold, []byte(u.ID)); err != nil {
 				return err
 			}
 		}
-	} else if err := t.addCount(bUsers, 1); err != nil {
+		if old.ExternalID != u.ExternalID {
+			if err := t.reindexExt(exts, old.ExternalID, u.ExternalID, u.ID); err != nil {
+				return err
+			}
+		}
+	case store.IsNotFound(err):
+		if err := t.addCount(bUsers, 1); err != nil {
+			return err
+		}
+		if err := logins.Put(fold, []byte(u.ID)); err != nil {
+			return err
+		}
+		if err := t.reindexExt(exts, "", u.ExternalID, u.ID); err != nil {
+			return err
+		}
+	default:
 		return err
 	}
-	if err := logins.Put(fold, []byte(u.ID)); err != nil {
-		return err
-	}
-	if u.ExternalID != "" {
-		if err := exts.Put(key(u.ExternalID, u.ID), nil); err != nil {
+	return users.Put([]byte(u.ID), encodeUser(u))
+}
+
+// reindexExt moves id's entry in an externalId index from old to new.
+func (t *tx) reindexExt(b *bolt.Bucket, old, new, id string) error {
+	if old != "" {
+		if err := b.Delete(key(old, id)); err != nil {
 			return err
 		}
 	}
-	return users.Put([]byte(u.ID), encodeUser(u))
+	if new == "" {
+		return nil
+	}
+	return b.Put(key(new, id), nil)
 }
 
 func (t *tx) Users(after string, fn func(store.User) bool) error {
