@@ -185,6 +185,8 @@ func (h *Handler) serve(c echo.Context) error {
 		writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: detail})
 		return nil
 	}
+	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
+	c.SetRequest(r)
 	if resource && len(segs) == 2 {
 		id, err := urlUnescape(segs[1])
 		if err != nil || !store.ValidID(id) {
@@ -217,4 +219,19 @@ func (h *Handler) serve(c echo.Context) error {
 
 func scimErr(err error, log *slog.Logger) scimerrors.ScimError {
 	return scimError(err, log).(scimerrors.ScimError)
+}
+
+// RouteLabel names the SCIM route of a request path for metrics:
+// "/api/scim/v2/Users/{id}" whatever the id, "unknown" for what is not ours.
+func RouteLabel(path string) string {
+	rest := strings.Trim(strings.TrimPrefix(path, Prefix), "/")
+	segs := strings.Split(rest, "/")
+	endpoint, ok := endpoints[strings.ToLower(segs[0])]
+	switch {
+	case !ok || len(segs) > 2:
+		return "unknown"
+	case len(segs) == 2:
+		return Prefix + "/" + endpoint + "/{id}"
+	}
+	return Prefix + "/" + endpoint
 }

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 )
 
@@ -84,6 +85,9 @@ type Subject struct {
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Backup writes a consistent copy of the whole store to w while others
+	// keep reading and writing, and returns the bytes written.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
 }
 
@@ -134,4 +138,9 @@ type Tx interface {
 	TokenByName(userID, name string) (Token, error)
 	DeleteToken(hash string) error
 	Tokens(userID string) ([]Token, error)
+
+	// AppendAudit stores e, assigning e.Seq (increasing).
+	AppendAudit(e *AuditEntry) error
+	// Audit walks entries from the newest to the oldest.
+	Audit(fn func(AuditEntry) bool) error
 }

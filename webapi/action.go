@@ -47,6 +47,7 @@ type param struct {
 // action is one Web API action: the table of these drives routing,
 // validation and api/webservices/list.
 type action struct {
+	path     string // controller path and key, set when registered
 	Key      string
 	Post     bool
 	Since    string
@@ -78,6 +79,7 @@ type call struct {
 func (a *API) register(e *echo.Echo, ctl controller) {
 	for _, act := range ctl.Action {
 		act := act
+		act.path = ctl.Path + "/" + act.Key
 		e.Any("/"+ctl.Path+"/"+act.Key, func(c echo.Context) error { return a.serve(c, act) })
 	}
 }
@@ -106,6 +108,8 @@ func (a *API) serve(c echo.Context, act action) error {
 			return a.fail(c, err)
 		}
 		cl.caller, cl.admin = &caller.User, caller.Admin
+		r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller.Login, API: "webapi", Op: act.path}))
+		c.SetRequest(r)
 	}
 	switch {
 	case act.Access >= loggedIn && cl.caller == nil:

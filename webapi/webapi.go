@@ -24,7 +24,7 @@ func New(s store.Store, log *slog.Logger) *API {
 		log = slog.Default()
 	}
 	return &API{store: s, log: log, controllers: []controller{authenticationController, permissionsController,
-		userGroupsController, userTokensController, usersController, webservicesController}}
+		userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
 }
 
 // Register mounts every action on e, and answers unknown api/ paths the

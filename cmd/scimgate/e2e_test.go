@@ -42,7 +42,7 @@ func newGateway(t *testing.T) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = e
+	srv.Config.Handler = e.echo
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &gateway{t: t, srv: srv, store: st}

@@ -1,28 +1,176 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/scimgate/scimgate/scim"
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/webapi"
 )
 
-// newServer wires both APIs over one store.
-func newServer(st store.Store, baseURL string, log *slog.Logger) (*echo.Echo, error) {
+// server is the HTTP side: both APIs over one audited store, plus health,
+// readiness and metrics.
+type server struct {
+	echo     *echo.Echo
+	store    store.Store // audited
+	log      *slog.Logger
+	metrics  *metrics
+	draining atomic.Bool // set on shutdown: /readyz answers 503
+}
+
+// newServer wires both APIs over raw, the backend store.
+func newServer(raw store.Store, baseURL string, log *slog.Logger) (*server, error) {
+	s := &server{log: log}
+	s.metrics = newMetrics(raw)
+	s.store = store.Audited(raw, s.metrics.audited)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Use(middleware.Recover())
-	s, err := scim.New(st, scim.Options{BaseURL: baseURL + scim.Prefix, Logger: log})
+	s.echo = e
+	e.Use(s.requestLog, middleware.Recover(), s.metrics.middleware, s.auditRefusals)
+	h, err := scim.New(s.store, scim.Options{BaseURL: baseURL + scim.Prefix, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	s.Register(e)
-	webapi.New(st, log).Register(e)
+	h.Register(e)
+	webapi.New(s.store, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-	return e, nil
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	return s, nil
+}
+
+// ready answers 200 when the store answers and the server is not draining.
+func (s *server) ready(c echo.Context) error {
+	if s.draining.Load() {
+		return c.String(http.StatusServiceUnavailable, "shutting down")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.View(ctx, func(tx store.Tx) error { _, err := tx.CountUsers(); return err }); err != nil {
+		return c.String(http.StatusServiceUnavailable, "store unavailable")
+	}
+	return c.String(http.StatusOK, "ready")
+}
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestLog logs one line per request: id, method, path (never the query
+// or headers: they may carry secrets), status, latency and the caller.
+func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := c.Request().Header.Get("X-Request-Id")
+		if !requestIDRe.MatchString(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Response().Header().Set("X-Request-Id", id)
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		actor := store.ActorFrom(c.Request().Context())
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+			slog.String("id", id), slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
+			slog.Int("status", c.Response().Status), slog.Duration("latency", time.Since(start)),
+			slog.String("caller", actor.Login), slog.String("remote", c.RealIP()))
+		return nil
+	}
+}
+
+func routeLabel(c echo.Context) string {
+	p := c.Path()
+	if strings.HasPrefix(p, scim.Prefix) {
+		return scim.RouteLabel(c.Request().URL.Path)
+	}
+	if p == "/api/*" || p == "" {
+		return "unknown"
+	}
+	return p
+}
+
+// auditRefusals records refused writes of authenticated callers in the
+// audit trail, with the message the caller got, whichever API refused.
+func (s *server) auditRefusals(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+			return next(c)
+		}
+		rec := &errorRecorder{ResponseWriter: c.Response().Writer}
+		c.Response().Writer = rec
+		err := next(c)
+		r := c.Request() // the adapters' request: it carries the actor and the parsed form
+		status := c.Response().Status
+		actor := store.ActorFrom(r.Context())
+		if actor.Login == "" || status < 400 || status >= 500 || status == http.StatusUnauthorized {
+			return err
+		}
+		name := r.URL.Path
+		for _, k := range []string{"login", "name", "groupName", "currentName"} {
+			if v := r.Form.Get(k); v != "" {
+				name = v
+				break
+			}
+		}
+		if rerr := store.RecordRefusal(context.WithoutCancel(r.Context()), s.store, routeLabel(c), name, rec.message()); rerr != nil {
+			s.log.Error("audit: cannot record a refusal", "err", rerr)
+		}
+		return err
+	}
+}
+
+// errorRecorder keeps the start of an error response's body.
+type errorRecorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (e *errorRecorder) WriteHeader(status int) {
+	e.status = status
+	e.ResponseWriter.WriteHeader(status)
+}
+
+func (e *errorRecorder) Write(b []byte) (int, error) {
+	if e.status >= 400 && e.body.Len() < 4096 {
+		e.body.Write(b[:min(len(b), 4096-e.body.Len())])
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// message extracts the text of a SCIM ("detail") or Web API ("errors",
+// "result") error body.
+func (e *errorRecorder) message() string {
+	var body struct {
+		Detail string `json:"detail"`
+		Result string `json:"result"`
+		Errors []struct {
+			Msg string `json:"msg"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(e.body.Bytes(), &body)
+	switch {
+	case body.Detail != "":
+		return body.Detail
+	case body.Result != "":
+		return body.Result
+	case len(body.Errors) > 0:
+		return body.Errors[0].Msg
+	}
+	return http.StatusText(e.status)
 }

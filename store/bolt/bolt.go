@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,9 +28,10 @@ var (
 	bTokens     = []byte("tokens")      // hash -> Token JSON
 	bTokensUser = []byte("tokens_user") // userID 0 name -> hash
 	bCounts     = []byte("counts")      // bucket name -> uint64 record count
+	bAudit      = []byte("audit")       // big-endian sequence -> AuditEntry JSON
 
 	allBuckets = [][]byte{bUsers, bUserLogin, bUserExt, bGroups, bGroupName, bGroupExt,
-		bMembers, bMemberOf, bPerms, bHolders, bTokens, bTokensUser, bCounts}
+		bMembers, bMemberOf, bPerms, bHolders, bTokens, bTokensUser, bCounts, bAudit}
 )
 
 // Store is a store.Store backed by bbolt.
@@ -67,8 +69,19 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// DB exposes the bbolt handle for backups and consistency checks.
+// DB exposes the bbolt handle for tests and tools.
 func (s *Store) DB() *bolt.DB { return s.db }
+
+// Check runs bbolt's consistency check over the whole file.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -79,6 +92,21 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx}) })
+}
+
+// Backup writes a consistent snapshot of the file to w from one read
+// transaction; writers carry on meanwhile.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
 }
 
 // Update runs fn in a read-write transaction, committed (and fsync'd) only if

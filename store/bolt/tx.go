@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -398,4 +399,36 @@ func (t *tx) Tokens(userID string) ([]store.Token, error) {
 		return err == nil
 	})
 	return out, err
+}
+
+// --- audit
+
+func (t *tx) AppendAudit(e *store.AuditEntry) error {
+	b := t.b(bAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.Seq = seq
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return b.Put(k[:], raw)
+}
+
+func (t *tx) Audit(fn func(store.AuditEntry) bool) error {
+	c := t.b(bAudit).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		var e store.AuditEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return err
+		}
+		if !fn(e) {
+			return nil
+		}
+	}
+	return nil
 }

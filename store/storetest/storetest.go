@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LastAdminGroup", testLastAdminGroup},
 		{"Authenticate", testAuthenticate},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"AuditLog", testAuditLog},
+		{"AuditedChanges", testAuditedChanges},
+		{"Backup", testBackup},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -504,4 +508,114 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+func testAuditLog(t *testing.T, s store.Store) {
+	for i := 0; i < 3; i++ {
+		update(t, s, func(tx store.Tx) error {
+			return tx.AppendAudit(&store.AuditEntry{Time: store.Now(), API: "cli", Op: fmt.Sprint(i)})
+		})
+	}
+	var ops []string
+	var seqs []uint64
+	_ = s.View(ctx, func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool { ops = append(ops, e.Op); seqs = append(seqs, e.Seq); return true })
+	})
+	if fmt.Sprint(ops) != "[2 1 0]" || seqs[0] <= seqs[1] || seqs[1] <= seqs[2] {
+		t.Errorf("audit newest first: ops %v seqs %v", ops, seqs)
+	}
+}
+
+// Every change made through store.Audited is recorded with its actor, in
+// the same transaction: a rolled-back change leaves no entry.
+func testAuditedChanges(t *testing.T, s store.Store) {
+	var committed []store.AuditEntry
+	a := store.Audited(s, func(es []store.AuditEntry) { committed = append(committed, es...) })
+	actx := store.WithActor(ctx, store.Actor{Login: "okta", API: "scim", Op: "PATCH /Users"})
+	var u store.User
+	err := a.Update(actx, func(tx store.Tx) error {
+		var err error
+		if u, err = store.NewUser(tx, store.User{Login: "kim", Active: true, Managed: true}); err != nil {
+			return err
+		}
+		g, err := store.NewGroup(tx, store.Group{Name: "g"})
+		if err != nil {
+			return err
+		}
+		if err := tx.AddMember(g.ID, u.ID); err != nil {
+			return err
+		}
+		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermScan)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Update(actx, func(tx store.Tx) error {
+		u.Active = false
+		if _, err := store.SaveUser(tx, u); err != nil {
+			return err
+		}
+		return errors.New("rolled back")
+	})
+	_ = a.Update(actx, func(tx store.Tx) error {
+		u.Active = false
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	var got []string
+	_ = s.View(ctx, func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool {
+			if e.Actor != "okta" || e.API != "scim" || e.Op != "PATCH /Users" {
+				t.Errorf("entry without its actor: %+v", e)
+			}
+			got = append(got, e.Kind+" "+e.Action)
+			return true
+		})
+	})
+	want := "[user updated permission granted membership added group created user created]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("audit = %v, want %v", got, want)
+	}
+	var last store.AuditEntry
+	_ = s.View(ctx, func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool { last = e; return false })
+	})
+	if last.Before == nil || !last.Before.Active || last.After == nil || last.After.Active || !last.After.Managed {
+		t.Errorf("deactivation entry before/after = %+v / %+v", last.Before, last.After)
+	}
+	if len(committed) != 5 {
+		t.Errorf("onCommit saw %d entries, want 5", len(committed))
+	}
+	if err := store.RecordRefusal(actx, s, "user", "kim", "nope"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool {
+			if e.Action != "refused" || e.Detail != "nope" || e.Actor != "okta" {
+				t.Errorf("refusal entry = %+v", e)
+			}
+			return false
+		})
+	})
+}
+
+// A backup taken while writers run is a complete store on its own.
+func testBackup(t *testing.T, s store.Store) {
+	mkUser(t, s, "before")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			_ = s.Update(ctx, func(tx store.Tx) error {
+				_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("during%d", i), Active: true})
+				return err
+			})
+		}
+	}()
+	var buf bytes.Buffer
+	n, err := s.Backup(ctx, &buf)
+	<-done
+	if err != nil || n == 0 || int64(buf.Len()) != n {
+		t.Fatalf("Backup = %d, %v (buffer %d)", n, err, buf.Len())
+	}
 }

@@ -1,0 +1,481 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "dev"
+
+// offline opens the store for an administrative command, audited as "cli".
+func offline(ctx context.Context, path string, stderr io.Writer) (store.Store, context.Context, func(), bool) {
+	st, err := bolt.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return nil, nil, nil, false
+	}
+	user := os.Getenv("USER")
+	ctx = store.WithActor(ctx, store.Actor{Login: "cli:" + user, API: "cli"})
+	return store.Audited(st, nil), ctx, func() { st.Close() }, true
+}
+
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "scimgate: %s\n", store.ErrorMessage(err))
+	if store.ErrorCode(err) == store.EInternal {
+		fmt.Fprintf(stderr, "  (%v)\n", err)
+	}
+	return 1
+}
+
+func findUser(tx store.Tx, login string) (store.User, error) {
+	u, err := tx.UserByLogin(login)
+	if err != nil || u.Login != login {
+		return u, store.Errorf(store.ENotFound, "no user with login '%s'", login)
+	}
+	return u, nil
+}
+
+func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	db := dbFlag(fs)
+	login := fs.String("login", "admin", "owner of the token")
+	name := fs.String("name", "", "token name (required, unique per user)")
+	expires := fs.String("expires", "", "expiration date YYYY-MM-DD (default: never)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *name == "" || len(*name) > 100 {
+		fmt.Fprintln(stderr, "scimgate: -name is required (at most 100 characters)")
+		return 2
+	}
+	var exp *time.Time
+	if *expires != "" {
+		d, err := time.ParseInLocation("2006-01-02", *expires, time.UTC)
+		if err != nil || !d.After(store.Now()) {
+			fmt.Fprintln(stderr, "scimgate: -expires must be a future date, YYYY-MM-DD")
+			return 2
+		}
+		exp = &d
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	secret := store.NewTokenSecret()
+	err := st.Update(ctx, func(tx store.Tx) error {
+		u, err := findUser(tx, *login)
+		if err != nil {
+			return err
+		}
+		if !u.Active {
+			return store.Errorf(store.EInvalid, "user '%s' is deactivated", *login)
+		}
+		if _, err := tx.TokenByName(u.ID, *name); err == nil {
+			return store.Errorf(store.EConflict, "a token named '%s' already exists for '%s'", *name, *login)
+		}
+		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: *name, Type: store.TokenUser, Created: store.Now(), Expires: exp})
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintln(stdout, secret)
+	return 0
+}
+
+func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token list", flag.ContinueOnError)
+	db := dbFlag(fs)
+	login := fs.String("login", "admin", "owner of the tokens")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tCREATED\tEXPIRES\tLAST USED")
+	err := st.View(ctx, func(tx store.Tx) error {
+		u, err := findUser(tx, *login)
+		if err != nil {
+			return err
+		}
+		toks, err := tx.Tokens(u.ID)
+		for _, t := range toks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Type, t.Created.Format(time.RFC3339), orDash(t.Expires), orDash(t.LastConnection))
+		}
+		return err
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	tw.Flush()
+	return 0
+}
+
+func orDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token revoke", flag.ContinueOnError)
+	db := dbFlag(fs)
+	login := fs.String("login", "admin", "owner of the token")
+	name := fs.String("name", "", "token name (required)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *name == "" {
+		fmt.Fprintln(stderr, "scimgate: -name is required")
+		return 2
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	err := st.Update(ctx, func(tx store.Tx) error {
+		u, err := findUser(tx, *login)
+		if err != nil {
+			return err
+		}
+		t, err := tx.TokenByName(u.ID, *name)
+		if err != nil {
+			return store.Errorf(store.ENotFound, "'%s' has no token named '%s'", *login, *name)
+		}
+		return tx.DeleteToken(t.Hash)
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "revoked token '%s' of '%s'\n", *name, *login)
+	return 0
+}
+
+func userList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
+	db := dbFlag(fs)
+	managed := fs.String("managed", "", "only managed (true) or local (false) users")
+	active := fs.String("active", "", "only active (true) or deactivated (false) users")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	for _, v := range []string{*managed, *active} {
+		if v != "" && v != "true" && v != "false" {
+			fmt.Fprintln(stderr, "scimgate: -managed and -active take true or false")
+			return 2
+		}
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOGIN\tMANAGED\tACTIVE\tEXTERNAL ID\tNAME\tEMAIL")
+	err := st.View(ctx, func(tx store.Tx) error {
+		return tx.UsersByLogin(func(u store.User) bool {
+			if *managed != "" && fmt.Sprint(u.Managed) != *managed || *active != "" && fmt.Sprint(u.Active) != *active {
+				return true
+			}
+			fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%s\n", u.Login, u.Managed, u.Active, dash(u.ExternalID), u.Name, dash(u.Email))
+			return true
+		})
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	tw.Flush()
+	return 0
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("user show", flag.ContinueOnError)
+	db := dbFlag(fs)
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "scimgate: user show takes one login")
+		return 2
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	err := st.View(ctx, func(tx store.Tx) error {
+		u, err := findUser(tx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		var groups []string
+		_ = tx.GroupsOf(u.ID, func(gid string) bool {
+			if g, err := tx.Group(gid); err == nil {
+				groups = append(groups, g.Name)
+			}
+			return true
+		})
+		perms, err := store.UserPermissions(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		toks, _ := tx.Tokens(u.ID)
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		for _, row := range [][2]string{
+			{"login", u.Login}, {"id", u.ID}, {"name", u.Name}, {"email", dash(u.Email)},
+			{"managed", fmt.Sprint(u.Managed)}, {"active", fmt.Sprint(u.Active)}, {"local", fmt.Sprint(u.Local)},
+			{"external id", dash(u.ExternalID)}, {"external provider", dash(u.ExternalProvider)},
+			{"groups", dash(strings.Join(groups, ", "))}, {"permissions", dash(strings.Join(perms, ", "))},
+			{"tokens", fmt.Sprint(len(toks))}, {"created", u.Created.Format(time.RFC3339)}, {"updated", u.Updated.Format(time.RFC3339)},
+		} {
+			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+		}
+		return tw.Flush()
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	db := dbFlag(fs)
+	name := fs.String("name", "", "only entries about this login or group name")
+	limit := fs.Int("limit", 50, "at most this many entries, newest first")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	st, ctx, done, ok := offline(ctx, *db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTOR\tAPI\tOPERATION\tKIND\tACTION\tNAME\tBEFORE\tAFTER\tDETAIL")
+	n := 0
+	err := st.View(ctx, func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool {
+			if *name != "" && e.Name != *name {
+				return true
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.Actor), e.API, dash(e.Op),
+				e.Kind, e.Action, dash(e.Name), state(e.Before), state(e.After), e.Detail)
+			n++
+			return n < *limit
+		})
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	tw.Flush()
+	return 0
+}
+
+func state(s *store.State) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("active=%v,managed=%v", s.Active, s.Managed)
+}
+
+func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	db := dbFlag(fs)
+	out := fs.String("o", "", "backup file to write (required)")
+	server := fs.String("server", "", "take the backup from a running server at this URL instead of opening -db")
+	token := fs.String("token", os.Getenv("SCIMGATE_TOKEN"), "admin token for -server (env SCIMGATE_TOKEN)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "scimgate: -o is required")
+		return 2
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".scimgate-backup-*")
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	defer os.Remove(tmp.Name())
+	var n int64
+	if *server != "" {
+		n, err = backupFromServer(ctx, *server, *token, tmp)
+	} else {
+		st, err2 := bolt.Open(*db)
+		if err2 != nil {
+			fmt.Fprintf(stderr, "scimgate: %v\n(to back up a running server, use -server URL -token TOKEN)\n", err2)
+			return 1
+		}
+		n, err = st.Backup(ctx, tmp)
+		st.Close()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = verifyStoreFile(tmp.Name())
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), *out)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: backup: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
+	return 0
+}
+
+func backupFromServer(ctx context.Context, server, token string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/scimgate/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return 0, fmt.Errorf("server answered %s %s", res.Status, strings.TrimSpace(string(msg)))
+	}
+	return io.Copy(w, res.Body)
+}
+
+// verifyStoreFile opens a copy as a store and runs bbolt's consistency check.
+func verifyStoreFile(path string) error {
+	st, err := bolt.Open(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Check()
+}
+
+func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	db := dbFlag(fs)
+	in := fs.String("i", "", "backup file to restore (required)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *in == "" {
+		fmt.Fprintln(stderr, "scimgate: -i is required")
+		return 2
+	}
+	// Holding the live store open proves no server uses it during the swap.
+	if _, err := os.Stat(*db); err == nil {
+		live, err := bolt.Open(*db)
+		if err != nil {
+			fmt.Fprintf(stderr, "scimgate: %v\n(stop the server before restoring)\n", err)
+			return 1
+		}
+		defer live.Close()
+	}
+	src, err := os.Open(*in)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(*db), ".scimgate-restore-*")
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = verifyStoreFile(tmp.Name())
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), *db)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: restore: %v (the store was not changed)\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "restored %s from %s\n", *db, *in)
+	return 0
+}
+
+func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	addr := fs.String("addr", env("SCIMGATE_ADDR", "127.0.0.1:9000"), "server address (env SCIMGATE_ADDR)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	host := *addr
+	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, ":") {
+		host = "127.0.0.1:" + host[strings.LastIndex(host, ":")+1:]
+	}
+	scheme := "http"
+	if os.Getenv("SCIMGATE_TLS_CERT") != "" {
+		scheme = "https"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+"/healthz", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
+		return 1
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "unhealthy: %s\n", res.Status)
+		return 1
+	}
+	return 0
+}
+
+func version(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "scimgate %s\n", Version)
+	if info, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(stdout, "go %s\n", info.GoVersion)
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" || s.Key == "vcs.time" {
+				fmt.Fprintf(stdout, "%s %s\n", s.Key, s.Value)
+			}
+		}
+	}
+	return 0
+}

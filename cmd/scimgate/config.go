@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// config is the serve command's configuration, from flags and SCIMGATE_*
+// environment variables (flags win).
+type config struct {
+	Addr        string
+	DB          string
+	BaseURL     string
+	TLSCert     string
+	TLSKey      string
+	LogFormat   string
+	LogLevel    string
+	MaxBodySize int64
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// dbFlag declares the -db flag every command that opens the store shares.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", env("SCIMGATE_DB", "./scimgate.db"), "store file (env SCIMGATE_DB)")
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", env("SCIMGATE_ADDR", "127.0.0.1:9000"), "listen address host:port (env SCIMGATE_ADDR)")
+	fs.StringVar(&c.DB, "db", env("SCIMGATE_DB", "./scimgate.db"), "store file (env SCIMGATE_DB)")
+	fs.StringVar(&c.BaseURL, "base-url", env("SCIMGATE_BASE_URL", ""), "public URL of this server, for SCIM meta.location (env SCIMGATE_BASE_URL; default http(s)://<addr>)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("SCIMGATE_TLS_CERT", ""), "TLS certificate file, PEM (env SCIMGATE_TLS_CERT); with -tls-key serves HTTPS")
+	fs.StringVar(&c.TLSKey, "tls-key", env("SCIMGATE_TLS_KEY", ""), "TLS private key file, PEM (env SCIMGATE_TLS_KEY)")
+	fs.StringVar(&c.LogFormat, "log-format", env("SCIMGATE_LOG_FORMAT", "text"), "log format: text or json (env SCIMGATE_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("SCIMGATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env SCIMGATE_LOG_LEVEL)")
+}
+
+// validate checks the configuration and fills in defaults; every problem is
+// reported at once, naming the flag and variable to fix.
+func (c *config) validate() error {
+	var errs []error
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("-addr/SCIMGATE_ADDR %q is not host:port", c.Addr))
+	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, "/ ") {
+		errs = append(errs, fmt.Errorf("-addr/SCIMGATE_ADDR host %q is not valid", host))
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("-db/SCIMGATE_DB must name the store file"))
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		errs = append(errs, errors.New("-tls-cert and -tls-key (SCIMGATE_TLS_CERT, SCIMGATE_TLS_KEY) go together"))
+	case c.TLSCert != "":
+		for _, f := range []string{c.TLSCert, c.TLSKey} {
+			if _, err := os.Stat(f); err != nil {
+				errs = append(errs, fmt.Errorf("TLS file: %v", err))
+			}
+		}
+	}
+	if c.BaseURL == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		c.BaseURL = scheme + "://" + c.Addr
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("-base-url/SCIMGATE_BASE_URL %q must be an absolute http(s) URL", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format/SCIMGATE_LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("-log-level/SCIMGATE_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+// parseFlags parses a command's flags; it returns an exit code to stop with
+// (0 after -h, 2 on bad flags) or -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) int {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	return -1
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cfg config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.flags(fs)
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "scimgate: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	log := cfg.logger(stderr)
+
+	st, err := bolt.Open(cfg.DB)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	envPassword := os.Getenv("SCIMGATE_ADMIN_PASSWORD")
+	password, created, err := store.Bootstrap(ctx, st, envPassword)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: bootstrap: %v\n", err)
+		return 1
+	}
+	if created && envPassword == "" {
+		fmt.Fprintf(stdout, "Created user 'admin' with password: %s\nThis is shown once; change it with api/users/change_password.\n", password)
+	} else if created {
+		fmt.Fprintln(stdout, "Created user 'admin' with the password from SCIMGATE_ADMIN_PASSWORD.")
+	}
+
+	s, err := newServer(st, cfg.BaseURL, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Addr: cfg.Addr, Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ListenAndServeTLS(cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.ListenAndServe()
+		}
+	}()
+	log.Info("scimgate listening", "addr", cfg.Addr, "db", cfg.DB, "scim", cfg.BaseURL+"/api/scim/v2", "tls", cfg.TLSCert != "")
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	s.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "scimgate: shutdown: %v\n", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

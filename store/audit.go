@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// AuditEntry records one change, or one refused attempt, and who made it.
+type AuditEntry struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Actor    string    `json:"actor,omitempty"` // login of the caller; empty for the system
+	API      string    `json:"api"`             // scim, webapi, cli or system
+	Op       string    `json:"op"`              // the request, e.g. "PATCH /Users" or "api/users/deactivate"
+	Kind     string    `json:"kind"`            // user, group, membership, permission or token
+	Action   string    `json:"action"`          // created, updated, deleted, added, removed, granted, revoked, refused
+	Resource string    `json:"resource,omitempty"`
+	Name     string    `json:"name,omitempty"` // login or group name
+	Before   *State    `json:"before,omitempty"`
+	After    *State    `json:"after,omitempty"`
+	Detail   string    `json:"detail,omitempty"` // permission, member, token name or refusal message
+}
+
+// State is what the audit trail keeps of a user before and after a change.
+type State struct {
+	Active  bool `json:"active"`
+	Managed bool `json:"managed"`
+}
+
+// Actor says who is acting and through which API; it travels in the context
+// given to Update.
+type Actor struct {
+	Login string
+	API   string
+	Op    string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor ctx carries (API "system" when none).
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return Actor{API: "system"}
+}
+
+// Audited wraps s so that every Update records, in the same transaction,
+// each change it makes. onCommit, when set, sees the entries of every
+// committed transaction (for metrics).
+func Audited(s Store, onCommit func([]AuditEntry)) Store {
+	return &auditedStore{Store: s, onCommit: onCommit}
+}
+
+type auditedStore struct {
+	Store
+	onCommit func([]AuditEntry)
+}
+
+func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
+	actor := ActorFrom(ctx)
+	var entries []AuditEntry
+	err := a.Store.Update(ctx, func(tx Tx) error {
+		at := &auditTx{Tx: tx, actor: actor, now: Now()}
+		if err := fn(at); err != nil {
+			return err
+		}
+		for i := range at.entries {
+			if err := tx.AppendAudit(&at.entries[i]); err != nil {
+				return err
+			}
+		}
+		entries = at.entries // assigned, not accumulated: Update may retry fn
+		return nil
+	})
+	if err == nil && a.onCommit != nil && len(entries) > 0 {
+		a.onCommit(entries)
+	}
+	return err
+}
+
+// RecordRefusal writes an entry for a refused attempt in its own transaction
+// (the attempt's own transaction was rolled back).
+func RecordRefusal(ctx context.Context, s Store, kind, name, msg string) error {
+	actor := ActorFrom(ctx)
+	return s.Update(ctx, func(tx Tx) error {
+		return tx.AppendAudit(&AuditEntry{Time: Now(), Actor: actor.Login, API: actor.API, Op: actor.Op,
+			Kind: kind, Action: "refused", Name: name, Detail: msg})
+	})
+}
+
+// auditTx records the changes made through it.
+type auditTx struct {
+	Tx
+	actor   Actor
+	now     time.Time
+	entries []AuditEntry
+}
+
+func (t *auditTx) add(kind, action, id, name, detail string, before, after *State) {
+	t.entries = append(t.entries, AuditEntry{Time: t.now, Actor: t.actor.Login, API: t.actor.API, Op: t.actor.Op,
+		Kind: kind, Action: action, Resource: id, Name: name, Before: before, After: after, Detail: detail})
+}
+
+func (t *auditTx) PutUser(u User) error {
+	old, err := t.Tx.User(u.ID)
+	if err != nil && !IsNotFound(err) {
+		return err
+	}
+	if err := t.Tx.PutUser(u); err != nil {
+		return err
+	}
+	after := &State{u.Active, u.Managed}
+	if IsNotFound(err) {
+		t.add("user", "created", u.ID, u.Login, "", nil, after)
+		return nil
+	}
+	detail := ""
+	if old.Login != u.Login {
+		detail = "login " + old.Login + " -> " + u.Login
+	}
+	t.add("user", "updated", u.ID, u.Login, detail, &State{old.Active, old.Managed}, after)
+	return nil
+}
+
+func (t *auditTx) PutGroup(g Group) error {
+	old, err := t.Tx.Group(g.ID)
+	if err != nil && !IsNotFound(err) {
+		return err
+	}
+	if err := t.Tx.PutGroup(g); err != nil {
+		return err
+	}
+	switch {
+	case IsNotFound(err):
+		t.add("group", "created", g.ID, g.Name, "", nil, &State{true, g.Managed})
+	case old.Name != g.Name:
+		t.add("group", "updated", g.ID, g.Name, "renamed from "+old.Name, nil, nil)
+	case old.Description != g.Description || old.ExternalID != g.ExternalID:
+		t.add("group", "updated", g.ID, g.Name, "", nil, nil)
+	}
+	return nil
+}
+
+func (t *auditTx) DeleteGroup(id string) error {
+	g, err := t.Tx.Group(id)
+	if err != nil {
+		return err
+	}
+	if err := t.Tx.DeleteGroup(id); err != nil {
+		return err
+	}
+	t.add("group", "deleted", id, g.Name, "", &State{true, g.Managed}, nil)
+	return nil
+}
+
+func (t *auditTx) member(groupID, userID, action string, change func(string, string) error) error {
+	was, err := t.Tx.IsMember(groupID, userID)
+	if err != nil {
+		return err
+	}
+	if was == (action == "added") {
+		return nil // no change, nothing to record
+	}
+	if err := change(groupID, userID); err != nil {
+		return err
+	}
+	g, _ := t.Tx.Group(groupID)
+	u, _ := t.Tx.User(userID)
+	t.add("membership", action, groupID, g.Name, "user "+u.Login, nil, nil)
+	return nil
+}
+
+func (t *auditTx) AddMember(groupID, userID string) error {
+	return t.member(groupID, userID, "added", t.Tx.AddMember)
+}
+
+func (t *auditTx) RemoveMember(groupID, userID string) error {
+	return t.member(groupID, userID, "removed", t.Tx.RemoveMember)
+}
+
+func (t *auditTx) subjectName(s Subject) string {
+	if s.Kind == 'u' {
+		u, _ := t.Tx.User(s.ID)
+		return u.Login
+	}
+	if s.ID == AnyoneGroup {
+		return AnyoneGroup
+	}
+	g, _ := t.Tx.Group(s.ID)
+	return g.Name
+}
+
+func (t *auditTx) permission(s Subject, perm, action string, change func(Subject, string) error) error {
+	held, err := t.Tx.Permissions(s)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(held, perm) == (action == "granted") {
+		return nil
+	}
+	if err := change(s, perm); err != nil {
+		return err
+	}
+	kind := map[byte]string{'u': "user", 'g': "group"}[s.Kind]
+	t.add("permission", action, s.ID, t.subjectName(s), kind+" "+perm, nil, nil)
+	return nil
+}
+
+func (t *auditTx) Grant(s Subject, perm string) error {
+	return t.permission(s, perm, "granted", t.Tx.Grant)
+}
+
+func (t *auditTx) Revoke(s Subject, perm string) error {
+	return t.permission(s, perm, "revoked", t.Tx.Revoke)
+}
+
+func (t *auditTx) PutToken(tok Token) error {
+	if err := t.Tx.PutToken(tok); err != nil {
+		return err
+	}
+	u, _ := t.Tx.User(tok.UserID)
+	t.add("token", "created", tok.UserID, u.Login, tok.Name, nil, nil)
+	return nil
+}
+
+func (t *auditTx) DeleteToken(hash string) error {
+	tok, err := t.Tx.Token(hash)
+	if err != nil {
+		return err
+	}
+	if err := t.Tx.DeleteToken(hash); err != nil {
+		return err
+	}
+	u, _ := t.Tx.User(tok.UserID)
+	t.add("token", "revoked", tok.UserID, u.Login, tok.Name, nil, nil)
+	return nil
+}

@@ -1,0 +1,50 @@
+package webapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// scimgateController holds scimgate's own administration actions, beside
+// SonarQube's.
+var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "scimgate administration: audit trail and backups.", Action: []action{
+	{Key: "audit", Since: "1.0", Access: admin, Handle: auditTrail,
+		Desc: "Audit trail, newest first: every change (who, which API, operation, resource, active/managed before and after) and every refused attempt. Requires Administer System permission.",
+		Params: []param{
+			{Key: "name", Desc: "Only entries about this login or group name"},
+			{Key: "ps", Desc: "Number of entries, at most 1000", Default: "100", Int: true, MaxValue: 1000},
+		}},
+	{Key: "backup", Since: "1.0", Access: admin, Handle: backup,
+		Desc: "Download a consistent copy of the store, taken while the server keeps serving. Requires Administer System permission."},
+}}
+
+func auditTrail(cl *call) error {
+	name, limit := cl.str("name"), cl.int("ps")
+	entries := []store.AuditEntry{}
+	err := cl.view(func(tx store.Tx) error {
+		return tx.Audit(func(e store.AuditEntry) bool {
+			if name == "" || e.Name == name {
+				entries = append(entries, e)
+			}
+			return len(entries) < limit
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"entries": entries})
+}
+
+func backup(cl *call) error {
+	w := cl.c.Response()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="scimgate-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
+	w.WriteHeader(http.StatusOK)
+	_, err := cl.api.store.Backup(cl.c.Request().Context(), w)
+	if err != nil {
+		cl.api.log.Error("backup interrupted", "err", err)
+	}
+	return nil // the status is sent; a broken stream is seen by the client
+}
