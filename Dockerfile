@@ -14,4 +14,6 @@ VOLUME /data
 ENV SCIMGATE_ADDR=0.0.0.0:9000 SCIMGATE_DB=/data/scimgate.db
 EXPOSE 9000
 USER 65532:65532
-ENTRYPOINT ["/scimgate", "serve"]
+HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["/scimgate", "healthcheck"]
+ENTRYPOINT ["/scimgate"]
+CMD ["serve"]

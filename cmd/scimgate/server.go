@@ -127,7 +127,7 @@ func (s *server) auditRefusals(next echo.HandlerFunc) echo.HandlerFunc {
 				break
 			}
 		}
-		if rerr := store.RecordRefusal(context.WithoutCancel(r.Context()), s.store, routeLabel(c), name, rec.message()); rerr != nil {
+		if rerr := store.RecordRefusal(context.WithoutCancel(r.Context()), s.store, refusalKind(r.URL.Path), name, rec.message()); rerr != nil {
 			s.log.Error("audit: cannot record a refusal", "err", rerr)
 		}
 		return err
@@ -173,4 +173,18 @@ func (e *errorRecorder) message() string {
 		return body.Errors[0].Msg
 	}
 	return http.StatusText(e.status)
+}
+
+// refusalKind names what a refused request was about, from its path.
+func refusalKind(path string) string {
+	p := strings.ToLower(path)
+	switch {
+	case strings.Contains(p, "/groups") || strings.Contains(p, "/user_groups/"):
+		return "group"
+	case strings.Contains(p, "/permissions/"):
+		return "permission"
+	case strings.Contains(p, "/user_tokens/"):
+		return "token"
+	}
+	return "user"
 }
