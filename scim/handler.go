@@ -39,6 +39,8 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Lockout limits password guessing; share one between both APIs.
+	Lockout *store.Lockout
 }
 
 // Handler serves the SCIM API.
@@ -48,11 +50,12 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	lib     scimlib.Server
+	lockout *store.Lockout
 }
 
 // New builds the SCIM API over s.
 func New(s store.Store, opts Options) (*Handler, error) {
-	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, lockout: opts.Lockout}
 	if h.maxBody <= 0 {
 		h.maxBody = defaultMaxBytes
 	}
@@ -118,7 +121,7 @@ func caller(r *http.Request) store.User {
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		caller, err := store.AuthenticateHeader(r.Context(), h.store, r.Header.Get("Authorization"))
+		caller, err := store.AuthenticateHeader(r.Context(), h.store, h.lockout, r.Header.Get("Authorization"))
 		if store.ErrorCode(err) == store.EUnauthenticated {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})

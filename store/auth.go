@@ -15,9 +15,15 @@ type Caller struct {
 // AuthenticateHeader resolves an HTTP Authorization header: "Bearer <token>",
 // Basic "<token>:" or Basic "<login>:<password>", in one read transaction.
 // Any failure is EUnauthenticated, with no hint of which part was wrong.
-func AuthenticateHeader(ctx context.Context, s Store, header string) (Caller, error) {
+// Password logins go through lock (nil: no lockout); tokens do not.
+func AuthenticateHeader(ctx context.Context, s Store, lock *Lockout, header string) (Caller, error) {
 	login, password, basic, ok := parseAuthorization(header)
 	if !ok {
+		return Caller{}, errUnauthenticated
+	}
+	byPassword := basic && password != ""
+	if byPassword && lock.Locked(login) {
+		CheckPassword("", password) // answer as slowly as a real check
 		return Caller{}, errUnauthenticated
 	}
 	var c Caller
@@ -30,6 +36,13 @@ func AuthenticateHeader(ctx context.Context, s Store, header string) (Caller, er
 		c.Admin, err = HasPermission(tx, u.ID, PermAdmin)
 		return err
 	})
+	if byPassword {
+		if ErrorCode(err) == EUnauthenticated {
+			lock.Fail(login)
+		} else if err == nil {
+			lock.Succeed(login)
+		}
+	}
 	return c, err
 }
 

@@ -100,7 +100,7 @@ func (a *API) serve(c echo.Context, act action) error {
 	}
 	cl := &call{api: a, c: c}
 	if h := r.Header.Get("Authorization"); h != "" {
-		caller, err := store.AuthenticateHeader(r.Context(), a.store, h)
+		caller, err := store.AuthenticateHeader(r.Context(), a.store, a.lockout, h)
 		if store.ErrorCode(err) == store.EUnauthenticated {
 			return c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
 		}

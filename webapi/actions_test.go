@@ -423,3 +423,23 @@ func TestTokenStoredHashed(t *testing.T) {
 		t.Fatalf("token as Basic login: %d %s", st, body)
 	}
 }
+
+// After five wrong passwords the login is locked: the right password gets
+// the same empty 401 as a wrong one, and tokens keep working.
+func TestPasswordLockoutOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 5; i++ {
+		if st, body := e.do("GET", "api/users/current", "", basic("alice", "wrong")); st != 401 || body != "" {
+			t.Fatalf("wrong password %d: %d %q", i, st, body)
+		}
+	}
+	if st, body := e.do("GET", "api/users/current", "", basic("alice", alicePass)); st != 401 || body != "" {
+		t.Fatalf("locked login with the right password: %d %q", st, body)
+	}
+	if st, _ := e.do("GET", "api/users/current", "", "Bearer "+e.aliceToken); st != 200 {
+		t.Fatalf("token of a locked login: %d", st)
+	}
+	if st, _ := e.do("GET", "api/users/current", "", adminAuth); st != 200 {
+		t.Fatalf("another login is locked too: %d", st)
+	}
+}

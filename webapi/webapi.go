@@ -15,15 +15,16 @@ import (
 type API struct {
 	store       store.Store
 	log         *slog.Logger
+	lockout     *store.Lockout
 	controllers []controller
 }
 
-// New builds the Web API over s.
-func New(s store.Store, log *slog.Logger) *API {
+// New builds the Web API over s; lock limits password guessing (nil: none).
+func New(s store.Store, lock *store.Lockout, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: s, log: log, controllers: []controller{authenticationController, permissionsController,
+	return &API{store: s, log: log, lockout: lock, controllers: []controller{authenticationController, permissionsController,
 		userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
 }
 

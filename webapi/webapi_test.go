@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
@@ -87,7 +88,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	ec := echo.New()
-	webapi.New(st, nil).Register(ec)
+	webapi.New(st, store.NewLockout(5, 10*time.Minute), nil).Register(ec)
 	e.srv = httptest.NewServer(ec)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
@@ -304,7 +305,7 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	s, err := newServer(st, "http://example.test", slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
+	s, err := newServer(st, "http://example.test", store.NewLockout(5, time.Minute), slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

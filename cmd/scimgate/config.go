@@ -9,20 +9,24 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
 // config is the serve command's configuration, from flags and SCIMGATE_*
 // environment variables (flags win).
 type config struct {
-	Addr        string
-	DB          string
-	BaseURL     string
-	TLSCert     string
-	TLSKey      string
-	LogFormat   string
-	LogLevel    string
-	MaxBodySize int64
+	Addr      string
+	DB        string
+	BaseURL   string
+	TLSCert   string
+	TLSKey    string
+	LogFormat string
+	LogLevel  string
+	// LockoutThreshold failed password logins lock a login for
+	// LockoutMinutes; tokens are unaffected. 0 disables the lockout.
+	LockoutThreshold int
+	LockoutMinutes   int
 }
 
 func env(name, def string) string {
@@ -45,6 +49,22 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", env("SCIMGATE_TLS_KEY", ""), "TLS private key file, PEM (env SCIMGATE_TLS_KEY)")
 	fs.StringVar(&c.LogFormat, "log-format", env("SCIMGATE_LOG_FORMAT", "text"), "log format: text or json (env SCIMGATE_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SCIMGATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env SCIMGATE_LOG_LEVEL)")
+	fs.IntVar(&c.LockoutThreshold, "lockout-threshold", envInt("SCIMGATE_LOCKOUT_THRESHOLD", 5), "failed password logins that lock a login, 0 to 5; 0 disables (env SCIMGATE_LOCKOUT_THRESHOLD)")
+	fs.IntVar(&c.LockoutMinutes, "lockout-minutes", envInt("SCIMGATE_LOCKOUT_MINUTES", 10), "how long failures count and a lock lasts, in minutes (env SCIMGATE_LOCKOUT_MINUTES)")
+}
+
+// envInt reads an integer variable; a malformed value becomes -1, which
+// validate reports.
+func envInt(name string, def int) int {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // validate checks the configuration and fills in defaults; every problem is
@@ -82,6 +102,12 @@ func (c *config) validate() error {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format/SCIMGATE_LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
+	if c.LockoutThreshold < 0 || c.LockoutThreshold > 5 {
+		errs = append(errs, fmt.Errorf("-lockout-threshold/SCIMGATE_LOCKOUT_THRESHOLD must be 0 to 5"))
+	}
+	if c.LockoutMinutes < 1 || c.LockoutMinutes > 7*24*60 {
+		errs = append(errs, fmt.Errorf("-lockout-minutes/SCIMGATE_LOCKOUT_MINUTES must be 1 to 10080"))
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

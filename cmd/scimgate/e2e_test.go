@@ -38,7 +38,7 @@ func newGateway(t *testing.T) *gateway {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	e, err := newServer(st, "http://"+srv.Listener.Addr().String(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := newServer(st, "http://"+srv.Listener.Addr().String(), store.NewLockout(5, time.Minute), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Created user 'admin' with the password from SCIMGATE_ADMIN_PASSWORD.")
 	}
 
-	s, err := newServer(st, cfg.BaseURL, log)
+	s, err := newServer(st, cfg.BaseURL, store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute), log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
 		return 1

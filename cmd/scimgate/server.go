@@ -32,8 +32,9 @@ type server struct {
 	draining atomic.Bool // set on shutdown: /readyz answers 503
 }
 
-// newServer wires both APIs over raw, the backend store.
-func newServer(raw store.Store, baseURL string, log *slog.Logger) (*server, error) {
+// newServer wires both APIs over raw, the backend store, sharing one
+// password lockout.
+func newServer(raw store.Store, baseURL string, lock *store.Lockout, log *slog.Logger) (*server, error) {
 	s := &server{log: log}
 	s.metrics = newMetrics(raw)
 	s.store = store.Audited(raw, s.metrics.audited)
@@ -41,12 +42,12 @@ func newServer(raw store.Store, baseURL string, log *slog.Logger) (*server, erro
 	e.HideBanner, e.HidePort = true, true
 	s.echo = e
 	e.Use(s.requestLog, middleware.Recover(), s.metrics.middleware, s.auditRefusals)
-	h, err := scim.New(s.store, scim.Options{BaseURL: baseURL + scim.Prefix, Logger: log})
+	h, err := scim.New(s.store, scim.Options{BaseURL: baseURL + scim.Prefix, Logger: log, Lockout: lock})
 	if err != nil {
 		return nil, err
 	}
 	h.Register(e)
-	webapi.New(s.store, log).Register(e)
+	webapi.New(s.store, lock, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"sync"
+	"time"
+)
+
+// Lockout refuses password logins of a login after Threshold failures within
+// Duration, until Duration has passed since the last failure. Tokens are not
+// affected, and a locked login answers exactly as a wrong password does, so
+// the lock reveals nothing to an unauthenticated caller. The state is kept in
+// memory: a restart unlocks everyone.
+type Lockout struct {
+	Threshold int           // failures that lock; 0 disables the lockout
+	Duration  time.Duration // how long failures count and a lock lasts
+	Now       func() time.Time
+
+	mu    sync.Mutex
+	fails map[string]*failures
+}
+
+type failures struct {
+	count int
+	last  time.Time
+}
+
+// maxTracked bounds the logins tracked at once; beyond it, expired entries
+// are dropped first, then the oldest.
+const maxTracked = 100000
+
+// NewLockout returns a lockout policy; threshold 0 disables it.
+func NewLockout(threshold int, duration time.Duration) *Lockout {
+	return &Lockout{Threshold: threshold, Duration: duration, Now: time.Now, fails: map[string]*failures{}}
+}
+
+func (l *Lockout) active() bool { return l != nil && l.Threshold > 0 }
+
+// Locked reports whether password logins of login are refused now.
+func (l *Lockout) Locked(login string) bool {
+	if !l.active() {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.fails[login]
+	return f != nil && f.count >= l.Threshold && l.Now().Sub(f.last) < l.Duration
+}
+
+// Fail counts a failed password login.
+func (l *Lockout) Fail(login string) {
+	if !l.active() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.Now()
+	f := l.fails[login]
+	if f == nil || now.Sub(f.last) >= l.Duration {
+		if len(l.fails) >= maxTracked {
+			l.prune(now)
+		}
+		f = &failures{}
+		l.fails[login] = f
+	}
+	f.count++
+	f.last = now
+}
+
+// Succeed clears the failures of login after a successful password login.
+func (l *Lockout) Succeed(login string) {
+	if !l.active() {
+		return
+	}
+	l.mu.Lock()
+	delete(l.fails, login)
+	l.mu.Unlock()
+}
+
+// Unlock clears login's failures: an administrator's way out.
+func (l *Lockout) Unlock(login string) { l.Succeed(login) }
+
+func (l *Lockout) prune(now time.Time) {
+	var oldest string
+	for k, f := range l.fails {
+		if now.Sub(f.last) >= l.Duration {
+			delete(l.fails, k)
+		} else if oldest == "" || f.last.Before(l.fails[oldest].last) {
+			oldest = k
+		}
+	}
+	if len(l.fails) >= maxTracked {
+		delete(l.fails, oldest)
+	}
+}
