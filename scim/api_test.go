@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +202,8 @@ func TestFilters(t *testing.T) {
 		{`nickName pr`, nil},
 		{` userName eq "alice" `, []string{a}},
 		{`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob"`, []string{b}},
+		{`displayName eq "nobody"`, nil}, // not indexed for users: evaluated, not assumed
+		{`externalId eq "none"`, nil},
 	} {
 		t.Run(tc.filter, func(t *testing.T) {
 			res := e.do("GET", "/Users?filter="+urlQuery(tc.filter), nil)
@@ -341,5 +344,40 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 	res = e.doAuth("GET", "/Groups/"+gid, nil, auth)
 	if res.status != 200 || len(res.body["members"].([]any)) != 1 {
 		t.Errorf("refused changes altered the group: %s", res.raw)
+	}
+}
+
+// Group filters on attributes groups do not index are evaluated, not assumed.
+func TestGroupFilterNotIndexed(t *testing.T) {
+	e := newEnv(t)
+	e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"one"}`)
+	for _, f := range []string{`userName eq "one"`, `displayName eq "two"`} {
+		res := e.do("GET", "/Groups?filter="+urlQuery(f), nil)
+		if res.status != 200 || res.body["totalResults"] != float64(0) {
+			t.Errorf("%s: %s", f, res.raw)
+		}
+	}
+	if res := e.do("GET", "/Groups?filter="+urlQuery(`displayName eq "ONE"`), nil); res.body["totalResults"] != float64(1) {
+		t.Errorf("indexed displayName: %s", res.raw)
+	}
+}
+
+// The spliced rendering of a user (no projection) says exactly what the
+// general one says.
+func TestFastRenderingMatchesGeneral(t *testing.T) {
+	e := newEnv(t)
+	id := createUser(t, e, "twin")
+	g := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g","members":[{"value":"`+id+`"}]}`)
+	if g.status != 201 {
+		t.Fatal(g.raw)
+	}
+	fast := e.do("GET", "/Users/"+id, nil)
+	general := e.do("GET", "/Users/"+id+"?excludedAttributes=doesNotExist", nil)
+	if !reflect.DeepEqual(fast.body, general.body) {
+		t.Errorf("fast %s\ngeneral %s", fast.raw, general.raw)
+	}
+	list := e.do("GET", "/Users?filter="+urlQuery(`userName eq "TWIN"`), nil)
+	if r := list.body["Resources"].([]any); len(r) != 1 || !reflect.DeepEqual(r[0], fast.body) {
+		t.Errorf("list item %v differs from GET %s", r, fast.raw)
 	}
 }

@@ -228,6 +228,7 @@ func unescape(s string) string {
 type indexHint struct {
 	attr  string // "id", "externalid", "username" or "displayname", lower-cased
 	value string
+	exact bool // the expression is this equality and nothing else
 }
 
 // hint finds an indexed equality that the whole expression implies.
@@ -237,10 +238,12 @@ func hint(expr filter.Expression) (indexHint, bool) {
 		if e.Operator != filter.AND {
 			return indexHint{}, false
 		}
-		if h, ok := hint(e.Left); ok {
-			return h, true
+		h, ok := hint(e.Left)
+		if !ok {
+			h, ok = hint(e.Right)
 		}
-		return hint(e.Right)
+		h.exact = false // the other side still has to be evaluated
+		return h, ok
 	case *filter.AttributeExpression:
 		p := e.AttributePath
 		s, ok := e.CompareValue.(string)
@@ -252,7 +255,7 @@ func hint(expr filter.Expression) (indexHint, bool) {
 		}
 		switch a := strings.ToLower(p.AttributeName); a {
 		case "id", "externalid", "username", "displayname":
-			return indexHint{attr: a, value: unescape(s)}, true
+			return indexHint{attr: a, value: unescape(s), exact: true}, true
 		}
 	}
 	return indexHint{}, false

@@ -47,6 +47,9 @@ func parseAttrList(s string) ([][2]string, error) {
 	return out, nil
 }
 
+// empty reports whether the projection keeps everything.
+func (p projection) empty() bool { return len(p.include) == 0 && len(p.exclude) == 0 }
+
 // wants reports whether a top-level attribute survives the projection.
 func (p projection) wants(attr string) bool {
 	for _, e := range p.exclude {

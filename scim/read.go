@@ -1,10 +1,12 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -26,6 +28,15 @@ func (h *Handler) renderUserGroups(tx store.Tx, u store.User, withGroups bool) (
 	if !withGroups {
 		return doc, nil
 	}
+	groups, err := h.userGroups(tx, u)
+	if len(groups) > 0 {
+		doc["groups"] = groups
+	}
+	return doc, err
+}
+
+// userGroups lists the managed groups of a user.
+func (h *Handler) userGroups(tx store.Tx, u store.User) ([]any, error) {
 	var groups []any
 	var err error
 	_ = tx.GroupsOf(u.ID, func(gid string) bool {
@@ -39,10 +50,52 @@ func (h *Handler) renderUserGroups(tx store.Tx, u store.User, withGroups bool) (
 		}
 		return true
 	})
-	if len(groups) > 0 {
-		doc["groups"] = groups
+	return groups, err
+}
+
+// userHead holds the attributes of a user that are not stored as sent.
+type userHead struct {
+	ID         string   `json:"id"`
+	Schemas    []string `json:"schemas"`
+	UserName   string   `json:"userName"`
+	Active     bool     `json:"active"`
+	ExternalID string   `json:"externalId,omitempty"`
+	Groups     []any    `json:"groups,omitempty"`
+	Meta       metaJSON `json:"meta"`
+}
+
+type metaJSON struct {
+	ResourceType string `json:"resourceType"`
+	Created      string `json:"created"`
+	LastModified string `json:"lastModified"`
+	Location     string `json:"location"`
+	Version      string `json:"version"`
+}
+
+var userSchemas = []string{userURN, enterpriseURN}
+
+// userJSON renders a full user without decoding its stored attributes: the
+// computed attributes are spliced in front of the stored JSON object. It
+// declines (ok false) when the stored attributes need rewriting (a manager
+// gets its $ref).
+func (h *Handler) userJSON(tx store.Tx, u store.User) (raw json.RawMessage, ok bool, err error) {
+	if bytes.Contains(u.SCIM, []byte(`"manager"`)) {
+		return nil, false, nil
 	}
-	return doc, err
+	head := userHead{ID: u.ID, Schemas: userSchemas, UserName: u.Login, Active: u.Active, ExternalID: u.ExternalID,
+		Meta: metaJSON{"User", u.Created.Format(time.RFC3339), u.Updated.Format(time.RFC3339), h.location("Users", u.ID), etag(u.Version)}}
+	if head.Groups, err = h.userGroups(tx, u); err != nil {
+		return nil, false, err
+	}
+	b, err := json.Marshal(head)
+	if err != nil {
+		return nil, false, err
+	}
+	attrs := bytes.TrimSpace(u.SCIM)
+	if len(attrs) > 2 { // a non-empty object: {"k":...}
+		b = append(append(b[:len(b)-1], ','), attrs[1:]...)
+	}
+	return b, true, nil
 }
 
 // renderGroup returns the SCIM representation of a managed group; members
@@ -83,6 +136,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 		return
 	}
 	var doc map[string]any
+	var raw json.RawMessage
 	var version uint64
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
 		if endpoint == "Users" {
@@ -91,6 +145,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 				return notFound(id)
 			}
 			version = u.Version
+			if proj.empty() {
+				var ok bool
+				if raw, ok, err = h.userJSON(tx, u); ok || err != nil {
+					return err
+				}
+			}
 			doc, err = h.renderUser(tx, u)
 			return err
 		}
@@ -107,6 +167,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 		return
 	}
 	w.Header().Set("ETag", etag(version))
+	if raw != nil {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(raw)
+		return
+	}
 	writeJSON(w, http.StatusOK, proj.apply(doc))
 }
 
@@ -160,10 +226,15 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 	// Filters are evaluated on a light document (no groups or members unless
 	// the filter names them); the page's resources are rendered in full.
 	deep := p.expr != nil && mentions(p.expr, "groups", "members")
+	// A filter that is exactly one indexed equality is answered by the index.
+	evaluate := p.expr != nil
+	if hi, ok := hint(p.expr); ok && hi.exact && indexed(endpoint, hi.attr) {
+		evaluate = false
+	}
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
 		// render(false) is for evaluating the filter, render(true) for output.
-		emit := func(render func(output bool) (map[string]any, error)) (bool, error) {
-			if p.expr != nil {
+		emit := func(render func(output bool) (map[string]any, error), fast func() (json.RawMessage, bool, error)) (bool, error) {
+			if evaluate {
 				d, err := render(false)
 				if err != nil {
 					return false, err
@@ -174,6 +245,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 			}
 			total++
 			if total >= p.startIndex && len(resources) < p.count {
+				if fast != nil && p.proj.empty() {
+					raw, ok, err := fast()
+					if err != nil {
+						return false, err
+					}
+					if ok {
+						resources = append(resources, raw)
+						return true, nil
+					}
+				}
 				d, err := render(true)
 				if err != nil {
 					return false, err
@@ -184,13 +265,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 		}
 		if endpoint == "Users" {
 			return h.eachUser(tx, p.expr, func(u store.User) (bool, error) {
-				return emit(func(output bool) (map[string]any, error) { return h.renderUserGroups(tx, u, output || deep) })
+				return emit(func(output bool) (map[string]any, error) { return h.renderUserGroups(tx, u, output || deep) },
+					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) })
 			})
 		}
 		return h.eachGroup(tx, p.expr, func(g store.Group) (bool, error) {
 			return emit(func(output bool) (map[string]any, error) {
 				return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
-			})
+			}, nil)
 		})
 	})
 	if err != nil {
@@ -206,11 +288,24 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 	})
 }
 
+// indexed reports whether an endpoint has an index for an attribute.
+func indexed(endpoint, attr string) bool {
+	switch attr {
+	case "id", "externalid":
+		return true
+	case "username":
+		return endpoint == "Users"
+	case "displayname":
+		return endpoint == "Groups"
+	}
+	return false
+}
+
 // eachUser walks the managed users a filter may match, through an index when
 // the filter pins one down.
 func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.User) (bool, error)) error {
 	var candidates []store.User
-	if hi, ok := hint(expr); ok {
+	if hi, ok := hint(expr); ok && indexed("Users", hi.attr) {
 		switch hi.attr {
 		case "id":
 			if u, err := tx.User(hi.value); err == nil {
@@ -226,20 +321,16 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.Us
 				return err
 			}
 			candidates = us
-		default:
-			ok = false
 		}
-		if ok {
-			for _, u := range candidates {
-				if !u.Managed {
-					continue
-				}
-				if more, err := fn(u); err != nil || !more {
-					return err
-				}
+		for _, u := range candidates {
+			if !u.Managed {
+				continue
 			}
-			return nil
+			if more, err := fn(u); err != nil || !more {
+				return err
+			}
 		}
+		return nil
 	}
 	var err error
 	walkErr := tx.Users("", func(u store.User) bool {
@@ -258,7 +349,7 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.Us
 
 // eachGroup is eachUser for managed groups.
 func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, fn func(store.Group) (bool, error)) error {
-	if hi, ok := hint(expr); ok && hi.attr != "username" {
+	if hi, ok := hint(expr); ok && indexed("Groups", hi.attr) {
 		var candidates []store.Group
 		switch hi.attr {
 		case "id":
