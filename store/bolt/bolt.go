@@ -14,25 +14,33 @@ import (
 	"github.com/scimgate/scimgate/store"
 )
 
-var (
-	bUsers      = []byte("users")       // id -> User JSON
-	bUserLogin  = []byte("users_login") // folded login -> id
-	bUserExt    = []byte("users_ext")   // externalId 0 id -> nil
-	bGroups     = []byte("groups")      // id -> Group JSON
-	bGroupName  = []byte("groups_name") // folded name -> id
-	bGroupExt   = []byte("groups_ext")  // externalId 0 id -> nil
-	bMembers    = []byte("members")     // groupID 0 userID -> nil
-	bMemberOf   = []byte("member_of")   // userID 0 groupID -> nil
-	bPerms      = []byte("perms")       // kind id 0 perm -> nil
-	bHolders    = []byte("holders")     // perm 0 kind id -> nil
-	bTokens     = []byte("tokens")      // hash -> Token JSON
-	bTokensUser = []byte("tokens_user") // userID 0 name -> hash
-	bCounts     = []byte("counts")      // bucket name -> uint64 record count
-	bAudit      = []byte("audit")       // big-endian sequence -> AuditEntry JSON
+// bucket names one bbolt bucket; transactions cache the buckets they open.
+type bucket int
 
-	allBuckets = [][]byte{bUsers, bUserLogin, bUserExt, bGroups, bGroupName, bGroupExt,
-		bMembers, bMemberOf, bPerms, bHolders, bTokens, bTokensUser, bCounts, bAudit}
+const (
+	bUsers      bucket = iota // id -> User record
+	bUserLogin                // folded login -> id
+	bUserExt                  // externalId 0 id -> nil
+	bGroups                   // id -> Group record
+	bGroupName                // folded name -> id
+	bGroupExt                 // externalId 0 id -> nil
+	bMembers                  // groupID 0 userID -> nil
+	bMemberOf                 // userID 0 groupID -> nil
+	bPerms                    // kind id 0 perm -> nil
+	bHolders                  // perm 0 kind id -> nil
+	bTokens                   // hash -> Token record
+	bTokensUser               // userID 0 name -> hash
+	bCounts                   // bucket name -> uint64 record count
+	bAudit                    // big-endian sequence -> AuditEntry JSON
+	numBuckets
 )
+
+var bucketNames = [numBuckets][]byte{
+	bUsers: []byte("users"), bUserLogin: []byte("users_login"), bUserExt: []byte("users_ext"),
+	bGroups: []byte("groups"), bGroupName: []byte("groups_name"), bGroupExt: []byte("groups_ext"),
+	bMembers: []byte("members"), bMemberOf: []byte("member_of"), bPerms: []byte("perms"), bHolders: []byte("holders"),
+	bTokens: []byte("tokens"), bTokensUser: []byte("tokens_user"), bCounts: []byte("counts"), bAudit: []byte("audit"),
+}
 
 // Store is a store.Store backed by bbolt.
 type Store struct {
@@ -52,8 +60,8 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		for _, name := range bucketNames {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
@@ -91,7 +99,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
 }
 
 // Backup writes a consistent snapshot of the file to w from one read
@@ -117,5 +125,5 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{btx}) })
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
 }

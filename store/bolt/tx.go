@@ -10,9 +10,19 @@ import (
 	"github.com/scimgate/scimgate/store"
 )
 
-type tx struct{ tx *bolt.Tx }
+type tx struct {
+	tx    *bolt.Tx
+	cache [numBuckets]*bolt.Bucket
+}
 
-func (t *tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+// b returns a bucket, opened once per transaction (bbolt does not cache
+// buckets of read-only transactions).
+func (t *tx) b(id bucket) *bolt.Bucket {
+	if t.cache[id] == nil {
+		t.cache[id] = t.tx.Bucket(bucketNames[id])
+	}
+	return t.cache[id]
+}
 
 func key(parts ...string) []byte {
 	var buf bytes.Buffer
@@ -181,18 +191,18 @@ func (t *tx) UsersByLogin(fn func(store.User) bool) error {
 func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }
 
 // count reads the record count kept for a primary bucket.
-func (t *tx) count(bucket []byte) int {
-	v := t.b(bCounts).Get(bucket)
+func (t *tx) count(id bucket) int {
+	v := t.b(bCounts).Get(bucketNames[id])
 	if len(v) != 8 {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(v))
 }
 
-func (t *tx) addCount(bucket []byte, delta int) error {
+func (t *tx) addCount(id bucket, delta int) error {
 	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], uint64(t.count(bucket)+delta))
-	return t.b(bCounts).Put(bucket, v[:])
+	binary.BigEndian.PutUint64(v[:], uint64(t.count(id)+delta))
+	return t.b(bCounts).Put(bucketNames[id], v[:])
 }
 
 // --- groups
