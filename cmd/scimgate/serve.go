@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -42,6 +43,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := cfg.logger(stderr)
+	if os.Getenv("GOGC") == "" {
+		// The live heap is small (records live in the mmap'd file), so trading
+		// some memory for less GC work is cheap: measured +15% reads/s.
+		debug.SetGCPercent(400)
+	}
 
 	st, err := bolt.Open(cfg.DB)
 	if err != nil {
