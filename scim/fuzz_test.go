@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,6 +65,48 @@ func FuzzPatch(f *testing.F) {
 		e.srv.Config.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"userName":"`) {
 			t.Fatalf("after %q the user reads %d %s", body, rec.Code, rec.Body)
+		}
+	})
+}
+
+// FuzzCreateUser posts arbitrary resource JSON: never a 5xx, and whatever is
+// accepted reads back with the userName it was created with.
+func FuzzCreateUser(f *testing.F) {
+	for _, s := range []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","active":"False"}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"b","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"x","employeeNumber":7}}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"c","emails":[{"value":"c@x","primary":"true"}],"name":null,"phoneNumbers":[null]}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"d","groups":[{"value":"x"}],"password":"p","meta":{"version":"W/\"9\""}}`,
+		`{"schemas":[],"userName":"e"}`, `{"userName":["x"]}`, `{"a":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}`, `null`, `"x"`,
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "/api/scim/v2/Users", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("body %q: %d %s", body, rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusCreated {
+			return
+		}
+		var created struct {
+			ID       string `json:"id"`
+			UserName string `json:"userName"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		req = httptest.NewRequest("GET", "/api/scim/v2/Users/"+created.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		rec = httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		var got struct {
+			UserName string `json:"userName"`
+		}
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got.UserName != created.UserName {
+			t.Fatalf("created %q reads back %d %s", created.UserName, rec.Code, rec.Body)
 		}
 	})
 }

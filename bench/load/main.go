@@ -6,6 +6,7 @@
 //	load -baseline-serve ADDR              serve the bare Echo baseline
 //	load -seed-db FILE -n N                write N users into a store file
 //	load -server URL -token T [-baseline URL] [-n N] [-c 64] [-d 10s]
+//	load -server URL -token T -soak 10m [-c 16]
 package main
 
 import (
@@ -42,6 +43,7 @@ func main() {
 	d := flag.Duration("d", 10*time.Second, "duration of each scenario")
 	skipSeed := flag.Bool("skip-seed", false, "the server already holds users named user0..user<n-1> (see -seed-db)")
 	scan := flag.Bool("scan", true, "also measure a list with a non-indexed filter (a full scan)")
+	soakFor := flag.Duration("soak", 0, "instead of the scenarios, run a mixed workload this long and check for 5xx, memory growth and lost writes")
 	flag.Parse()
 	switch {
 	case *baselineServe != "":
@@ -51,6 +53,8 @@ func main() {
 		fail(e.Start(*baselineServe))
 	case *seedDB != "":
 		fail(seedStore(*seedDB, *n))
+	case *server != "" && *soakFor > 0:
+		fail(soak(*server, *token, *c, *soakFor))
 	case *server != "":
 		fail(runLoad(*server, *baseline, *token, *n, *groups, *c, *d, *skipSeed, *scan))
 	default:
