@@ -23,26 +23,12 @@ func (h *Handler) groupResource(tx store.Tx, g store.Group) (scimlib.Resource, e
 
 // writeGroup is writeUser for groups.
 func (h *Handler) writeGroup(r *http.Request, fn func(tx store.Tx) (store.Group, error)) (scimlib.Resource, error) {
-	var g store.Group
-	err := h.store.Update(r.Context(), func(tx store.Tx) error {
-		var err error
-		g, err = fn(tx)
-		return err
-	})
-	if err == nil {
-		var res scimlib.Resource
-		err = h.store.View(r.Context(), func(tx store.Tx) error {
-			if fresh, err := tx.Group(g.ID); err == nil {
-				g = fresh
-			}
-			res, err = h.groupResource(tx, g)
-			return err
-		})
-		if err == nil {
-			return res, nil
+	return write(h, r, fn, func(tx store.Tx, g store.Group) (scimlib.Resource, error) {
+		if fresh, err := tx.Group(g.ID); err == nil {
+			g = fresh
 		}
-	}
-	return scimlib.Resource{}, scimError(err, h.log)
+		return h.groupResource(tx, g)
+	})
 }
 
 func loadGroup(tx store.Tx, r *http.Request, id string) (store.Group, error) {

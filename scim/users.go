@@ -22,30 +22,36 @@ func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, err
 		Meta: scimlib.Meta{Created: &u.Created, LastModified: &u.Updated, Version: etag(u.Version)}}, nil
 }
 
-// writeUser runs fn in one (group-committed) transaction, then renders the
-// user it returns from a fresh snapshot, so rendering stays out of the
-// serialised write path. Errors are mapped for the library.
-func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
-	var u store.User
+// write runs fn in one (group-committed) transaction, then renders what it
+// returns from a fresh snapshot, so rendering stays out of the serialised
+// write path. Errors are mapped for the library.
+func write[T any](h *Handler, r *http.Request, fn func(store.Tx) (T, error), render func(store.Tx, T) (scimlib.Resource, error)) (scimlib.Resource, error) {
+	var v T
 	err := h.store.Update(r.Context(), func(tx store.Tx) error {
 		var err error
-		u, err = fn(tx)
+		v, err = fn(tx)
 		return err
 	})
+	var res scimlib.Resource
 	if err == nil {
-		var res scimlib.Resource
 		err = h.store.View(r.Context(), func(tx store.Tx) error {
-			if fresh, err := tx.User(u.ID); err == nil {
-				u = fresh
-			}
-			res, err = h.userResource(tx, u)
+			res, err = render(tx, v)
 			return err
 		})
-		if err == nil {
-			return res, nil
-		}
 	}
-	return scimlib.Resource{}, scimError(err, h.log)
+	if err != nil {
+		return scimlib.Resource{}, scimError(err, h.log)
+	}
+	return res, nil
+}
+
+func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
+	return write(h, r, fn, func(tx store.Tx, u store.User) (scimlib.Resource, error) {
+		if fresh, err := tx.User(u.ID); err == nil {
+			u = fresh
+		}
+		return h.userResource(tx, u)
+	})
 }
 
 // loadUser finds a managed user and checks If-Match against its version.

@@ -166,19 +166,38 @@ func sortPerms(perms []string) []string {
 	return orEmpty(perms)
 }
 
-func permissionUsers(cl *call) error {
-	if err := globalOnly(cl); err != nil {
-		return err
+// permissionQuery reads the parameters permissions/users and groups share.
+func permissionQuery(cl *call) (p, ps int, perm, q string, err error) {
+	if err = globalOnly(cl); err != nil {
+		return
 	}
-	p, ps, err := cl.page()
+	if p, ps, err = cl.page(); err != nil {
+		return
+	}
+	perm, q = cl.str("permission"), strings.ToLower(cl.str("q"))
+	if perm != "" {
+		err = checkPermission(perm)
+	}
+	return
+}
+
+// holdersFirst pages entries with permissions ahead of those without, as
+// SonarQube lists them.
+func holdersFirst[T any](with, without []T, p, ps int) ([]T, paging) {
+	w := newWindow(p, ps)
+	page := []T{}
+	for _, e := range append(with, without...) {
+		if w.take() {
+			page = append(page, e)
+		}
+	}
+	return page, w.paging(p)
+}
+
+func permissionUsers(cl *call) error {
+	p, ps, perm, q, err := permissionQuery(cl)
 	if err != nil {
 		return err
-	}
-	perm, q := cl.str("permission"), strings.ToLower(cl.str("q"))
-	if perm != "" {
-		if err := checkPermission(perm); err != nil {
-			return err
-		}
 	}
 	type entry struct {
 		Login       string   `json:"login"`
@@ -219,30 +238,14 @@ func permissionUsers(cl *call) error {
 	if err != nil {
 		return err
 	}
-	all := append(with, without...) // users holding permissions first
-	w := newWindow(p, ps)
-	users := []entry{}
-	for _, e := range all {
-		if w.take() {
-			users = append(users, e)
-		}
-	}
-	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
+	users, pg := holdersFirst(with, without, p, ps)
+	return cl.json(map[string]any{"paging": pg, "users": users})
 }
 
 func permissionGroups(cl *call) error {
-	if err := globalOnly(cl); err != nil {
-		return err
-	}
-	p, ps, err := cl.page()
+	p, ps, perm, q, err := permissionQuery(cl)
 	if err != nil {
 		return err
-	}
-	perm, q := cl.str("permission"), strings.ToLower(cl.str("q"))
-	if perm != "" {
-		if err := checkPermission(perm); err != nil {
-			return err
-		}
 	}
 	type entry struct {
 		ID          string   `json:"id"`
@@ -283,12 +286,6 @@ func permissionGroups(cl *call) error {
 	if err != nil {
 		return err
 	}
-	w := newWindow(p, ps)
-	groups := []entry{}
-	for _, e := range append(with, without...) {
-		if w.take() {
-			groups = append(groups, e)
-		}
-	}
-	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
+	groups, pg := holdersFirst(with, without, p, ps)
+	return cl.json(map[string]any{"paging": pg, "groups": groups})
 }

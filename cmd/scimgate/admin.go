@@ -318,24 +318,35 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "scimgate: -o is required")
 		return 2
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".scimgate-backup-*")
+	n, err := installStoreFile(*out, func(w io.Writer) (int64, error) {
+		if *server != "" {
+			return backupFromServer(ctx, *server, *token, w)
+		}
+		st, err := bolt.Open(*db)
+		if err != nil {
+			return 0, fmt.Errorf("%v\n(to back up a running server, use -server URL -token TOKEN)", err)
+		}
+		defer st.Close()
+		return st.Backup(ctx, w)
+	})
 	if err != nil {
-		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		fmt.Fprintf(stderr, "scimgate: backup: %v\n", err)
 		return 1
 	}
-	defer os.Remove(tmp.Name())
-	var n int64
-	if *server != "" {
-		n, err = backupFromServer(ctx, *server, *token, tmp)
-	} else {
-		st, err2 := bolt.Open(*db)
-		if err2 != nil {
-			fmt.Fprintf(stderr, "scimgate: %v\n(to back up a running server, use -server URL -token TOKEN)\n", err2)
-			return 1
-		}
-		n, err = st.Backup(ctx, tmp)
-		st.Close()
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
+	return 0
+}
+
+// installStoreFile writes a store file to a temporary file beside dst with
+// fill, syncs it, checks it is a consistent store, and only then renames it
+// over dst: a failure at any step leaves dst as it was.
+func installStoreFile(dst string, fill func(io.Writer) (int64, error)) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".scimgate-*")
+	if err != nil {
+		return 0, err
 	}
+	defer os.Remove(tmp.Name())
+	n, err := fill(tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -346,14 +357,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = verifyStoreFile(tmp.Name())
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), *out)
+		err = os.Rename(tmp.Name(), dst)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "scimgate: backup: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
-	return 0
+	return n, err
 }
 
 func backupFromServer(ctx context.Context, server, token string, w io.Writer) (int64, error) {
@@ -410,26 +416,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(*db), ".scimgate-restore-*")
-	if err != nil {
-		fmt.Fprintf(stderr, "scimgate: %v\n", err)
-		return 1
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, src)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = verifyStoreFile(tmp.Name())
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), *db)
-	}
-	if err != nil {
+	if _, err := installStoreFile(*db, func(w io.Writer) (int64, error) { return io.Copy(w, src) }); err != nil {
 		fmt.Fprintf(stderr, "scimgate: restore: %v (the store was not changed)\n", err)
 		return 1
 	}
