@@ -6,13 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 )
-
-func urlUnescape(s string) (string, error) { return url.PathUnescape(s) }
 
 // readBody reads a request body of at most maxBody bytes.
 func (h *Handler) readBody(r *http.Request) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -191,7 +192,7 @@ func (h *Handler) serve(c echo.Context) error {
 	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
 	c.SetRequest(r)
 	if resource && len(segs) == 2 {
-		id, err := urlUnescape(segs[1])
+		id, err := url.PathUnescape(segs[1])
 		if err != nil || !store.ValidID(id) {
 			writeError(w, scimErr(notFound(segs[1]), h.log))
 			return nil
