@@ -73,19 +73,19 @@ func setMembers(tx store.Tx, groupID string, ids []string) error {
 	for _, id := range ids {
 		want[id] = true
 	}
-	var drop []string
-	err := tx.Members(groupID, func(uid string) bool {
-		if want[uid] {
-			delete(want, uid) // already a member
-		} else {
+	have := map[string]bool{}
+	var drop []string // collected first: removing while iterating would skip some
+	for uid := range tx.Members(groupID) {
+		have[uid] = true
+		if !want[uid] {
 			drop = append(drop, uid)
 		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
-	for uid := range want {
+	for _, uid := range ids {
+		if have[uid] {
+			continue
+		}
+		have[uid] = true
 		u, err := tx.User(uid)
 		if !store.ValidID(uid) || err != nil || !u.Managed {
 			return store.Errorf(store.EInvalid, "invalidValue: member %q is not a provisioned user", uid)
@@ -150,10 +150,9 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 			doc["externalId"] = g.ExternalID
 		}
 		var members []any
-		_ = tx.Members(g.ID, func(uid string) bool {
+		for uid := range tx.Members(g.ID) {
 			members = append(members, map[string]any{"value": uid})
-			return true
-		})
+		}
 		if members != nil {
 			doc["members"] = members
 		}

@@ -38,19 +38,17 @@ func (h *Handler) renderUserGroups(tx store.Tx, u store.User, withGroups bool) (
 // userGroups lists the managed groups of a user.
 func (h *Handler) userGroups(tx store.Tx, u store.User) ([]any, error) {
 	var groups []any
-	var err error
-	_ = tx.GroupsOf(u.ID, func(gid string) bool {
-		var g store.Group
-		if g, err = tx.Group(gid); err != nil {
-			return false
+	for gid := range tx.GroupsOf(u.ID) {
+		g, err := tx.Group(gid)
+		if err != nil {
+			return nil, err
 		}
 		if g.Managed {
 			groups = append(groups, map[string]any{"value": g.ID, "display": g.Name,
 				"$ref": h.location("Groups", g.ID), "type": "direct"})
 		}
-		return true
-	})
-	return groups, err
+	}
+	return groups, nil
 }
 
 // userHead holds the attributes of a user that are not stored as sent.
@@ -114,18 +112,16 @@ func (h *Handler) renderGroup(tx store.Tx, g store.Group, withMembers bool) (map
 		return doc, nil
 	}
 	members := []any{}
-	var err error
-	_ = tx.Members(g.ID, func(uid string) bool {
-		var u store.User
-		if u, err = tx.User(uid); err != nil {
-			return false
+	for uid := range tx.Members(g.ID) {
+		u, err := tx.User(uid)
+		if err != nil {
+			return nil, err
 		}
 		members = append(members, map[string]any{"value": u.ID, "display": u.Login,
 			"$ref": h.location("Users", u.ID), "type": "User"})
-		return true
-	})
+	}
 	doc["members"] = members
-	return doc, err
+	return doc, nil
 }
 
 // get serves GET /Users/{id} and GET /Groups/{id}.
@@ -332,19 +328,18 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.Us
 		}
 		return nil
 	}
-	var err error
-	walkErr := tx.Users("", func(u store.User) bool {
-		if !u.Managed {
-			return true
+	for u, err := range tx.Users("") {
+		if err != nil {
+			return err
 		}
-		var more bool
-		more, err = fn(u)
-		return err == nil && more
-	})
-	if err != nil {
-		return err
+		if !u.Managed {
+			continue
+		}
+		if more, err := fn(u); err != nil || !more {
+			return err
+		}
 	}
-	return walkErr
+	return nil
 }
 
 // eachGroup is eachUser for managed groups.
@@ -377,19 +372,18 @@ func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, fn func(store.G
 		}
 		return nil
 	}
-	var err error
-	walkErr := tx.Groups("", func(g store.Group) bool {
-		if !g.Managed {
-			return true
+	for g, err := range tx.Groups("") {
+		if err != nil {
+			return err
 		}
-		var more bool
-		more, err = fn(g)
-		return err == nil && more
-	})
-	if err != nil {
-		return err
+		if !g.Managed {
+			continue
+		}
+		if more, err := fn(g); err != nil || !more {
+			return err
+		}
 	}
-	return walkErr
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -65,18 +65,17 @@ func joinDefaultGroup(tx Tx, userID string) error {
 // HasPermission reports whether an active user holds a global permission,
 // directly or through one of its groups.
 func HasPermission(tx Tx, userID, perm string) (bool, error) {
-	found := false
-	err := tx.Holders(perm, func(s Subject) bool {
-		switch s.Kind {
-		case 'u':
-			found = s.ID == userID
-		case 'g':
-			ok, err := tx.IsMember(s.ID, userID)
-			found = s.ID == AnyoneGroup || err == nil && ok
+	for s := range tx.Holders(perm) {
+		switch {
+		case s.Kind == 'u' && s.ID == userID, s.Kind == 'g' && s.ID == AnyoneGroup:
+			return true, nil
+		case s.Kind == 'g':
+			if ok, err := tx.IsMember(s.ID, userID); err != nil || ok {
+				return ok, err
+			}
 		}
-		return !found
-	})
-	return found, err
+	}
+	return false, nil
 }
 
 // UserPermissions returns the global permissions a user holds, directly or
@@ -98,27 +97,27 @@ func UserPermissions(tx Tx, userID string) ([]string, error) {
 // EnsureAdmin fails with msg when no active user holds admin any more. Call it
 // after a change inside the same transaction; the error rolls the change back.
 func EnsureAdmin(tx Tx, msg string) error {
-	found := false
-	err := tx.Holders(PermAdmin, func(s Subject) bool {
-		if s.Kind == 'u' {
-			u, err := tx.User(s.ID)
-			found = err == nil && u.Active
-			return !found
+	active := func(id string) (bool, error) {
+		u, err := tx.User(id)
+		if IsNotFound(err) {
+			return false, nil
 		}
-		_ = tx.Members(s.ID, func(uid string) bool {
-			u, err := tx.User(uid)
-			found = err == nil && u.Active
-			return !found
-		})
-		return !found
-	})
-	if err != nil {
-		return err
+		return err == nil && u.Active, err
 	}
-	if !found {
-		return Errorf(EInvalid, "%s", msg)
+	for s := range tx.Holders(PermAdmin) {
+		if s.Kind == 'u' {
+			if ok, err := active(s.ID); err != nil || ok {
+				return err
+			}
+			continue
+		}
+		for uid := range tx.Members(s.ID) {
+			if ok, err := active(uid); err != nil || ok {
+				return err
+			}
+		}
 	}
-	return nil
+	return Errorf(EInvalid, "%s", msg)
 }
 
 // Deactivate turns a user off: its tokens and global permissions go, and so do
@@ -150,16 +149,15 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 			return User{}, err
 		}
 	}
-	var local []string
-	err = tx.GroupsOf(u.ID, func(gid string) bool {
+	var local []string // collected first: removing while iterating would skip some
+	for gid := range tx.GroupsOf(u.ID) {
 		g, err := tx.Group(gid)
-		if err == nil && !g.Managed {
+		if err != nil {
+			return User{}, err
+		}
+		if !g.Managed {
 			local = append(local, gid)
 		}
-		return true
-	})
-	if err != nil {
-		return User{}, err
 	}
 	for _, gid := range local {
 		if err := tx.RemoveMember(gid, u.ID); err != nil {

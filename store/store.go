@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"time"
 )
 
@@ -92,8 +93,9 @@ type Store interface {
 }
 
 // Tx is one transaction. Writes are visible to later reads of the same Tx and
-// are discarded unless the function passed to Update returns nil.
-// Iterators stop early when fn returns false.
+// are discarded unless the function passed to Update returns nil. Iterators
+// are valid only inside the transaction; those that decode records yield an
+// error and stop when one does not decode.
 type Tx interface {
 	User(id string) (User, error)
 	// UserByLogin matches logins case-insensitively: logins are unique that way.
@@ -103,11 +105,11 @@ type Tx interface {
 	// PutUser inserts or replaces u, keeping indexes; a login taken by another
 	// user is ErrConflict.
 	PutUser(u User) error
-	// Users walks every user in id order (creation order), starting after the
-	// id given (empty: from the first).
-	Users(after string, fn func(User) bool) error
-	// UsersByLogin walks users in lower-cased login order.
-	UsersByLogin(fn func(User) bool) error
+	// Users yields every user in id order (creation order), starting after
+	// the id given (empty: from the first).
+	Users(after string) iter.Seq2[User, error]
+	// UsersByLogin yields users in lower-cased login order.
+	UsersByLogin() iter.Seq2[User, error]
 	CountUsers() (int, error)
 
 	Group(id string) (Group, error)
@@ -115,23 +117,25 @@ type Tx interface {
 	GroupsByExternalID(extID string) ([]Group, error)
 	PutGroup(g Group) error
 	DeleteGroup(id string) error // also removes memberships and permissions
-	Groups(after string, fn func(Group) bool) error
-	// GroupsByName walks groups in lower-cased name order.
-	GroupsByName(fn func(Group) bool) error
+	Groups(after string) iter.Seq2[Group, error]
+	// GroupsByName yields groups in lower-cased name order.
+	GroupsByName() iter.Seq2[Group, error]
 	CountGroups() (int, error)
 
 	AddMember(groupID, userID string) error
 	RemoveMember(groupID, userID string) error
 	IsMember(groupID, userID string) (bool, error)
-	Members(groupID string, fn func(userID string) bool) error
+	// Members yields the ids of a group's members.
+	Members(groupID string) iter.Seq[string]
 	CountMembers(groupID string) (int, error)
-	GroupsOf(userID string, fn func(groupID string) bool) error
+	// GroupsOf yields the ids of the groups a user belongs to.
+	GroupsOf(userID string) iter.Seq[string]
 
 	Grant(s Subject, perm string) error
 	Revoke(s Subject, perm string) error
 	Permissions(s Subject) ([]string, error)
-	// Holders walks the subjects holding perm.
-	Holders(perm string, fn func(Subject) bool) error
+	// Holders yields the subjects holding perm.
+	Holders(perm string) iter.Seq[Subject]
 
 	PutToken(t Token) error
 	Token(hash string) (Token, error)
@@ -141,6 +145,6 @@ type Tx interface {
 
 	// AppendAudit stores e, assigning e.Seq (increasing).
 	AppendAudit(e *AuditEntry) error
-	// Audit walks entries from the newest to the oldest.
-	Audit(fn func(AuditEntry) bool) error
+	// Audit yields entries from the newest to the oldest.
+	Audit() iter.Seq2[AuditEntry, error]
 }

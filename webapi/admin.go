@@ -24,12 +24,18 @@ func auditTrail(cl *call) error {
 	name, limit := cl.str("name"), cl.int("ps")
 	entries := []store.AuditEntry{}
 	err := cl.view(func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool {
+		for e, err := range tx.Audit() {
+			if err != nil {
+				return err
+			}
 			if name == "" || e.Name == name {
 				entries = append(entries, e)
 			}
-			return len(entries) < limit
-		})
+			if len(entries) >= limit {
+				break
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -239,12 +239,15 @@ func searchGroups(cl *call) error {
 	groups := []entry{}
 	w := newWindow(p, ps)
 	err = cl.view(func(tx store.Tx) error {
-		return tx.GroupsByName(func(g store.Group) bool {
+		for g, err := range tx.GroupsByName() {
+			if err != nil {
+				return err
+			}
 			if q != "" && !strings.Contains(strings.ToLower(g.Name), q) || filterManaged && g.Managed != managed {
-				return true
+				continue
 			}
 			if !w.take() {
-				return true
+				continue
 			}
 			e := entry{Name: g.Name, Default: g.Name == store.DefaultGroup}
 			if fields["description"] {
@@ -259,8 +262,8 @@ func searchGroups(cl *call) error {
 				e.Managed = &m
 			}
 			groups = append(groups, e)
-			return true
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -287,20 +290,23 @@ func groupUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
-		return tx.UsersByLogin(func(u store.User) bool {
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
 			if !u.Active {
-				return true
+				continue
 			}
 			member, _ := tx.IsMember(g.ID, u.ID)
 			if selected == "selected" && !member || selected == "deselected" && member ||
 				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
-				return true
+				continue
 			}
 			if w.take() {
 				users = append(users, entry{u.Login, u.Name, member, u.Managed})
 			}
-			return true
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return err

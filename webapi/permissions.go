@@ -209,18 +209,20 @@ func permissionUsers(cl *call) error {
 	}
 	var with, without []entry
 	err = cl.view(func(tx store.Tx) error {
-		var err error
-		walkErr := tx.UsersByLogin(func(u store.User) bool {
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
 			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) &&
 				!strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q) {
-				return true
+				continue
 			}
-			var perms []string
-			if perms, err = tx.Permissions(store.Subject{Kind: 'u', ID: u.ID}); err != nil {
-				return false
+			perms, err := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+			if err != nil {
+				return err
 			}
 			if perm != "" && !contains(perms, perm) {
-				return true
+				continue
 			}
 			e := entry{u.Login, u.Name, u.Email, sortPerms(perms), avatar(u.Email), u.Managed}
 			if len(perms) > 0 {
@@ -228,12 +230,8 @@ func permissionUsers(cl *call) error {
 			} else {
 				without = append(without, e)
 			}
-			return true
-		})
-		if err != nil {
-			return err
 		}
-		return walkErr
+		return nil
 	})
 	if err != nil {
 		return err
@@ -271,17 +269,16 @@ func permissionGroups(cl *call) error {
 			return err
 		}
 		add(entry{ID: store.AnyoneGroup, Name: store.AnyoneGroup, Permissions: sortPerms(perms)})
-		walkErr := tx.GroupsByName(func(g store.Group) bool {
+		for g, err := range tx.GroupsByName() {
+			if err != nil {
+				return err
+			}
 			if perms, err = tx.Permissions(store.Subject{Kind: 'g', ID: g.ID}); err != nil {
-				return false
+				return err
 			}
 			add(entry{g.ID, g.Name, g.Description, sortPerms(perms), g.Managed})
-			return true
-		})
-		if err != nil {
-			return err
 		}
-		return walkErr
+		return nil
 	})
 	if err != nil {
 		return err

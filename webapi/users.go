@@ -316,17 +316,15 @@ func avatar(email string) string {
 
 func groupNames(tx store.Tx, userID string) ([]string, error) {
 	var names []string
-	var err error
-	_ = tx.GroupsOf(userID, func(gid string) bool {
-		var g store.Group
-		if g, err = tx.Group(gid); err != nil {
-			return false
+	for gid := range tx.GroupsOf(userID) {
+		g, err := tx.Group(gid)
+		if err != nil {
+			return nil, err
 		}
 		names = append(names, g.Name)
-		return true
-	})
+	}
 	sort.Strings(names)
-	return names, err
+	return names, nil
 }
 
 func searchUsers(cl *call) error {
@@ -346,27 +344,27 @@ func searchUsers(cl *call) error {
 	w := newWindow(p, ps)
 	users := []searchUser{}
 	err = cl.view(func(tx store.Tx) error {
-		var err error
-		walkErr := tx.UsersByLogin(func(u store.User) bool {
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
 			switch {
 			case u.Active == deactivated,
 				filterManaged && u.Managed != managedFilter,
 				filterExt && u.ExternalLogin != extID,
 				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
-				return true
+				continue
 			}
 			if !w.take() {
-				return true
+				continue
 			}
-			var su searchUser
-			su, err = cl.searchUser(tx, u)
+			su, err := cl.searchUser(tx, u)
+			if err != nil {
+				return err
+			}
 			users = append(users, su)
-			return err == nil
-		})
-		if err != nil {
-			return err
 		}
-		return walkErr
+		return nil
 	})
 	if err != nil {
 		return err
@@ -517,25 +515,23 @@ func userGroups(cl *call) error {
 		if !ok || !u.Active {
 			return notFound("Unknown user: %s", login)
 		}
-		var err error
-		walkErr := tx.GroupsByName(func(g store.Group) bool {
-			var member bool
-			if member, err = tx.IsMember(g.ID, u.ID); err != nil {
-				return false
+		for g, err := range tx.GroupsByName() {
+			if err != nil {
+				return err
+			}
+			member, err := tx.IsMember(g.ID, u.ID)
+			if err != nil {
+				return err
 			}
 			if selected == "selected" && !member || selected == "deselected" && member ||
 				q != "" && !strings.Contains(strings.ToLower(g.Name), q) {
-				return true
+				continue
 			}
 			if w.take() {
 				groups = append(groups, groupJSON{g.ID, g.Name, g.Description, member, g.Name == store.DefaultGroup})
 			}
-			return true
-		})
-		if err != nil {
-			return err
 		}
-		return walkErr
+		return nil
 	})
 	if err != nil {
 		return err

@@ -192,13 +192,16 @@ func userList(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOGIN\tMANAGED\tACTIVE\tEXTERNAL ID\tNAME\tEMAIL")
 	err := st.View(ctx, func(tx store.Tx) error {
-		return tx.UsersByLogin(func(u store.User) bool {
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
 			if *managed != "" && fmt.Sprint(u.Managed) != *managed || *active != "" && fmt.Sprint(u.Active) != *active {
-				return true
+				continue
 			}
 			fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%s\n", u.Login, u.Managed, u.Active, dash(u.ExternalID), u.Name, dash(u.Email))
-			return true
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return fail(stderr, err)
@@ -235,12 +238,13 @@ func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return err
 		}
 		var groups []string
-		_ = tx.GroupsOf(u.ID, func(gid string) bool {
-			if g, err := tx.Group(gid); err == nil {
-				groups = append(groups, g.Name)
+		for gid := range tx.GroupsOf(u.ID) {
+			g, err := tx.Group(gid)
+			if err != nil {
+				return err
 			}
-			return true
-		})
+			groups = append(groups, g.Name)
+		}
 		perms, err := store.UserPermissions(tx, u.ID)
 		if err != nil {
 			return err
@@ -281,15 +285,20 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintln(tw, "TIME\tACTOR\tAPI\tOPERATION\tKIND\tACTION\tNAME\tBEFORE\tAFTER\tDETAIL")
 	n := 0
 	err := st.View(ctx, func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool {
+		for e, err := range tx.Audit() {
+			if err != nil {
+				return err
+			}
 			if *name != "" && e.Name != *name {
-				return true
+				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.Actor), e.API, dash(e.Op),
 				e.Kind, e.Action, dash(e.Name), state(e.Before), state(e.After), e.Detail)
-			n++
-			return n < *limit
-		})
+			if n++; n >= *limit {
+				break
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fail(stderr, err)

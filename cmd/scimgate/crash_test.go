@@ -137,7 +137,12 @@ func TestCrashSafety(t *testing.T) {
 			}
 			n, _ := tx.CountUsers()
 			walked := 0
-			_ = tx.Users("", func(store.User) bool { walked++; return true })
+			for _, err := range tx.Users("") {
+				if err != nil {
+					t.Errorf("round %d: unreadable record: %v", round, err)
+				}
+				walked++
+			}
 			if n != walked {
 				t.Errorf("round %d: user count %d but %d records", round, n, walked)
 			}

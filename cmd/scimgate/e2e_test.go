@@ -100,13 +100,23 @@ func TestManagedUserEndToEnd(t *testing.T) {
 	snapshot := func() string {
 		var b bytes.Buffer
 		_ = g.store.View(context.Background(), func(tx store.Tx) error {
-			_ = tx.Users("", func(u store.User) bool { raw, _ := json.Marshal(u); b.Write(raw); return true })
-			_ = tx.Groups("", func(gr store.Group) bool {
+			for u, err := range tx.Users("") {
+				raw, _ := json.Marshal(u)
+				b.Write(raw)
+				if err != nil {
+					return err
+				}
+			}
+			for gr, err := range tx.Groups("") {
+				if err != nil {
+					return err
+				}
 				raw, _ := json.Marshal(gr)
 				b.Write(raw)
-				_ = tx.Members(gr.ID, func(m string) bool { b.WriteString(m); return true })
-				return true
-			})
+				for m := range tx.Members(gr.ID) {
+					b.WriteString(m)
+				}
+			}
 			return nil
 		})
 		return b.String()

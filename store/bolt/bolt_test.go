@@ -94,10 +94,15 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 		}
 		_ = copy.View(ctx, func(tx store.Tx) error {
 			n, _ := tx.CountUsers()
-			walked, ext := 0, 0
-			_ = tx.Users("", func(u store.User) bool { walked++; return true })
+			walked := 0
+			for _, err := range tx.Users("") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				walked++
+			}
 			us, _ := tx.UsersByExternalID("x")
-			ext = len(us)
+			ext := len(us)
 			if n != walked || ext != walked || n == 0 {
 				t.Errorf("backup %d: count %d, records %d, externalId index %d", b, n, walked, ext)
 			}

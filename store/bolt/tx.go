@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"iter"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -45,62 +47,62 @@ func record[T any](b *bolt.Bucket, k string, decode func([]byte) (T, error)) (T,
 	return decode(raw)
 }
 
-// suffixes walks the keys that start with prefix+0, passing the rest.
-func suffixes(b *bolt.Bucket, prefix string, fn func(rest string) bool) error {
-	p := key(prefix, "")
-	c := b.Cursor()
-	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-		if !fn(string(k[len(p):])) {
-			return nil
+// suffixes yields the rest of every key that starts with prefix+0.
+func suffixes(b *bolt.Bucket, prefix string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		p := key(prefix, "")
+		c := b.Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			if !yield(string(k[len(p):])) {
+				return
+			}
 		}
 	}
-	return nil
 }
 
 func countPrefix(b *bolt.Bucket, prefix string) int {
 	n := 0
-	_ = suffixes(b, prefix, func(string) bool { n++; return true })
+	for range suffixes(b, prefix) {
+		n++
+	}
 	return n
 }
 
-// walk iterates a record bucket in key order, starting after the key given.
-func walk[T any](b *bolt.Bucket, after string, decode func([]byte) (T, error), fn func(T) bool) error {
-	c := b.Cursor()
-	var k, v []byte
-	if after == "" {
-		k, v = c.First()
-	} else {
-		k, v = c.Seek([]byte(after))
-		if k != nil && string(k) == after {
-			k, v = c.Next()
+// walk yields a record bucket's records in key order, starting after the
+// key given; a record that does not decode ends the walk with its error.
+func walk[T any](b *bolt.Bucket, after string, decode func([]byte) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		c := b.Cursor()
+		var k, v []byte
+		if after == "" {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			x, err := decode(v)
+			if !yield(x, err) || err != nil {
+				return
+			}
 		}
 	}
-	for ; k != nil; k, v = c.Next() {
-		x, err := decode(v)
-		if err != nil {
-			return err
-		}
-		if !fn(x) {
-			return nil
-		}
-	}
-	return nil
 }
 
-// walkIndex iterates an index bucket (key -> id) in key order, loading each
-// record from the primary bucket.
-func walkIndex[T any](index, primary *bolt.Bucket, decode func([]byte) (T, error), fn func(T) bool) error {
-	c := index.Cursor()
-	for k, id := c.First(); k != nil; k, id = c.Next() {
-		x, err := record(primary, string(id), decode)
-		if err != nil {
-			return err
-		}
-		if !fn(x) {
-			return nil
+// walkIndex yields the records an index bucket (key -> id) points to, in
+// key order.
+func walkIndex[T any](index, primary *bolt.Bucket, decode func([]byte) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		c := index.Cursor()
+		for k, id := c.First(); k != nil; k, id = c.Next() {
+			x, err := record(primary, string(id), decode)
+			if !yield(x, err) || err != nil {
+				return
+			}
 		}
 	}
-	return nil
 }
 
 // --- users
@@ -117,14 +119,14 @@ func (t *tx) UserByLogin(login string) (store.User, error) {
 
 func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
 	var out []store.User
-	var err error
-	_ = suffixes(t.b(bUserExt), extID, func(id string) bool {
-		var u store.User
-		u, err = t.User(id)
+	for id := range suffixes(t.b(bUserExt), extID) {
+		u, err := t.User(id)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, u)
-		return err == nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func (t *tx) PutUser(u store.User) error {
@@ -180,12 +182,12 @@ func (t *tx) reindexExt(b *bolt.Bucket, old, new, id string) error {
 	return b.Put(key(new, id), nil)
 }
 
-func (t *tx) Users(after string, fn func(store.User) bool) error {
-	return walk(t.b(bUsers), after, decodeUser, fn)
+func (t *tx) Users(after string) iter.Seq2[store.User, error] {
+	return walk(t.b(bUsers), after, decodeUser)
 }
 
-func (t *tx) UsersByLogin(fn func(store.User) bool) error {
-	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser, fn)
+func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
+	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser)
 }
 
 func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }
@@ -219,14 +221,14 @@ func (t *tx) GroupByName(name string) (store.Group, error) {
 
 func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
 	var out []store.Group
-	var err error
-	_ = suffixes(t.b(bGroupExt), extID, func(id string) bool {
-		var g store.Group
-		g, err = t.Group(id)
+	for id := range suffixes(t.b(bGroupExt), extID) {
+		g, err := t.Group(id)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, g)
-		return err == nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func (t *tx) PutGroup(g store.Group) error {
@@ -269,7 +271,7 @@ func (t *tx) DeleteGroup(id string) error {
 		return err
 	}
 	var members []string
-	_ = t.Members(id, func(uid string) bool { members = append(members, uid); return true })
+	members = slices.Collect(t.Members(id))
 	for _, uid := range members {
 		if err := t.RemoveMember(id, uid); err != nil {
 			return err
@@ -293,12 +295,12 @@ func (t *tx) DeleteGroup(id string) error {
 	return t.b(bGroups).Delete([]byte(id))
 }
 
-func (t *tx) Groups(after string, fn func(store.Group) bool) error {
-	return walk(t.b(bGroups), after, decodeGroup, fn)
+func (t *tx) Groups(after string) iter.Seq2[store.Group, error] {
+	return walk(t.b(bGroups), after, decodeGroup)
 }
 
-func (t *tx) GroupsByName(fn func(store.Group) bool) error {
-	return walkIndex(t.b(bGroupName), t.b(bGroups), decodeGroup, fn)
+func (t *tx) GroupsByName() iter.Seq2[store.Group, error] {
+	return walkIndex(t.b(bGroupName), t.b(bGroups), decodeGroup)
 }
 
 func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
@@ -324,16 +326,16 @@ func (t *tx) IsMember(groupID, userID string) (bool, error) {
 	return k != nil && bytes.Equal(k, key(groupID, userID)), nil
 }
 
-func (t *tx) Members(groupID string, fn func(string) bool) error {
-	return suffixes(t.b(bMembers), groupID, fn)
+func (t *tx) Members(groupID string) iter.Seq[string] {
+	return suffixes(t.b(bMembers), groupID)
 }
 
 func (t *tx) CountMembers(groupID string) (int, error) {
 	return countPrefix(t.b(bMembers), groupID), nil
 }
 
-func (t *tx) GroupsOf(userID string, fn func(string) bool) error {
-	return suffixes(t.b(bMemberOf), userID, fn)
+func (t *tx) GroupsOf(userID string) iter.Seq[string] {
+	return suffixes(t.b(bMemberOf), userID)
 }
 
 // --- permissions
@@ -355,18 +357,17 @@ func (t *tx) Revoke(s store.Subject, perm string) error {
 }
 
 func (t *tx) Permissions(s store.Subject) ([]string, error) {
-	var out []string
-	err := suffixes(t.b(bPerms), subjectKey(s), func(p string) bool { out = append(out, p); return true })
-	return out, err
+	return slices.Collect(suffixes(t.b(bPerms), subjectKey(s))), nil
 }
 
-func (t *tx) Holders(perm string, fn func(store.Subject) bool) error {
-	return suffixes(t.b(bHolders), perm, func(rest string) bool {
-		if rest == "" {
-			return true
+func (t *tx) Holders(perm string) iter.Seq[store.Subject] {
+	return func(yield func(store.Subject) bool) {
+		for rest := range suffixes(t.b(bHolders), perm) {
+			if rest != "" && !yield(store.Subject{Kind: rest[0], ID: rest[1:]}) {
+				return
+			}
 		}
-		return fn(store.Subject{Kind: rest[0], ID: rest[1:]})
-	})
+	}
 }
 
 // --- tokens
@@ -401,14 +402,14 @@ func (t *tx) DeleteToken(hash string) error {
 
 func (t *tx) Tokens(userID string) ([]store.Token, error) {
 	var out []store.Token
-	var err error
-	_ = suffixes(t.b(bTokensUser), userID, func(name string) bool {
-		var tok store.Token
-		tok, err = t.TokenByName(userID, name)
+	for name := range suffixes(t.b(bTokensUser), userID) {
+		tok, err := t.TokenByName(userID, name)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, tok)
-		return err == nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // --- audit
@@ -429,16 +430,15 @@ func (t *tx) AppendAudit(e *store.AuditEntry) error {
 	return b.Put(k[:], raw)
 }
 
-func (t *tx) Audit(fn func(store.AuditEntry) bool) error {
-	c := t.b(bAudit).Cursor()
-	for k, v := c.Last(); k != nil; k, v = c.Prev() {
-		var e store.AuditEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return err
-		}
-		if !fn(e) {
-			return nil
+func (t *tx) Audit() iter.Seq2[store.AuditEntry, error] {
+	return func(yield func(store.AuditEntry, error) bool) {
+		c := t.b(bAudit).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var e store.AuditEntry
+			err := json.Unmarshal(v, &e)
+			if !yield(e, err) || err != nil {
+				return
+			}
 		}
 	}
-	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"sync"
 	"testing"
 
@@ -48,6 +50,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 var ctx = context.Background()
+
+// all yields an iterator's values, failing the test on an error.
+func all[T any](t *testing.T, seq iter.Seq2[T, error]) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for v, err := range seq {
+			if err != nil {
+				t.Fatalf("iterating: %v", err)
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
 
 func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	t.Helper()
@@ -159,17 +175,23 @@ func testUsersOrder(t *testing.T, s store.Store) {
 	}
 	_ = s.View(ctx, func(tx store.Tx) error {
 		var got []string
-		_ = tx.Users("", func(u store.User) bool { got = append(got, u.ID); return true })
+		for u := range all(t, tx.Users("")) {
+			got = append(got, u.ID)
+		}
 		if len(got) != 3 || got[0] != ids[0] || got[2] != ids[2] {
 			t.Errorf("Users order = %v, want creation order %v", got, ids)
 		}
 		got = nil
-		_ = tx.Users(ids[0], func(u store.User) bool { got = append(got, u.ID); return true })
+		for u := range all(t, tx.Users(ids[0])) {
+			got = append(got, u.ID)
+		}
 		if len(got) != 2 || got[0] != ids[1] {
 			t.Errorf("Users after %s = %v", ids[0], got)
 		}
 		var logins []string
-		_ = tx.UsersByLogin(func(u store.User) bool { logins = append(logins, u.Login); return true })
+		for u := range all(t, tx.UsersByLogin()) {
+			logins = append(logins, u.Login)
+		}
 		if len(logins) != 3 || logins[0] != "amy" || logins[1] != "Mia" || logins[2] != "zed" {
 			t.Errorf("UsersByLogin = %v", logins)
 		}
@@ -210,7 +232,7 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 			t.Error("u2 still a member")
 		}
 		var of []string
-		_ = tx.GroupsOf(u1.ID, func(id string) bool { of = append(of, id); return true })
+		of = slices.Collect(tx.GroupsOf(u1.ID))
 		if len(of) != 1 || of[0] != g.ID {
 			t.Errorf("GroupsOf(u1) = %v", of)
 		}
@@ -249,8 +271,7 @@ func testDeleteGroupCascades(t *testing.T, s store.Store) {
 			t.Errorf("name index still there: %v", err)
 		}
 		n := 0
-		_ = tx.GroupsOf(u.ID, func(string) bool { n++; return true })
-		_ = tx.Holders(store.PermScan, func(store.Subject) bool { n++; return true })
+		n += len(slices.Collect(tx.GroupsOf(u.ID))) + len(slices.Collect(tx.Holders(store.PermScan)))
 		if n != 0 {
 			t.Errorf("%d memberships or grants survived the delete", n)
 		}
@@ -391,7 +412,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 		toks, _ := tx.Tokens(u.ID)
 		perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
 		n := 0
-		_ = tx.GroupsOf(u.ID, func(string) bool { n++; return true })
+		n += len(slices.Collect(tx.GroupsOf(u.ID)))
 		if got.Active || len(toks) != 0 || len(perms) != 0 || n != 0 {
 			t.Errorf("after deactivate: active=%v tokens=%d perms=%v groups=%d", got.Active, len(toks), perms, n)
 		}
@@ -519,7 +540,11 @@ func testAuditLog(t *testing.T, s store.Store) {
 	var ops []string
 	var seqs []uint64
 	_ = s.View(ctx, func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool { ops = append(ops, e.Op); seqs = append(seqs, e.Seq); return true })
+		for e := range all(t, tx.Audit()) {
+			ops = append(ops, e.Op)
+			seqs = append(seqs, e.Seq)
+		}
+		return nil
 	})
 	if fmt.Sprint(ops) != "[2 1 0]" || seqs[0] <= seqs[1] || seqs[1] <= seqs[2] {
 		t.Errorf("audit newest first: ops %v seqs %v", ops, seqs)
@@ -564,13 +589,13 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 	})
 	var got []string
 	_ = s.View(ctx, func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool {
+		for e := range all(t, tx.Audit()) {
 			if e.Actor != "okta" || e.API != "scim" || e.Op != "PATCH /Users" {
 				t.Errorf("entry without its actor: %+v", e)
 			}
 			got = append(got, e.Kind+" "+e.Action)
-			return true
-		})
+		}
+		return nil
 	})
 	want := "[user updated permission granted membership added group created user created]"
 	if fmt.Sprint(got) != want {
@@ -578,7 +603,11 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 	}
 	var last store.AuditEntry
 	_ = s.View(ctx, func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool { last = e; return false })
+		for e := range all(t, tx.Audit()) {
+			last = e
+			break
+		}
+		return nil
 	})
 	if last.Before == nil || !last.Before.Active || last.After == nil || last.After.Active || !last.After.Managed {
 		t.Errorf("deactivation entry before/after = %+v / %+v", last.Before, last.After)
@@ -590,12 +619,13 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	_ = s.View(ctx, func(tx store.Tx) error {
-		return tx.Audit(func(e store.AuditEntry) bool {
+		for e := range all(t, tx.Audit()) {
 			if e.Action != "refused" || e.Detail != "nope" || e.Actor != "okta" {
 				t.Errorf("refusal entry = %+v", e)
 			}
-			return false
-		})
+			break
+		}
+		return nil
 	})
 }
 
