@@ -32,6 +32,25 @@ func offline(ctx context.Context, path string, stderr io.Writer) (store.Store, c
 	return store.Audited(st, nil), ctx, func() { st.Close() }, true
 }
 
+// readTable runs fn in one read transaction of the store at db and prints
+// the rows it writes as an aligned table under header (none when empty).
+func readTable(ctx context.Context, db string, stdout, stderr io.Writer, header string, fn func(tx store.Tx, w io.Writer) error) int {
+	st, ctx, done, ok := offline(ctx, db, stderr)
+	if !ok {
+		return 1
+	}
+	defer done()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	if header != "" {
+		fmt.Fprintln(tw, header)
+	}
+	if err := st.View(ctx, func(tx store.Tx) error { return fn(tx, tw) }); err != nil {
+		return fail(stderr, err)
+	}
+	tw.Flush()
+	return 0
+}
+
 func fail(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "scimgate: %s\n", store.ErrorMessage(err))
 	if store.ErrorCode(err) == store.EInternal {
@@ -103,29 +122,17 @@ func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
-	st, ctx, done, ok := offline(ctx, *db, stderr)
-	if !ok {
-		return 1
-	}
-	defer done()
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tCREATED\tEXPIRES\tLAST USED")
-	err := st.View(ctx, func(tx store.Tx) error {
+	return readTable(ctx, *db, stdout, stderr, "NAME\tTYPE\tCREATED\tEXPIRES\tLAST USED", func(tx store.Tx, w io.Writer) error {
 		u, err := findUser(tx, *login)
 		if err != nil {
 			return err
 		}
 		toks, err := tx.Tokens(u.ID)
 		for _, t := range toks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Type, t.Created.Format(time.RFC3339), orDash(t.Expires), orDash(t.LastConnection))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Type, t.Created.Format(time.RFC3339), orDash(t.Expires), orDash(t.LastConnection))
 		}
 		return err
 	})
-	if err != nil {
-		return fail(stderr, err)
-	}
-	tw.Flush()
-	return 0
 }
 
 func orDash(t *time.Time) string {
@@ -184,14 +191,7 @@ func userList(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 	}
-	st, ctx, done, ok := offline(ctx, *db, stderr)
-	if !ok {
-		return 1
-	}
-	defer done()
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LOGIN\tMANAGED\tACTIVE\tEXTERNAL ID\tNAME\tEMAIL")
-	err := st.View(ctx, func(tx store.Tx) error {
+	return readTable(ctx, *db, stdout, stderr, "LOGIN\tMANAGED\tACTIVE\tEXTERNAL ID\tNAME\tEMAIL", func(tx store.Tx, w io.Writer) error {
 		for u, err := range tx.UsersByLogin() {
 			if err != nil {
 				return err
@@ -199,15 +199,10 @@ func userList(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if *managed != "" && fmt.Sprint(u.Managed) != *managed || *active != "" && fmt.Sprint(u.Active) != *active {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%s\n", u.Login, u.Managed, u.Active, dash(u.ExternalID), u.Name, dash(u.Email))
+			fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\t%s\n", u.Login, u.Managed, u.Active, dash(u.ExternalID), u.Name, dash(u.Email))
 		}
 		return nil
 	})
-	if err != nil {
-		return fail(stderr, err)
-	}
-	tw.Flush()
-	return 0
 }
 
 func dash(s string) string {
@@ -227,12 +222,7 @@ func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "scimgate: user show takes one login")
 		return 2
 	}
-	st, ctx, done, ok := offline(ctx, *db, stderr)
-	if !ok {
-		return 1
-	}
-	defer done()
-	err := st.View(ctx, func(tx store.Tx) error {
+	return readTable(ctx, *db, stdout, stderr, "", func(tx store.Tx, w io.Writer) error {
 		u, err := findUser(tx, fs.Arg(0))
 		if err != nil {
 			return err
@@ -250,7 +240,6 @@ func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return err
 		}
 		toks, _ := tx.Tokens(u.ID)
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 		for _, row := range [][2]string{
 			{"login", u.Login}, {"id", u.ID}, {"name", u.Name}, {"email", dash(u.Email)},
 			{"managed", fmt.Sprint(u.Managed)}, {"active", fmt.Sprint(u.Active)}, {"local", fmt.Sprint(u.Local)},
@@ -258,14 +247,10 @@ func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			{"groups", dash(strings.Join(groups, ", "))}, {"permissions", dash(strings.Join(perms, ", "))},
 			{"tokens", fmt.Sprint(len(toks))}, {"created", u.Created.Format(time.RFC3339)}, {"updated", u.Updated.Format(time.RFC3339)},
 		} {
-			fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+			fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
 		}
-		return tw.Flush()
+		return nil
 	})
-	if err != nil {
-		return fail(stderr, err)
-	}
-	return 0
 }
 
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -276,15 +261,8 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
-	st, ctx, done, ok := offline(ctx, *db, stderr)
-	if !ok {
-		return 1
-	}
-	defer done()
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tACTOR\tAPI\tOPERATION\tKIND\tACTION\tNAME\tBEFORE\tAFTER\tDETAIL")
 	n := 0
-	err := st.View(ctx, func(tx store.Tx) error {
+	return readTable(ctx, *db, stdout, stderr, "TIME\tACTOR\tAPI\tOPERATION\tKIND\tACTION\tNAME\tBEFORE\tAFTER\tDETAIL", func(tx store.Tx, w io.Writer) error {
 		for e, err := range tx.Audit() {
 			if err != nil {
 				return err
@@ -292,7 +270,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if *name != "" && e.Name != *name {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.Actor), e.API, dash(e.Op),
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), dash(e.Actor), e.API, dash(e.Op),
 				e.Kind, e.Action, dash(e.Name), state(e.Before), state(e.After), e.Detail)
 			if n++; n >= *limit {
 				break
@@ -300,11 +278,6 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return nil
 	})
-	if err != nil {
-		return fail(stderr, err)
-	}
-	tw.Flush()
-	return 0
 }
 
 func state(s *store.State) string {
