@@ -1,7 +1,11 @@
 // Package scim serves the SCIM 2.0 API (RFC 7643/7644) at /api/scim/v2 over
-// the store. It uses github.com/elimity-com/scim as the protocol layer for
-// discovery, body validation and PATCH parsing, and keeps the semantics
-// (filters, paging, attribute selection, PATCH application) itself.
+// the store. github.com/elimity-com/scim serves discovery (ServiceProviderConfig,
+// ResourceTypes, Schemas), validates POST and PUT bodies against its schemas
+// and calls our ResourceHandlers; reads (filters, paging, attribute
+// selection) and PATCH (parsing, validation with the library's schema types,
+// application) are ours: the library leaves filter evaluation and PATCH
+// application to handlers, and its PATCH path parser costs about 150 µs per
+// operation.
 package scim
 
 import (
@@ -148,8 +152,8 @@ var endpoints = map[string]string{
 	"resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig",
 }
 
-// serve routes one request: reads to our own handlers, writes through the
-// library after their bodies are bounded and normalised.
+// serve routes one request: reads and PATCH to our own handlers, other
+// writes and discovery to the library after bodies are bounded and normalised.
 func (h *Handler) serve(c echo.Context) error {
 	r, w := c.Request(), c.Response()
 	w.Header().Set("Content-Type", contentType)
