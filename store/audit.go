@@ -242,3 +242,23 @@ func (t *auditTx) DeleteToken(hash string) error {
 	t.add("token", "revoked", tok.UserID, u.Login, tok.Name, nil, nil)
 	return nil
 }
+
+// PruneAudit deletes audit entries older than keep, in transactions of at
+// most 10,000 deletions so writers are not held up, and returns how many
+// it deleted.
+func PruneAudit(ctx context.Context, s Store, keep time.Duration) (int, error) {
+	cutoff := Now().Add(-keep)
+	total := 0
+	for {
+		var n int
+		err := s.Update(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.PruneAudit(cutoff, 10000)
+			return err
+		})
+		total += n
+		if err != nil || n < 10000 {
+			return total, err
+		}
+	}
+}

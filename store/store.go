@@ -147,4 +147,7 @@ type Tx interface {
 	AppendAudit(e *AuditEntry) error
 	// Audit yields entries from the newest to the oldest.
 	Audit() iter.Seq2[AuditEntry, error]
+	// PruneAudit deletes up to max of the oldest entries recorded before
+	// cutoff and returns how many it deleted.
+	PruneAudit(cutoff time.Time, max int) (int, error)
 }

@@ -63,6 +63,8 @@ func TestConfigValidation(t *testing.T) {
 		{[]string{"-base-url", "ftp://x"}, "-base-url/SCIMGATE_BASE_URL"},
 		{[]string{"-log-format", "xml"}, "-log-format/SCIMGATE_LOG_FORMAT"},
 		{[]string{"-log-level", "loud"}, "-log-level/SCIMGATE_LOG_LEVEL"},
+		{[]string{"-audit-retention-days", "-1"}, "-audit-retention-days"},
+		{[]string{"-lockout-threshold", "9"}, "-lockout-threshold"},
 	} {
 		code, _, errOut := cli(t, append([]string{"serve", "-db", db}, tc.args...)...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {

@@ -27,6 +27,8 @@ type config struct {
 	// LockoutMinutes; tokens are unaffected. 0 disables the lockout.
 	LockoutThreshold int
 	LockoutMinutes   int
+	// AuditRetentionDays is how long audit entries are kept; 0 keeps them.
+	AuditRetentionDays int
 }
 
 func env(name, def string) string {
@@ -50,6 +52,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", env("SCIMGATE_LOG_FORMAT", "text"), "log format: text or json (env SCIMGATE_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SCIMGATE_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env SCIMGATE_LOG_LEVEL)")
 	fs.IntVar(&c.LockoutThreshold, "lockout-threshold", envInt("SCIMGATE_LOCKOUT_THRESHOLD", 5), "failed password logins that lock a login, 0 to 5; 0 disables (env SCIMGATE_LOCKOUT_THRESHOLD)")
+	fs.IntVar(&c.AuditRetentionDays, "audit-retention-days", envInt("SCIMGATE_AUDIT_RETENTION_DAYS", 365), "days audit entries are kept, pruned hourly; 0 keeps them forever (env SCIMGATE_AUDIT_RETENTION_DAYS)")
 	fs.IntVar(&c.LockoutMinutes, "lockout-minutes", envInt("SCIMGATE_LOCKOUT_MINUTES", 10), "how long failures count and a lock lasts, in minutes (env SCIMGATE_LOCKOUT_MINUTES)")
 }
 
@@ -108,6 +111,9 @@ func (c *config) validate() error {
 	}
 	if c.LockoutMinutes < 1 || c.LockoutMinutes > 7*24*60 {
 		errs = append(errs, fmt.Errorf("-lockout-minutes/SCIMGATE_LOCKOUT_MINUTES must be 1 to 10080"))
+	}
+	if c.AuditRetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("-audit-retention-days/SCIMGATE_AUDIT_RETENTION_DAYS must be 0 or more"))
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

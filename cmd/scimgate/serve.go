@@ -86,6 +86,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- srv.ListenAndServe()
 		}
 	}()
+	if cfg.AuditRetentionDays > 0 {
+		go pruneAudit(ctx, s.store, time.Duration(cfg.AuditRetentionDays)*24*time.Hour, log)
+	}
 	log.Info("scimgate listening", "addr", cfg.Addr, "db", cfg.DB, "scim", cfg.BaseURL+"/api/scim/v2", "tls", cfg.TLSCert != "")
 	select {
 	case err := <-errc:
@@ -103,4 +106,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// pruneAudit deletes expired audit entries at start and then hourly, until
+// ctx ends.
+func pruneAudit(ctx context.Context, st store.Store, keep time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := store.PruneAudit(ctx, st, keep)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("audit pruning failed", "err", err)
+		case n > 0:
+			log.Info("audit entries pruned", "count", n, "older than", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

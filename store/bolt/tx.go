@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"iter"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -441,4 +442,23 @@ func (t *tx) Audit() iter.Seq2[store.AuditEntry, error] {
 			}
 		}
 	}
+}
+
+func (t *tx) PruneAudit(cutoff time.Time, max int) (int, error) {
+	c := t.b(bAudit).Cursor()
+	n := 0
+	for k, v := c.First(); k != nil && n < max; k, v = c.First() {
+		var e store.AuditEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return n, err
+		}
+		if !e.Time.Before(cutoff) {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scimgate/store"
 )
@@ -39,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLog", testAuditLog},
 		{"AuditedChanges", testAuditedChanges},
 		{"Backup", testBackup},
+		{"PruneAudit", testPruneAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -647,5 +649,31 @@ func testBackup(t *testing.T, s store.Store) {
 	<-done
 	if err != nil || n == 0 || int64(buf.Len()) != n {
 		t.Fatalf("Backup = %d, %v (buffer %d)", n, err, buf.Len())
+	}
+}
+
+func testPruneAudit(t *testing.T, s store.Store) {
+	now := store.Now()
+	update(t, s, func(tx store.Tx) error {
+		for i, age := range []time.Duration{72 * time.Hour, 48 * time.Hour, time.Hour, 0} {
+			if err := tx.AppendAudit(&store.AuditEntry{Time: now.Add(-age), API: "cli", Op: fmt.Sprint(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	n, err := store.PruneAudit(ctx, s, 24*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneAudit = %d, %v; want 2", n, err)
+	}
+	var ops []string
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for e := range all(t, tx.Audit()) {
+			ops = append(ops, e.Op)
+		}
+		return nil
+	})
+	if fmt.Sprint(ops) != "[3 2]" {
+		t.Errorf("after pruning: %v, want the two recent entries", ops)
 	}
 }
