@@ -167,7 +167,9 @@ func editableGroup(tx store.Tx, name string) (store.Group, error) {
 	return g, checkDefault(g)
 }
 
-func addGroupUser(cl *call) error {
+// changeMembership runs change on the group and active user the request
+// names, inside one transaction; unknown is the message for a missing user.
+func changeMembership(cl *call, unknown string, change func(tx store.Tx, g store.Group, u store.User) error) error {
 	login := cl.str("login")
 	err := cl.update(func(tx store.Tx) error {
 		g, err := editableGroup(tx, cl.str("name"))
@@ -176,12 +178,9 @@ func addGroupUser(cl *call) error {
 		}
 		u, ok := userByLogin(tx, login)
 		if !ok || !u.Active {
-			return notFound("Could not find a user with login '%s'", login)
+			return notFound(unknown, login)
 		}
-		if member, _ := tx.IsMember(g.ID, u.ID); member {
-			return invalid("User '%s' is already a member of group '%s'", login, g.Name)
-		}
-		return tx.AddMember(g.ID, u.ID)
+		return change(tx, g, u)
 	})
 	if err != nil {
 		return err
@@ -189,26 +188,22 @@ func addGroupUser(cl *call) error {
 	return cl.noContent()
 }
 
+func addGroupUser(cl *call) error {
+	return changeMembership(cl, "Could not find a user with login '%s'", func(tx store.Tx, g store.Group, u store.User) error {
+		if member, _ := tx.IsMember(g.ID, u.ID); member {
+			return invalid("User '%s' is already a member of group '%s'", u.Login, g.Name)
+		}
+		return tx.AddMember(g.ID, u.ID)
+	})
+}
+
 func removeGroupUser(cl *call) error {
-	login := cl.str("login")
-	err := cl.update(func(tx store.Tx) error {
-		g, err := editableGroup(tx, cl.str("name"))
-		if err != nil {
-			return err
-		}
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound("User with login '%s' is not found'", login)
-		}
+	return changeMembership(cl, "User with login '%s' is not found'", func(tx store.Tx, g store.Group, u store.User) error {
 		if err := tx.RemoveMember(g.ID, u.ID); err != nil {
 			return err
 		}
 		return store.EnsureAdmin(tx, "The last administrator user cannot be removed")
 	})
-	if err != nil {
-		return err
-	}
-	return cl.noContent()
 }
 
 func searchGroups(cl *call) error {
