@@ -44,8 +44,10 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	// Lockout limits password guessing; share one between both APIs.
-	Lockout *store.Lockout
+	// Auth checks credentials (tokens, passwords with lockout and expiry,
+	// trusted hosts); share one between both APIs. Sessions are not
+	// accepted here. Client addresses come from echo's RealIP.
+	Auth *store.Authenticator
 }
 
 // Handler serves the SCIM API.
@@ -55,17 +57,20 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	lib     scimlib.Server
-	lockout *store.Lockout
+	auth    *store.Authenticator
 }
 
 // New builds the SCIM API over s.
 func New(s store.Store, opts Options) (*Handler, error) {
-	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, lockout: opts.Lockout}
+	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth}
 	if h.maxBody <= 0 {
 		h.maxBody = defaultMaxBytes
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.auth == nil {
+		h.auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
 	}
 	// Entra sends booleans as "True"/"False" strings. Process-global.
 	schema.SetAllowStringValues(true)
@@ -126,7 +131,11 @@ func caller(r *http.Request) store.User {
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		caller, err := store.AuthenticateHeader(r.Context(), h.store, h.lockout, r.Header.Get("Authorization"))
+		caller, err := h.auth.Authenticate(r.Context(), store.Credentials{Header: r.Header.Get("Authorization"), IP: store.ParseIP(c.RealIP())})
+		if err == store.ErrPasswordExpired {
+			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: err.Error()})
+			return nil
+		}
 		if store.ErrorCode(err) == store.EUnauthenticated {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})

@@ -3,46 +3,142 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"net/netip"
 	"strings"
+	"time"
 )
 
-// Caller is an authenticated user and whether it holds global admin.
+// Caller is an authenticated user, whether it holds global admin, and how it
+// proved who it is.
 type Caller struct {
 	User
 	Admin bool
+	Via   string // "token", "password" or "session"
 }
 
-// AuthenticateHeader resolves an HTTP Authorization header: "Bearer <token>",
-// Basic "<token>:" or Basic "<login>:<password>", in one read transaction.
-// Any failure is EUnauthenticated, with no hint of which part was wrong.
-// Password logins go through lock (nil: no lockout); tokens do not.
-func AuthenticateHeader(ctx context.Context, s Store, lock *Lockout, header string) (Caller, error) {
-	login, password, basic, ok := parseAuthorization(header)
+// ErrPasswordExpired is returned, with the Caller, when a correct password
+// has expired: adapters refuse the request unless it changes that password.
+var ErrPasswordExpired = &Error{Code: EUnauthenticated, Msg: "Your password has expired. Change it with api/users/change_password."}
+
+var errUnauthenticated = Errorf(EUnauthenticated, "Authentication is required")
+
+// Authenticator resolves credentials to a Caller under the instance policy:
+// tokens, passwords (with lockout and expiry), sessions (with idle timeout)
+// and per-user trusted hosts. Every failure is EUnauthenticated with no hint
+// of which part was wrong.
+type Authenticator struct {
+	Store    Store
+	Policy   Policy
+	Lockout  *Lockout  // nil: no lockout
+	Sessions *Sessions // nil: no sessions
+	Now      func() time.Time
+}
+
+// NewAuthenticator returns an Authenticator over s with an in-memory session
+// table; lock may be nil.
+func NewAuthenticator(s Store, p Policy, lock *Lockout) *Authenticator {
+	return &Authenticator{Store: s, Policy: p, Lockout: lock, Sessions: NewSessions(), Now: Now}
+}
+
+// Credentials is what one request presents.
+type Credentials struct {
+	Header  string     // the Authorization header
+	Session string     // the session cookie
+	IP      netip.Addr // the client's address, for trusted hosts
+}
+
+// Authenticate resolves the Authorization header if there is one, else the
+// session.
+func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (Caller, error) {
+	if cr.Header == "" && cr.Session != "" && a.Sessions != nil {
+		return a.session(ctx, cr)
+	}
+	login, password, basic, ok := parseAuthorization(cr.Header)
 	if !ok {
 		return Caller{}, errUnauthenticated
 	}
-	byPassword := basic && password != ""
-	if byPassword && lock.Locked(login) {
+	if !basic || password == "" {
+		return a.check(ctx, cr.IP, "token", func(tx Tx) (User, error) { return userByToken(tx, login, a.Now()) })
+	}
+	return a.password(ctx, login, password, cr.IP)
+}
+
+// Login checks a login and password and opens a session; it returns the
+// session's secret.
+func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr) (Caller, string, error) {
+	c, err := a.password(ctx, login, password, ip)
+	if err != nil || a.Sessions == nil {
+		return c, "", err
+	}
+	c.Via = "session"
+	return c, a.Sessions.open(c.User, a.Now()), nil
+}
+
+// Unlock lifts the password lockout of login.
+func (a *Authenticator) Unlock(login string) { a.Lockout.Unlock(login) }
+
+// Locked reports whether password logins of login are refused now.
+func (a *Authenticator) Locked(login string) bool { return a.Lockout.Locked(login) }
+
+func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (Caller, error) {
+	if a.Lockout.Locked(login) {
 		CheckPassword("", password) // answer as slowly as a real check
 		return Caller{}, errUnauthenticated
 	}
-	var c Caller
-	err := s.View(ctx, func(tx Tx) error {
-		u, err := authenticate(tx, login, password, basic)
+	matched := false
+	c, err := a.check(ctx, ip, "password", func(tx Tx) (User, error) {
+		u, err := userByPassword(tx, login, password)
+		matched = err == nil
+		return u, err
+	})
+	if matched {
+		a.Lockout.Succeed(login)
+	} else if ErrorCode(err) == EUnauthenticated {
+		a.Lockout.Fail(login)
+	}
+	if err == nil && a.Policy.PasswordExpired(c.User, a.Now()) {
+		return c, ErrPasswordExpired
+	}
+	return c, err
+}
+
+func (a *Authenticator) session(ctx context.Context, cr Credentials) (Caller, error) {
+	s, ok := a.Sessions.get(cr.Session)
+	if !ok {
+		return Caller{}, errUnauthenticated
+	}
+	now := a.Now()
+	c, err := a.check(ctx, cr.IP, "session", func(tx Tx) (User, error) {
+		u, err := tx.User(s.userID)
+		if err != nil || !u.Active || u.PasswordHash != s.password || now.Sub(s.lastSeen) >= a.Policy.SessionTimeoutOf(u) {
+			return User{}, errUnauthenticated
+		}
+		return u, nil
+	})
+	if ErrorCode(err) == EUnauthenticated {
+		a.Sessions.Close(cr.Session)
+		return Caller{}, err
+	}
+	a.Sessions.touch(cr.Session, now)
+	return c, err
+}
+
+// check resolves the user in one read transaction, then applies the trusted
+// hosts and reads the admin permission.
+func (a *Authenticator) check(ctx context.Context, ip netip.Addr, via string, find func(Tx) (User, error)) (Caller, error) {
+	c := Caller{Via: via}
+	err := a.Store.View(ctx, func(tx Tx) error {
+		u, err := find(tx)
 		if err != nil {
 			return err
+		}
+		if !u.Trusts(ip) {
+			return errUnauthenticated
 		}
 		c.User = u
 		c.Admin, err = HasPermission(tx, u.ID, PermAdmin)
 		return err
 	})
-	if byPassword {
-		if ErrorCode(err) == EUnauthenticated {
-			lock.Fail(login)
-		} else if err == nil {
-			lock.Succeed(login)
-		}
-	}
 	return c, err
 }
 

@@ -66,16 +66,31 @@ func sameHash(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// RandomPassword returns a random password suitable for the first admin.
-func RandomPassword() string {
-	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-	var b [20]byte
+// RandomPassword returns a random password of at least n (and at least 20)
+// characters that meets the password policy for the login "admin".
+func RandomPassword(n int) string {
+	n = max(n, 20)
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.!"
+	p := Policy{PasswordMinLength: n}
+	b := make([]byte, n)
+	for {
+		if _, err := rand.Read(b); err != nil {
+			panic(err)
+		}
+		for i, c := range b {
+			b[i] = alphabet[int(c)%len(alphabet)]
+		}
+		if pw := string(b); len(p.PasswordErrors("admin", pw)) == 0 {
+			return pw
+		}
+	}
+}
+
+// NewSessionSecret returns a fresh session secret (256 random bits).
+func NewSessionSecret() string {
+	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	out := make([]byte, len(b))
-	for i, c := range b {
-		out[i] = alphabet[int(c)%len(alphabet)]
-	}
-	return string(out) + "!9a"
+	return hex.EncodeToString(b[:])
 }

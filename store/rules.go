@@ -217,14 +217,12 @@ func Authenticate(ctx context.Context, s Store, login, password string, basic bo
 
 func authenticate(tx Tx, login, password string, basic bool) (User, error) {
 	if !basic || password == "" {
-		return userByToken(tx, login)
+		return userByToken(tx, login, Now())
 	}
 	return userByPassword(tx, login, password)
 }
 
-var errUnauthenticated = Errorf(EUnauthenticated, "Authentication is required")
-
-func userByToken(tx Tx, secret string) (User, error) {
+func userByToken(tx Tx, secret string, now time.Time) (User, error) {
 	if secret == "" {
 		return User{}, errUnauthenticated
 	}
@@ -233,7 +231,7 @@ func userByToken(tx Tx, secret string) (User, error) {
 	if err != nil || !sameHash(t.Hash, h) {
 		return User{}, errUnauthenticated
 	}
-	if t.Expires != nil && !Now().Before(*t.Expires) {
+	if t.Expires != nil && !now.Before(*t.Expires) {
 		return User{}, errUnauthenticated
 	}
 	u, err := tx.User(t.UserID)
@@ -268,7 +266,7 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 		}
 		created = true
 		if password == "" {
-			password = RandomPassword()
+			password = RandomPassword(0)
 		}
 		hash, err := HashPassword(password)
 		if err != nil {

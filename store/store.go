@@ -20,7 +20,8 @@ const (
 )
 
 // GlobalPermissions lists every global permission in SonarQube's order.
-var GlobalPermissions = []string{PermAdmin, PermGateAdmin, PermProfileAdmin, PermProvisioning, PermScan}
+// useradmin is scimgate's own (see PermUserAdmin).
+var GlobalPermissions = []string{PermAdmin, PermGateAdmin, PermProfileAdmin, PermProvisioning, PermScan, PermUserAdmin}
 
 // DefaultGroup is the group every new or reactivated user joins.
 const DefaultGroup = "sonar-users"
@@ -48,6 +49,9 @@ type User struct {
 	Updated          time.Time       `json:"updated"`
 	LastConnection   *time.Time      `json:"lastConnection,omitempty"`
 	Version          uint64          `json:"version"`
+	Locale           string          `json:"locale,omitempty"`
+	PasswordChanged  time.Time       `json:"passwordChanged,omitzero"`
+	Policy           UserPolicy      `json:"policy,omitzero"` // overrides of the instance policy
 }
 
 // Group is a set of users; a managed group is owned by the IdP.

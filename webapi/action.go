@@ -19,9 +19,10 @@ const maxBodyBytes = 1 << 20
 type access int
 
 const (
-	anyone   access = iota // anonymous callers too
-	loggedIn               // any authenticated user
-	admin                  // global "admin" permission
+	anyone    access = iota // anonymous callers too
+	loggedIn                // any authenticated user
+	userAdmin               // "admin", or "useradmin" within its own permissions (see store.Guard)
+	admin                   // global "admin" permission
 )
 
 // param declares one parameter; declarations are checked in order, which is
@@ -72,8 +73,10 @@ type call struct {
 	c      echo.Context
 	caller *store.User // nil when anonymous
 	admin  bool
-	values map[string][]string
-	params []param
+	// expired: the caller's password has expired; only changing it is allowed.
+	expired bool
+	values  map[string][]string
+	params  []param
 }
 
 func (a *API) register(e *echo.Echo, ctl controller) {
@@ -99,16 +102,11 @@ func (a *API) serve(c echo.Context, act action) error {
 		return writeErrors(c, http.StatusMethodNotAllowed, "HTTP method "+r.Method+" is not allowed")
 	}
 	cl := &call{api: a, c: c}
-	if h := r.Header.Get("Authorization"); h != "" {
-		caller, err := store.AuthenticateHeader(r.Context(), a.store, a.lockout, h)
-		if store.ErrorCode(err) == store.EUnauthenticated {
-			return c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
-		}
-		if err != nil {
-			return a.fail(c, err)
-		}
-		cl.caller, cl.admin = &caller.User, caller.Admin
-		r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller.Login, API: "webapi", Op: act.path}))
+	if answered, err := a.authenticate(cl, act); answered {
+		return err
+	}
+	if cl.caller != nil {
+		r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: cl.caller.Login, API: "webapi", Op: act.path}))
 		c.SetRequest(r)
 	}
 	switch {
@@ -116,6 +114,14 @@ func (a *API) serve(c echo.Context, act action) error {
 		return writeErrors(c, http.StatusUnauthorized, "Authentication is required")
 	case act.Access == admin && !cl.admin:
 		return writeErrors(c, http.StatusForbidden, "Insufficient privileges")
+	case act.Access == userAdmin && !cl.admin:
+		ok, err := cl.holds(store.PermUserAdmin)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		if !ok {
+			return writeErrors(c, http.StatusForbidden, "Insufficient privileges")
+		}
 	}
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
@@ -130,6 +136,52 @@ func (a *API) serve(c echo.Context, act action) error {
 		return a.fail(c, err)
 	}
 	return a.fail(c, act.Handle(cl))
+}
+
+// authenticate resolves the caller from the Authorization header or the
+// session cookie. Bad credentials get 401 with an empty body; a session used
+// for a POST must echo its XSRF cookie in the X-XSRF-TOKEN header. answered
+// reports that the request has been answered (refused).
+func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
+	c, r := cl.c, cl.c.Request()
+	cr := store.Credentials{Header: r.Header.Get("Authorization"), IP: clientIP(c)}
+	if ck, err := r.Cookie(sessionCookie); err == nil && cr.Header == "" {
+		cr.Session = ck.Value
+	}
+	if cr.Header == "" && cr.Session == "" || act.path == "api/authentication/login" || act.path == "api/authentication/logout" {
+		return false, nil // logging in or out must work with stale credentials
+	}
+	caller, err := a.auth.Authenticate(r.Context(), cr)
+	switch {
+	case err == store.ErrPasswordExpired && act.path == "api/users/change_password":
+		cl.expired = true
+	case err == store.ErrPasswordExpired:
+		return true, writeErrors(c, http.StatusUnauthorized, store.ErrorMessage(err))
+	case store.ErrorCode(err) == store.EUnauthenticated:
+		return true, c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
+	case err != nil:
+		return true, a.fail(c, err)
+	case caller.Via == "session" && act.Post && !validXSRF(r):
+		return true, c.NoContent(http.StatusUnauthorized)
+	}
+	cl.caller, cl.admin = &caller.User, caller.Admin && !cl.expired
+	return false, nil
+}
+
+// holds reports whether the caller holds a global permission.
+func (cl *call) holds(perm string) (bool, error) {
+	var ok bool
+	err := cl.view(func(tx store.Tx) error {
+		var err error
+		ok, err = store.HasPermission(tx, cl.caller.ID, perm)
+		return err
+	})
+	return ok, err
+}
+
+// guard returns the escalation guard of the caller inside tx.
+func (cl *call) guard(tx store.Tx) (*store.Guard, error) {
+	return store.NewGuard(tx, *cl.caller, cl.admin)
 }
 
 // validate applies SonarQube's parameter checks in declaration order.

@@ -100,7 +100,7 @@ func TestCommon(t *testing.T) {
 		{name: "anonymous", path: "api/users/create", auth: "none", status: 401, body: errs("Authentication is required"), unchanged: true},
 		{name: "bad token: empty body", path: "api/users/create", auth: "Bearer squ_nope", status: 401, body: "", unchanged: true},
 		{name: "bad password: empty body", path: "api/users/create", auth: basic("admin", "wrong"), status: 401, body: "", unchanged: true},
-		{name: "non-admin write", path: "api/users/create", form: "login=x1&name=x&password=x", auth: "alice", status: 403, body: errs("Insufficient privileges"), unchanged: true},
+		{name: "non-admin write", path: "api/users/create", form: "login=x1&name=x&password=Str0ng-Passw0rd", auth: "alice", status: 403, body: errs("Insufficient privileges"), unchanged: true},
 		{name: "unknown action", method: "GET", path: "api/users/nope", status: 404, body: errs("Unknown url : /api/users/nope")},
 		{name: "authentication/validate with token", method: "GET", path: "api/authentication/validate", auth: "alice", status: 200, body: `{"valid":true}`},
 		{name: "authentication/validate anonymous", method: "GET", path: "api/authentication/validate", auth: "none", status: 200, body: `{"valid":false}`},
@@ -110,34 +110,34 @@ func TestCommon(t *testing.T) {
 
 func TestUsersCreate(t *testing.T) {
 	run(t, []tcase{
-		{name: "local user", path: "api/users/create", form: "login=bob&name=Bob&password=pw&email=bob@example.com", status: 200,
+		{name: "local user", path: "api/users/create", form: "login=bob&name=Bob&password=Str0ng-Passw0rd&email=bob@example.com", status: 200,
 			body: `{"user":{"login":"bob","name":"Bob","email":"bob@example.com","scmAccounts":[],"active":true,"local":true}}`,
 			check: func(t *testing.T, e *env) {
 				if !e.member("sonar-users", "bob") {
 					t.Error("new user not in sonar-users")
 				}
-				if _, err := store.Authenticate(context.Background(), e.store, "bob", "pw", true); err != nil {
+				if _, err := store.Authenticate(context.Background(), e.store, "bob", "Str0ng-Passw0rd", true); err != nil {
 					t.Errorf("cannot log in with the new password: %v", err)
 				}
 			}},
 		{name: "non-local user with scm accounts", path: "api/users/create", form: "login=ext&name=Ext&local=false&scmAccount=e1&scmAccount=e2", status: 200,
 			body: `{"user":{"login":"ext","name":"Ext","scmAccounts":["e1","e2"],"active":true,"local":false}}`},
-		{name: "missing login", path: "api/users/create", form: "name=x&password=x", status: 400, body: errs("The 'login' parameter is missing"), unchanged: true},
-		{name: "missing name", path: "api/users/create", form: "login=xx&password=x", status: 400, body: errs("The 'name' parameter is missing"), unchanged: true},
-		{name: "login too short", path: "api/users/create", form: "login=x&name=x&password=x", status: 400, body: errs("'login' length (1) is shorter than the minimum authorized (2)"), unchanged: true},
-		{name: "login too long", path: "api/users/create", form: "login=" + strings.Repeat("a", 256) + "&name=x&password=x", status: 400, body: errs("'login' length (256) is longer than the maximum authorized (255)"), unchanged: true},
-		{name: "name too long", path: "api/users/create", form: "login=xx&name=" + strings.Repeat("n", 201) + "&password=x", status: 400, body: errs("'name' length (201) is longer than the maximum authorized (200)"), unchanged: true},
-		{name: "email too long", path: "api/users/create", form: "login=xx&name=x&password=x&email=" + strings.Repeat("e", 101), status: 400, body: errs("'email' length (101) is longer than the maximum authorized (100)"), unchanged: true},
+		{name: "missing login", path: "api/users/create", form: "name=x&password=Str0ng-Passw0rd", status: 400, body: errs("The 'login' parameter is missing"), unchanged: true},
+		{name: "missing name", path: "api/users/create", form: "login=xx&password=Str0ng-Passw0rd", status: 400, body: errs("The 'name' parameter is missing"), unchanged: true},
+		{name: "login too short", path: "api/users/create", form: "login=x&name=x&password=Str0ng-Passw0rd", status: 400, body: errs("'login' length (1) is shorter than the minimum authorized (2)"), unchanged: true},
+		{name: "login too long", path: "api/users/create", form: "login=" + strings.Repeat("a", 256) + "&name=x&password=Str0ng-Passw0rd", status: 400, body: errs("'login' length (256) is longer than the maximum authorized (255)"), unchanged: true},
+		{name: "name too long", path: "api/users/create", form: "login=xx&name=" + strings.Repeat("n", 201) + "&password=Str0ng-Passw0rd", status: 400, body: errs("'name' length (201) is longer than the maximum authorized (200)"), unchanged: true},
+		{name: "email too long", path: "api/users/create", form: "login=xx&name=x&password=Str0ng-Passw0rd&email=" + strings.Repeat("e", 101), status: 400, body: errs("'email' length (101) is longer than the maximum authorized (100)"), unchanged: true},
 		{name: "bad local value", path: "api/users/create", form: "login=xx&name=x&local=maybe", status: 400, body: errs("Value of parameter 'local' (maybe) must be one of: [true, false, yes, no]"), unchanged: true},
 		{name: "local without password", path: "api/users/create", form: "login=xx&name=x", status: 400, body: errs("Password is mandatory and must not be empty"), unchanged: true},
-		{name: "non-local with password", path: "api/users/create", form: "login=xx&name=x&local=false&password=p", status: 400, body: errs("Password should only be set on local user"), unchanged: true},
-		{name: "invalid email", path: "api/users/create", form: "login=xx&name=x&password=p&email=not-an-email", status: 400, body: errs("Email 'not-an-email' is not valid"), unchanged: true},
-		{name: "bad first character and empty name", path: "api/users/create", form: "login=.Toto&name=&password=p", status: 400, body: errs("Login should start with _ or alphanumeric.", "Name can't be empty"), unchanged: true},
-		{name: "bad characters", path: "api/users/create", form: "login=mari+us&name=x&password=p", status: 400, body: errs("Login should contain only letters, numbers, and .-_@"), unchanged: true},
-		{name: "scm account with whitespace", path: "api/users/create", form: "login=xx&name=x&password=p&scmAccount=+a", status: 400, body: errs("SCM account cannot start or end with whitespace: ' a'"), unchanged: true},
-		{name: "duplicate scm account", path: "api/users/create", form: "login=xx&name=x&password=p&scmAccount=a&scmAccount=a", status: 400, body: errs("Duplicate SCM account: 'a'"), unchanged: true},
-		{name: "active login exists", path: "api/users/create", form: "login=alice&name=x&password=p", status: 400, body: errs("An active user with login 'alice' already exists"), unchanged: true},
-		{name: "over a managed user's login", path: "api/users/create", form: "login=scim.user&name=x&password=p", status: 400, body: errs("An active user with login 'scim.user' already exists"), unchanged: true},
+		{name: "non-local with password", path: "api/users/create", form: "login=xx&name=x&local=false&password=Str0ng-Passw0rd", status: 400, body: errs("Password should only be set on local user"), unchanged: true},
+		{name: "invalid email", path: "api/users/create", form: "login=xx&name=x&password=Str0ng-Passw0rd&email=not-an-email", status: 400, body: errs("Email 'not-an-email' is not valid"), unchanged: true},
+		{name: "bad first character and empty name", path: "api/users/create", form: "login=.Toto&name=&password=Str0ng-Passw0rd", status: 400, body: errs("Login should start with _ or alphanumeric.", "Name can't be empty"), unchanged: true},
+		{name: "bad characters", path: "api/users/create", form: "login=mari+us&name=x&password=Str0ng-Passw0rd", status: 400, body: errs("Login should contain only letters, numbers, and .-_@"), unchanged: true},
+		{name: "scm account with whitespace", path: "api/users/create", form: "login=xx&name=x&password=Str0ng-Passw0rd&scmAccount=+a", status: 400, body: errs("SCM account cannot start or end with whitespace: ' a'"), unchanged: true},
+		{name: "duplicate scm account", path: "api/users/create", form: "login=xx&name=x&password=Str0ng-Passw0rd&scmAccount=a&scmAccount=a", status: 400, body: errs("Duplicate SCM account: 'a'"), unchanged: true},
+		{name: "active login exists", path: "api/users/create", form: "login=alice&name=x&password=Str0ng-Passw0rd", status: 400, body: errs("An active user with login 'alice' already exists"), unchanged: true},
+		{name: "over a managed user's login", path: "api/users/create", form: "login=scim.user&name=x&password=Str0ng-Passw0rd", status: 400, body: errs("An active user with login 'scim.user' already exists"), unchanged: true},
 	})
 }
 
@@ -343,7 +343,7 @@ func TestPermissions(t *testing.T) {
 				}
 			}},
 		{name: "add_user to a managed user", path: "api/permissions/add_user", form: "login=scim.user&permission=gateadmin", status: 204},
-		{name: "add_user invalid permission", path: "api/permissions/add_user", form: "login=alice&permission=root", status: 400, body: errs("Invalid global permission 'root'. Valid values are [admin, gateadmin, profileadmin, provisioning, scan]"), unchanged: true},
+		{name: "add_user invalid permission", path: "api/permissions/add_user", form: "login=alice&permission=root", status: 400, body: errs("Invalid global permission 'root'. Valid values are [admin, gateadmin, profileadmin, provisioning, scan, useradmin]"), unchanged: true},
 		{name: "add_user unknown", path: "api/permissions/add_user", form: "login=ghost&permission=scan", status: 404, body: errs("User with login 'ghost' is not found'"), unchanged: true},
 		{name: "add_user both project params", path: "api/permissions/add_user", form: "login=alice&permission=scan&projectId=1&projectKey=k", status: 400, body: errs("Project id or project key can be provided, not both."), unchanged: true},
 		{name: "add_user unknown project", path: "api/permissions/add_user", form: "login=alice&permission=user&projectKey=k", status: 404, body: errs("Entity not found"), unchanged: true},

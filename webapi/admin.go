@@ -9,7 +9,7 @@ import (
 
 // scimgateController holds scimgate's own administration actions, beside
 // SonarQube's.
-var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "scimgate administration: audit trail and backups.", Action: []action{
+var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "scimgate administration: audit trail, backups and account unlocking.", Action: []action{
 	{Key: "audit", Since: "1.0", Access: admin, Handle: auditTrail,
 		Desc: "Audit trail, newest first: every change (who, which API, operation, resource, active/managed before and after) and every refused attempt. Requires Administer System permission.",
 		Params: []param{
@@ -18,7 +18,27 @@ var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "s
 		}},
 	{Key: "backup", Since: "1.0", Access: admin, Handle: backup,
 		Desc: "Download a consistent copy of the store, taken while the server keeps serving. Requires Administer System permission."},
+	{Key: "unlock", Post: true, Since: "1.1", Access: userAdmin, Handle: unlockUser,
+		Desc:   "Lift the password lockout of a user at once (users/search shows locked users to administrators). Requires Administer System permission, or Administer Users over a user holding no more than the caller.",
+		Params: []param{{Key: "login", Desc: "User login", Required: true}}},
 }}
+
+func unlockUser(cl *call) error {
+	login := cl.str("login")
+	err := cl.view(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		return cl.mayChange(tx, u)
+	})
+	if err != nil {
+		return err
+	}
+	cl.api.auth.Unlock(login)
+	cl.api.log.Info("webapi: user unlocked", "login", login, "by", cl.caller.Login)
+	return cl.noContent()
+}
 
 func auditTrail(cl *call) error {
 	name, limit := cl.str("name"), cl.int("ps")

@@ -7,36 +7,36 @@ import (
 )
 
 var userGroupsController = controller{Path: "api/user_groups", Since: "5.2", Desc: "Manage user groups.", Action: []action{
-	{Key: "create", Post: true, Since: "5.2", Access: admin, Handle: createGroup,
+	{Key: "create", Post: true, Since: "5.2", Access: userAdmin, Handle: createGroup,
 		Desc: "Create a group. Requires Administer System permission.",
 		Params: []param{
 			{Key: "name", Desc: "Name for the new group. A group name cannot be larger than 255 characters and must be unique. The value 'anyone' (whatever the case) is reserved and cannot be used.", Required: true, MaxLen: 255},
 			{Key: "description", Desc: "Description for the new group. A group description cannot be larger than 200 characters.", MaxLen: 200},
 		}},
-	{Key: "update", Post: true, Since: "5.2", Access: admin, Handle: updateGroup,
+	{Key: "update", Post: true, Since: "5.2", Access: userAdmin, Handle: updateGroup,
 		Desc: "Update a group. Groups provisioned by an identity provider cannot be updated. Requires Administer System permission.",
 		Params: []param{
 			{Key: "currentName", Desc: "Name of the group to be updated.", Required: true, Since: "8.4"},
 			{Key: "name", Desc: "New optional name for the group.", MaxLen: 255},
 			{Key: "description", Desc: "New optional description for the group.", MaxLen: 200},
 		}},
-	{Key: "delete", Post: true, Since: "5.2", Access: admin, Handle: deleteGroup,
+	{Key: "delete", Post: true, Since: "5.2", Access: userAdmin, Handle: deleteGroup,
 		Desc:   "Delete a group. The default group cannot be deleted, nor can groups provisioned by an identity provider. Requires Administer System permission.",
 		Params: []param{{Key: "name", Desc: "Group name", Required: true}}},
-	{Key: "add_user", Post: true, Since: "5.2", Access: admin, Handle: addGroupUser,
+	{Key: "add_user", Post: true, Since: "5.2", Access: userAdmin, Handle: addGroupUser,
 		Desc:   "Add a user to a group. Membership of groups provisioned by an identity provider is managed there. Requires Administer System permission.",
 		Params: []param{{Key: "name", Desc: "Group name", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
-	{Key: "remove_user", Post: true, Since: "5.2", Access: admin, Handle: removeGroupUser,
+	{Key: "remove_user", Post: true, Since: "5.2", Access: userAdmin, Handle: removeGroupUser,
 		Desc:   "Remove a user from a group. Membership of groups provisioned by an identity provider is managed there. Requires Administer System permission.",
 		Params: []param{{Key: "name", Desc: "Group name", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
-	{Key: "search", Since: "5.2", Access: admin, Handle: searchGroups,
+	{Key: "search", Since: "5.2", Access: userAdmin, Handle: searchGroups,
 		Desc: "Search for user groups. Requires Administer System permission.",
 		Params: append(pagingParams(100, 500),
 			param{Key: "q", Desc: "Limit search to names that contain the supplied string."},
 			param{Key: "f", Desc: "Comma-separated list of the fields to be returned in response. All the fields are returned by default.", Values: nil},
 			param{Key: "managed", Desc: "Return managed or non-managed groups.", Values: boolValues, Since: "10.0"},
 		)},
-	{Key: "users", Since: "5.2", Internal: true, Access: admin, Handle: groupUsers,
+	{Key: "users", Since: "5.2", Internal: true, Access: userAdmin, Handle: groupUsers,
 		Desc: "Search for users with membership information with respect to a group. Requires Administer System permission.",
 		Params: append([]param{
 			{Key: "name", Desc: "Group name", Required: true},
@@ -110,6 +110,9 @@ func updateGroup(cl *call) error {
 		if err := checkDefault(g); err != nil {
 			return err
 		}
+		if err := cl.mayChangeGroup(tx, g); err != nil {
+			return err
+		}
 		if cl.has("name") {
 			if err := groupNameErrors(cl.str("name")); err != nil {
 				return err
@@ -143,6 +146,9 @@ func deleteGroup(cl *call) error {
 		}
 		if g.Managed {
 			return invalid(msgManagedGroup)
+		}
+		if err := cl.mayChangeGroup(tx, g); err != nil {
+			return err
 		}
 		if err := tx.DeleteGroup(g.ID); err != nil {
 			return err
@@ -180,6 +186,9 @@ func changeMembership(cl *call, unknown string, change func(tx store.Tx, g store
 		if !ok || !u.Active {
 			return notFound(unknown, login)
 		}
+		if err := cl.mayChangeGroup(tx, g); err != nil {
+			return err
+		}
 		return change(tx, g, u)
 	})
 	if err != nil {
@@ -199,6 +208,9 @@ func addGroupUser(cl *call) error {
 
 func removeGroupUser(cl *call) error {
 	return changeMembership(cl, "User with login '%s' is not found'", func(tx store.Tx, g store.Group, u store.User) error {
+		if err := cl.mayChange(tx, u); err != nil {
+			return err
+		}
 		if err := tx.RemoveMember(g.ID, u.ID); err != nil {
 			return err
 		}

@@ -15,29 +15,29 @@ var projectParams = []param{
 func permChangeParams(subject string) []param {
 	return append([]param{
 		{Key: subject, Desc: map[string]string{"login": "User login", "groupName": "Group name or 'anyone' (case insensitive)"}[subject], Required: true},
-		{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan", Required: true},
+		{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan, useradmin", Required: true},
 	}, projectParams...)
 }
 
 var permissionsController = controller{Path: "api/permissions", Since: "5.2", Desc: "Manage permission templates, and the granting and revoking of permissions at the global and project levels.", Action: []action{
-	{Key: "add_user", Post: true, Since: "5.2", Access: admin, Handle: addUserPermission, Params: permChangeParams("login"),
+	{Key: "add_user", Post: true, Since: "5.2", Access: userAdmin, Handle: addUserPermission, Params: permChangeParams("login"),
 		Desc: "Add a global permission to a user. Allowed for users provisioned by an identity provider too. Requires Administer System permission."},
-	{Key: "remove_user", Post: true, Since: "5.2", Access: admin, Handle: removeUserPermission, Params: permChangeParams("login"),
+	{Key: "remove_user", Post: true, Since: "5.2", Access: userAdmin, Handle: removeUserPermission, Params: permChangeParams("login"),
 		Desc: "Remove a global permission from a user. Requires Administer System permission."},
-	{Key: "add_group", Post: true, Since: "5.2", Access: admin, Handle: addGroupPermission, Params: permChangeParams("groupName"),
+	{Key: "add_group", Post: true, Since: "5.2", Access: userAdmin, Handle: addGroupPermission, Params: permChangeParams("groupName"),
 		Desc: "Add a global permission to a group. Groups provisioned by an identity provider may hold permissions. Requires Administer System permission."},
-	{Key: "remove_group", Post: true, Since: "5.2", Access: admin, Handle: removeGroupPermission, Params: permChangeParams("groupName"),
+	{Key: "remove_group", Post: true, Since: "5.2", Access: userAdmin, Handle: removeGroupPermission, Params: permChangeParams("groupName"),
 		Desc: "Remove a global permission from a group. Requires Administer System permission."},
-	{Key: "users", Since: "5.2", Internal: true, Access: admin, Handle: permissionUsers,
+	{Key: "users", Since: "5.2", Internal: true, Access: userAdmin, Handle: permissionUsers,
 		Desc: "Lists the users with their permissions. Requires Administer System permission.",
 		Params: append(append(pagingParams(20, 100),
 			param{Key: "q", Desc: "Limit search to user names, logins or emails that contain the supplied string.", MinLen: 3},
-			param{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan"}), projectParams...)},
-	{Key: "groups", Since: "5.2", Internal: true, Access: admin, Handle: permissionGroups,
+			param{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan, useradmin"}), projectParams...)},
+	{Key: "groups", Since: "5.2", Internal: true, Access: userAdmin, Handle: permissionGroups,
 		Desc: "Lists the groups with their permissions. Requires Administer System permission.",
 		Params: append(append(pagingParams(20, 100),
 			param{Key: "q", Desc: "Limit search to group names that contain the supplied string.", MinLen: 3},
-			param{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan"}), projectParams...)},
+			param{Key: "permission", Desc: "Permission: one of admin, gateadmin, profileadmin, provisioning, scan, useradmin"}), projectParams...)},
 }}
 
 // globalOnly refuses project parameters: projects do not exist here yet.
@@ -78,6 +78,9 @@ func addUserPermission(cl *call) error {
 		if err != nil {
 			return err
 		}
+		if err := cl.mayGrant(tx, perm, true); err != nil {
+			return err
+		}
 		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, perm)
 	})
 	if err != nil {
@@ -94,6 +97,12 @@ func removeUserPermission(cl *call) error {
 		}
 		if perm == store.PermAdmin && u.ID == cl.caller.ID {
 			return invalid("As an admin, you can't remove your own admin right")
+		}
+		if err := cl.mayGrant(tx, perm, false); err != nil {
+			return err
+		}
+		if err := cl.mayChange(tx, u); err != nil {
+			return err
 		}
 		if err := tx.Revoke(store.Subject{Kind: 'u', ID: u.ID}, perm); err != nil {
 			return err
@@ -132,6 +141,9 @@ func addGroupPermission(cl *call) error {
 		if s.ID == store.AnyoneGroup && perm == store.PermAdmin {
 			return invalid("It is not possible to add the 'admin' permission to group 'Anyone'.")
 		}
+		if err := cl.mayGrant(tx, perm, true); err != nil {
+			return err
+		}
 		return tx.Grant(s, perm)
 	})
 	if err != nil {
@@ -145,6 +157,14 @@ func removeGroupPermission(cl *call) error {
 		s, perm, err := groupPermissionChange(cl, tx)
 		if err != nil {
 			return err
+		}
+		if err := cl.mayGrant(tx, perm, false); err != nil {
+			return err
+		}
+		if s.ID != store.AnyoneGroup {
+			if err := cl.mayChangeGroup(tx, store.Group{ID: s.ID, Name: cl.str("groupName")}); err != nil {
+				return err
+			}
 		}
 		if err := tx.Revoke(s, perm); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
@@ -36,14 +37,16 @@ func tokenOwner(cl *call, tx store.Tx) (store.User, error) {
 		return *cl.caller, nil
 	}
 	if !cl.admin {
-		return store.User{}, forbidden()
+		if ok, err := store.HasPermission(tx, cl.caller.ID, store.PermUserAdmin); err != nil || !ok {
+			return store.User{}, cmp.Or(err, forbidden())
+		}
 	}
 	login := cl.str("login")
 	u, ok := userByLogin(tx, login)
 	if !ok {
 		return u, notFound("User with login '%s' doesn't exist", login)
 	}
-	return u, nil
+	return u, cl.mayChange(tx, u) // a token acts as its user: no tokens for the more privileged
 }
 
 func generateToken(cl *call) error {

@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 	"net/http"
@@ -66,31 +67,31 @@ func newUserJSON(u store.User) userJSON {
 }
 
 var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage users.", Action: []action{
-	{Key: "create", Post: true, Since: "3.7", Access: admin, Handle: createUser,
-		Desc: "Create a user. If a deactivated user account exists with the given login, it will be reactivated. Requires Administer System permission.",
-		Params: []param{
+	{Key: "create", Post: true, Since: "3.7", Access: userAdmin, Handle: createUser,
+		Desc: "Create a user. If a deactivated user account exists with the given login, it will be reactivated. Requires Administer System permission, or Administer Users within the caller's own permissions. The password must meet the instance's password policy.",
+		Params: append([]param{
 			{Key: "email", Desc: "User email", MaxLen: 100},
 			{Key: "local", Desc: "Specify if the user should be authenticated from SonarQube server or from an external authentication system. Password should not be set when local is set to false.", Values: boolValues, Default: "true"},
 			{Key: "login", Desc: "User login", Required: true, MinLen: 2, MaxLen: 255},
 			{Key: "name", Desc: "User name", Required: true, MaxLen: 200},
 			{Key: "password", Desc: "User password. Only mandatory when creating local user, otherwise it should not be set", Untrimmed: true},
 			{Key: "scmAccount", Desc: "List of SCM accounts. To set several values, the parameter must be called once for each value.", Multi: true},
-		}},
-	{Key: "update", Post: true, Since: "3.7", Access: admin, Handle: updateUser,
+		}, policyParams...)},
+	{Key: "update", Post: true, Since: "3.7", Access: userAdmin, Handle: updateUser,
 		Desc: "Update a user. Name and email of users managed by an identity provider cannot be changed. Requires Administer System permission.",
-		Params: []param{
+		Params: append([]param{
 			{Key: "login", Desc: "User login", Required: true, MaxLen: 255},
 			{Key: "name", Desc: "User name", MaxLen: 200},
 			{Key: "email", Desc: "User email", MaxLen: 100},
 			{Key: "scmAccount", Desc: "SCM accounts.", Multi: true},
-		}},
-	{Key: "update_login", Post: true, Since: "7.6", Access: admin, Handle: updateLogin,
+		}, policyParams...)},
+	{Key: "update_login", Post: true, Since: "7.6", Access: userAdmin, Handle: updateLogin,
 		Desc: "Update a user login. Refused for users managed by an identity provider. Requires Administer System permission.",
 		Params: []param{
 			{Key: "login", Desc: "The current login (case-sensitive)", Required: true},
 			{Key: "newLogin", Desc: "The new login. It must not already exist.", Required: true, MinLen: 2, MaxLen: 255},
 		}},
-	{Key: "deactivate", Post: true, Since: "3.7", Access: admin, Handle: deactivateUser,
+	{Key: "deactivate", Post: true, Since: "3.7", Access: userAdmin, Handle: deactivateUser,
 		Desc: "Deactivate a user: its tokens, permissions and memberships of local groups are removed. Refused for users managed by an identity provider. Requires Administer System permission.",
 		Params: []param{
 			{Key: "login", Desc: "User login", Required: true},
@@ -113,7 +114,7 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 			{Key: "password", Desc: "New password", Untrimmed: true},
 			{Key: "previousPassword", Desc: "Previous password. Required when changing one's own password.", Untrimmed: true},
 		}},
-	{Key: "groups", Since: "5.2", Access: admin, Handle: userGroups,
+	{Key: "groups", Since: "5.2", Access: userAdmin, Handle: userGroups,
 		Desc: "Lists the groups a user belongs to. Requires Administer System permission.",
 		Params: []param{
 			{Key: "login", Desc: "A user login", Required: true},
@@ -139,12 +140,22 @@ func createUser(cl *call) error {
 	if email != "" && !validEmail(email) {
 		return invalid("Email '%s' is not valid", email)
 	}
+	if !local && cl.hasPasswordPolicy() {
+		return invalid(msgLocalOnly)
+	}
 	scm := cl.multi("scmAccount")
 	if msgs := scmErrors(scm, login, email); len(msgs) > 0 {
 		return messages(msgs)
 	}
 	var out store.User
 	err := cl.update(func(tx store.Tx) error {
+		guard, err := cl.guard(tx)
+		if err != nil {
+			return err
+		}
+		if err := guard.Create(); err != nil {
+			return err
+		}
 		existing, err := tx.UserByLogin(login)
 		exists := err == nil
 		switch {
@@ -160,15 +171,22 @@ func createUser(cl *call) error {
 		if name == "" {
 			msgs = append(msgs, "Name can't be empty")
 		}
+		if local {
+			msgs = append(msgs, cl.api.auth.Policy.PasswordErrors(login, password)...)
+		}
 		if len(msgs) > 0 {
 			return messages(msgs)
 		}
 		u := store.User{Login: login, Name: name, Email: email, Active: true, Local: local,
 			ExternalLogin: login, ExternalProvider: "sonarqube", SCMAccounts: scm}
+		if err := cl.applyPolicy(&u); err != nil {
+			return err
+		}
 		if local {
 			if u.PasswordHash, err = store.HashPassword(password); err != nil {
 				return err
 			}
+			u.PasswordChanged = store.Now()
 		}
 		if exists { // reactivation keeps the row (same id)
 			u.ID, u.Created, u.Version, u.Active = existing.ID, existing.Created, existing.Version, false
@@ -204,6 +222,9 @@ func updateUser(cl *call) error {
 		if !ok || !u.Active {
 			return notFound("User '%s' doesn't exist", login)
 		}
+		if err := cl.mayChange(tx, u); err != nil {
+			return err
+		}
 		external := u.Managed || !u.Local
 		if cl.has("name") {
 			if external {
@@ -225,6 +246,9 @@ func updateUser(cl *call) error {
 			}
 			u.SCMAccounts = scm
 		}
+		if err := cl.applyPolicy(&u); err != nil {
+			return err
+		}
 		var err error
 		out, err = store.SaveUser(tx, u)
 		return err
@@ -244,6 +268,9 @@ func updateLogin(cl *call) error {
 		}
 		if u.Managed {
 			return invalid(msgManaged)
+		}
+		if err := cl.mayChange(tx, u); err != nil {
+			return err
 		}
 		if msgs := loginErrors(newLogin); len(msgs) > 0 {
 			return messages(msgs)
@@ -278,6 +305,9 @@ func deactivateUser(cl *call) error {
 		if u.Managed {
 			return invalid(msgManaged)
 		}
+		if err := cl.mayChange(tx, u); err != nil {
+			return err
+		}
 		var err error
 		out, err = store.Deactivate(tx, cl.caller.ID, u, cl.bool("anonymize"))
 		return err
@@ -304,6 +334,8 @@ type searchUser struct {
 	Avatar             string   `json:"avatar,omitempty"`
 	LastConnectionDate string   `json:"lastConnectionDate,omitempty"`
 	Managed            *bool    `json:"managed,omitempty"`
+	Locale             string   `json:"locale,omitempty"`
+	Locked             bool     `json:"locked,omitempty"` // password logins refused by the lockout
 }
 
 func avatar(email string) string {
@@ -391,6 +423,7 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 	n, managed := len(tokens), u.Managed
 	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
 	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
+	su.Locale, su.Locked = u.Locale, cl.api.auth.Locked(u.Login)
 	return su, nil
 }
 
@@ -451,14 +484,22 @@ func changePassword(cl *call) error {
 	if own && !cl.has("previousPassword") {
 		return result("The 'previousPassword' parameter is missing")
 	}
+	if !own && cl.expired {
+		return writeErrors(cl.c, http.StatusUnauthorized, store.ErrorMessage(store.ErrPasswordExpired))
+	}
 	if !own && !cl.admin {
-		return forbidden()
+		if ok, err := cl.holds(store.PermUserAdmin); err != nil || !ok {
+			return cmp.Or(err, forbidden())
+		}
 	}
 	var msg string
 	err := cl.update(func(tx store.Tx) error {
 		u, ok := userByLogin(tx, login)
 		if !ok || !u.Active {
 			return notFound("User with login '%s' has not been found", login)
+		}
+		if err := cl.mayChange(tx, u); !own && err != nil {
+			return err
 		}
 		switch {
 		case u.Managed || !u.Local:
@@ -471,14 +512,15 @@ func changePassword(cl *call) error {
 			msg = "new_password_same_as_old"
 			return nil
 		}
-		if msg = passwordErrors(password); msg != "" {
+		if msgs := cl.api.auth.Policy.PasswordErrors(u.Login, password); len(msgs) > 0 {
+			msg = msgs[0]
 			return nil
 		}
 		hash, err := store.HashPassword(password)
 		if err != nil {
 			return err
 		}
-		u.PasswordHash = hash
+		u.PasswordHash, u.PasswordChanged = hash, store.Now()
 		_, err = store.SaveUser(tx, u)
 		return err
 	})

@@ -56,22 +56,3 @@ func scmErrors(accounts []string, login, email string) []string {
 	}
 	return out
 }
-
-// passwordErrors is the complexity rule of api/users/change_password.
-func passwordErrors(pw string) string {
-	switch {
-	case utf8.RuneCountInString(pw) < 12:
-		return "Password must be at least 12 characters long"
-	case !strings.ContainsFunc(pw, func(r rune) bool { return 'A' <= r && r <= 'Z' }):
-		return "Password must contain at least one uppercase character"
-	case !strings.ContainsFunc(pw, func(r rune) bool { return 'a' <= r && r <= 'z' }):
-		return "Password must contain at least one lowercase character"
-	case !strings.ContainsFunc(pw, func(r rune) bool { return '0' <= r && r <= '9' }):
-		return "Password must contain at least one digit"
-	case !strings.ContainsFunc(pw, func(r rune) bool {
-		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
-	}):
-		return "Password must contain at least one special character"
-	}
-	return ""
-}

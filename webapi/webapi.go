@@ -15,16 +15,21 @@ import (
 type API struct {
 	store       store.Store
 	log         *slog.Logger
-	lockout     *store.Lockout
+	auth        *store.Authenticator
 	controllers []controller
 }
 
-// New builds the Web API over s; lock limits password guessing (nil: none).
-func New(s store.Store, lock *store.Lockout, log *slog.Logger) *API {
+// New builds the Web API over s; auth checks credentials under the
+// instance's account policy. Client addresses (for trusted hosts) come from
+// echo's RealIP: set the Echo's IPExtractor to match the deployment.
+func New(s store.Store, auth *store.Authenticator, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: s, log: log, lockout: lock, controllers: []controller{authenticationController, permissionsController,
+	if auth == nil {
+		auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
+	}
+	return &API{store: s, log: log, auth: auth, controllers: []controller{authenticationController, permissionsController,
 		userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
 }
 

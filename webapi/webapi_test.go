@@ -46,6 +46,7 @@ type env struct {
 	store      *bolt.Store
 	aliceToken string
 	managedID  string
+	auth       *store.Authenticator
 }
 
 func newEnv(t testing.TB) *env {
@@ -90,7 +91,9 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	ec := echo.New()
-	webapi.New(st, store.NewLockout(5, 10*time.Minute), nil).Register(ec)
+	e.auth = store.NewAuthenticator(st, store.DefaultPolicy(), store.NewLockout(5, 10*time.Minute))
+	ec.IPExtractor = echo.ExtractIPDirect()
+	webapi.New(st, e.auth, nil).Register(ec)
 	e.srv = httptest.NewServer(ec)
 	t.Cleanup(e.srv.Close)
 	return e

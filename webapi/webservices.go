@@ -1,6 +1,14 @@
 package webapi
 
 var authenticationController = controller{Path: "api/authentication", Since: "6.0", Desc: "Handle authentication.", Action: []action{
+	{Key: "login", Post: true, Since: "6.0", Access: anyone, Handle: login,
+		Desc: "Authenticate a user with a login and password and open a session (cookies). The session ends after the idle timeout, on logout, when the password changes or when the user is deactivated. POSTs made with the session must send the XSRF-TOKEN cookie's value in the X-XSRF-TOKEN header.",
+		Params: []param{
+			{Key: "login", Desc: "Login of the user", Required: true},
+			{Key: "password", Desc: "Password of the user", Required: true, Untrimmed: true},
+		}},
+	{Key: "logout", Post: true, Since: "6.3", Access: anyone, Handle: logout,
+		Desc: "Log out the user of the session."},
 	{Key: "validate", Since: "3.3", Access: anyone, Handle: validateAuth,
 		Desc: "Check credentials."},
 }}

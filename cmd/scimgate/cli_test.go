@@ -307,7 +307,7 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	s, err := newServer(st, "http://example.test", store.NewLockout(5, time.Minute), slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
+	s, err := newServer(st, serverOptions{BaseURL: "http://example.test", Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}, slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

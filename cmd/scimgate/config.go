@@ -11,6 +11,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // config is the serve command's configuration, from flags and SCIMGATE_*
@@ -29,6 +32,13 @@ type config struct {
 	LockoutMinutes   int
 	// AuditRetentionDays is how long audit entries are kept; 0 keeps them.
 	AuditRetentionDays int
+	// Policy is the local-account policy: password rules and expiry,
+	// session idle timeout.
+	Policy store.Policy
+	// TrustedProxies lists the proxies (CIDR) whose X-Forwarded-For is
+	// believed; without any, the client is the TCP peer.
+	TrustedProxies string
+	proxies        []*net.IPNet
 }
 
 func env(name, def string) string {
@@ -54,6 +64,25 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LockoutThreshold, "lockout-threshold", envInt("SCIMGATE_LOCKOUT_THRESHOLD", 5), "failed password logins that lock a login, 0 to 5; 0 disables (env SCIMGATE_LOCKOUT_THRESHOLD)")
 	fs.IntVar(&c.AuditRetentionDays, "audit-retention-days", envInt("SCIMGATE_AUDIT_RETENTION_DAYS", 365), "days audit entries are kept, pruned hourly; 0 keeps them forever (env SCIMGATE_AUDIT_RETENTION_DAYS)")
 	fs.IntVar(&c.LockoutMinutes, "lockout-minutes", envInt("SCIMGATE_LOCKOUT_MINUTES", 10), "how long failures count and a lock lasts, in minutes (env SCIMGATE_LOCKOUT_MINUTES)")
+	def := store.DefaultPolicy()
+	fs.IntVar(&c.Policy.PasswordMinLength, "password-min-length", envInt("SCIMGATE_PASSWORD_MIN_LENGTH", def.PasswordMinLength), "minimum length of local passwords, 8 to 128 (env SCIMGATE_PASSWORD_MIN_LENGTH)")
+	fs.IntVar(&c.Policy.PasswordExpirationDays, "password-expiration-days", envInt("SCIMGATE_PASSWORD_EXPIRATION_DAYS", 0), "days after which local passwords expire, 0 for never (env SCIMGATE_PASSWORD_EXPIRATION_DAYS)")
+	fs.DurationVar(&c.Policy.SessionTimeout, "session-timeout", envDuration("SCIMGATE_SESSION_TIMEOUT", def.SessionTimeout), "idle time after which a session ends, 60s to 168h (env SCIMGATE_SESSION_TIMEOUT)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SCIMGATE_TRUSTED_PROXIES", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For is believed (env SCIMGATE_TRUSTED_PROXIES)")
+}
+
+// envDuration reads a duration variable such as "30m"; a malformed value
+// becomes -1, which validate reports.
+func envDuration(name string, def time.Duration) time.Duration {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return -1
+	}
+	return d
 }
 
 // envInt reads an integer variable; a malformed value becomes -1, which
@@ -118,6 +147,26 @@ func (c *config) validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("-log-level/SCIMGATE_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel))
+	}
+	for _, msg := range c.Policy.Validate() {
+		errs = append(errs, fmt.Errorf("%s (-password-min-length, -password-expiration-days, -session-timeout / SCIMGATE_PASSWORD_MIN_LENGTH, SCIMGATE_PASSWORD_EXPIRATION_DAYS, SCIMGATE_SESSION_TIMEOUT)", msg))
+	}
+	if pw := os.Getenv("SCIMGATE_ADMIN_PASSWORD"); pw != "" {
+		if msgs := c.Policy.PasswordErrors("admin", pw); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("SCIMGATE_ADMIN_PASSWORD does not meet the password policy: %s", strings.Join(msgs, "; ")))
+		}
+	}
+	c.proxies = nil
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-trusted-proxies/SCIMGATE_TRUSTED_PROXIES: %q is not a CIDR range", p))
+			continue
+		}
+		c.proxies = append(c.proxies, n)
 	}
 	return errors.Join(errs...)
 }

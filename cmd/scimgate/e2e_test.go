@@ -19,7 +19,7 @@ import (
 	"github.com/scimgate/scimgate/store/bolt"
 )
 
-const adminPass = "Admin-pass-123"
+const adminPass = "Gate-keeper-123!"
 
 type gateway struct {
 	t     *testing.T
@@ -38,7 +38,7 @@ func newGateway(t *testing.T) *gateway {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	e, err := newServer(st, "http://"+srv.Listener.Addr().String(), store.NewLockout(5, time.Minute), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e, err := newServer(st, serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

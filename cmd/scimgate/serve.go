@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -56,7 +57,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer st.Close()
 	envPassword := os.Getenv("SCIMGATE_ADMIN_PASSWORD")
-	password, created, err := store.Bootstrap(ctx, st, envPassword)
+	password := cmp.Or(envPassword, store.RandomPassword(cfg.Policy.PasswordMinLength))
+	password, created, err := store.Bootstrap(ctx, st, password)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: bootstrap: %v\n", err)
 		return 1
@@ -67,7 +69,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Created user 'admin' with the password from SCIMGATE_ADMIN_PASSWORD.")
 	}
 
-	s, err := newServer(st, cfg.BaseURL, store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute), log)
+	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies,
+		Lockout: store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute)}, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
 		return 1

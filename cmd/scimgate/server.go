@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -29,29 +30,54 @@ type server struct {
 	store    store.Store // audited
 	log      *slog.Logger
 	metrics  *metrics
+	auth     *store.Authenticator
 	draining atomic.Bool // set on shutdown: /readyz answers 503
 }
 
+// serverOptions is what newServer needs beyond the store.
+type serverOptions struct {
+	BaseURL string
+	Policy  store.Policy
+	Lockout *store.Lockout // nil: no lockout
+	Proxies []*net.IPNet   // whose X-Forwarded-For is believed
+}
+
 // newServer wires both APIs over raw, the backend store, sharing one
-// password lockout.
-func newServer(raw store.Store, baseURL string, lock *store.Lockout, log *slog.Logger) (*server, error) {
+// authenticator (policy, lockout, sessions).
+func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, error) {
 	s := &server{log: log}
 	s.metrics = newMetrics(raw)
 	s.store = store.Audited(raw, s.metrics.audited)
+	s.auth = store.NewAuthenticator(s.store, o.Policy, o.Lockout)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(o.Proxies)
 	s.echo = e
 	e.Use(s.requestLog, middleware.Recover(), s.metrics.middleware, s.auditRefusals)
-	h, err := scim.New(s.store, scim.Options{BaseURL: baseURL + scim.Prefix, Logger: log, Lockout: lock})
+	h, err := scim.New(s.store, scim.Options{BaseURL: o.BaseURL + scim.Prefix, Logger: log, Auth: s.auth})
 	if err != nil {
 		return nil, err
 	}
 	h.Register(e)
-	webapi.New(s.store, lock, log).Register(e)
+	webapi.New(s.store, s.auth, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 	return s, nil
+}
+
+// ipExtractor returns the client address: the TCP peer, or with trusted
+// proxies the first X-Forwarded-For hop not among them. Headers from anyone
+// else are ignored, so trusted hosts cannot be spoofed.
+func ipExtractor(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ready answers 200 when the store answers and the server is not draining.

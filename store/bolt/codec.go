@@ -14,6 +14,11 @@ import (
 // decodes several (token, caller, resource).
 const codecVersion = 1
 
+// userVersion is the format of user records: version 2 appends the locale,
+// the password change time and the per-user policy. Version 1 records are
+// still read; they are rewritten as version 2 when next saved.
+const userVersion = 2
+
 var errCorrupt = errors.New("store record is corrupt or of an unknown format")
 
 type encoder struct{ b []byte }
@@ -52,17 +57,19 @@ func (e *encoder) strs(list []string) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version byte
 }
 
-func newDecoder(b []byte) *decoder {
+// newDecoder reads the version byte; formats 1 to latest are accepted.
+func newDecoder(b []byte, latest byte) *decoder {
 	d := &decoder{b: b}
-	if len(b) == 0 || b[0] != codecVersion {
+	if len(b) == 0 || b[0] < 1 || b[0] > latest {
 		d.err = errCorrupt
 		return d
 	}
-	d.b = b[1:]
+	d.version, d.b = b[0], b[1:]
 	return d
 }
 
@@ -170,7 +177,7 @@ func (d *decoder) done() error {
 }
 
 func encodeUser(u store.User) []byte {
-	e := encoder{b: []byte{codecVersion}}
+	e := encoder{b: []byte{userVersion}}
 	e.str(u.ID)
 	e.str(u.Login)
 	e.str(u.Name)
@@ -188,14 +195,31 @@ func encodeUser(u store.User) []byte {
 	e.time(u.Updated)
 	e.optTime(u.LastConnection)
 	e.uint(u.Version)
+	e.str(u.Locale)
+	e.time(u.PasswordChanged)
+	e.bool(u.Policy.PasswordExpirationDays != nil)
+	if d := u.Policy.PasswordExpirationDays; d != nil {
+		e.uint(uint64(*d))
+	}
+	e.uint(uint64(u.Policy.SessionTimeout / time.Second))
+	e.strs(u.Policy.TrustedHosts)
 	return e.b
 }
 
 func decodeUser(b []byte) (store.User, error) {
-	d := newDecoder(b)
+	d := newDecoder(b, userVersion)
 	u := store.User{ID: d.str(), Login: d.str(), Name: d.str(), Email: d.str(), Active: d.bool(), Local: d.bool(),
 		Managed: d.bool(), ExternalID: d.str(), ExternalLogin: d.str(), ExternalProvider: d.str(), SCMAccounts: d.strs(),
 		PasswordHash: d.str(), SCIM: d.bytes(), Created: d.time(), Updated: d.time(), LastConnection: d.optTime(), Version: d.uint()}
+	if d.version >= 2 {
+		u.Locale, u.PasswordChanged = d.str(), d.time()
+		if d.bool() {
+			days := int(d.uint())
+			u.Policy.PasswordExpirationDays = &days
+		}
+		u.Policy.SessionTimeout = time.Duration(d.uint()) * time.Second
+		u.Policy.TrustedHosts = d.strs()
+	}
 	return u, d.done()
 }
 
@@ -213,7 +237,7 @@ func encodeGroup(g store.Group) []byte {
 }
 
 func decodeGroup(b []byte) (store.Group, error) {
-	d := newDecoder(b)
+	d := newDecoder(b, codecVersion)
 	g := store.Group{ID: d.str(), Name: d.str(), Description: d.str(), ExternalID: d.str(), Managed: d.bool(),
 		Created: d.time(), Updated: d.time(), Version: d.uint()}
 	return g, d.done()
@@ -232,7 +256,7 @@ func encodeToken(t store.Token) []byte {
 }
 
 func decodeToken(b []byte) (store.Token, error) {
-	d := newDecoder(b)
+	d := newDecoder(b, codecVersion)
 	t := store.Token{Hash: d.str(), UserID: d.str(), Name: d.str(), Type: d.str(), Created: d.time(),
 		Expires: d.optTime(), LastConnection: d.optTime()}
 	return t, d.done()

@@ -9,12 +9,15 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
-	now := time.Now().UTC()
+	now, days := time.Now().UTC(), 90
 	users := []store.User{
 		{},
 		{ID: "id", Login: "l", Name: "n", Email: "e", Active: true, Local: true, Managed: true, ExternalID: "x",
 			ExternalLogin: "el", ExternalProvider: "p", SCMAccounts: []string{"a", "b"}, PasswordHash: "h",
-			SCIM: []byte(`{"a":1}`), Created: now, Updated: now.Add(time.Second), LastConnection: &now, Version: 7},
+			SCIM: []byte(`{"a":1}`), Created: now, Updated: now.Add(time.Second), LastConnection: &now, Version: 7,
+			Locale: "fr", PasswordChanged: now, Policy: store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour,
+				TrustedHosts: []string{"10.0.0.0/8", "192.0.2.7/32"}}},
+		{Login: "never", Policy: store.UserPolicy{PasswordExpirationDays: new(int)}},
 	}
 	for _, u := range users {
 		got, err := decodeUser(encodeUser(u))
@@ -29,6 +32,37 @@ func TestCodecRoundTrip(t *testing.T) {
 	tok := store.Token{Hash: "h", UserID: "u", Name: "n", Type: "T", Created: now, Expires: &now}
 	if got, err := decodeToken(encodeToken(tok)); err != nil || !reflect.DeepEqual(got, tok) {
 		t.Errorf("token round trip: %+v, %v", got, err)
+	}
+}
+
+// Records written before the policy fields existed (format 1) still read.
+func TestCodecReadsVersion1(t *testing.T) {
+	now := time.Unix(1700000000, 5).UTC()
+	e := encoder{b: []byte{1}}
+	for _, s := range []string{"id", "login", "Name", "e@x"} {
+		e.str(s)
+	}
+	e.bool(true)
+	e.bool(true)
+	e.bool(false)
+	e.str("")
+	e.str("login")
+	e.str("sonarqube")
+	e.strs([]string{"scm"})
+	e.str("hash")
+	e.bytes(nil)
+	e.time(now)
+	e.time(now)
+	e.optTime(nil)
+	e.uint(3)
+	want := store.User{ID: "id", Login: "login", Name: "Name", Email: "e@x", Active: true, Local: true, ExternalLogin: "login",
+		ExternalProvider: "sonarqube", SCMAccounts: []string{"scm"}, PasswordHash: "hash", Created: now, Updated: now, Version: 3}
+	got, err := decodeUser(e.b)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 1 record: %+v, %v; want %+v", got, err, want)
+	}
+	if again, err := decodeUser(encodeUser(got)); err != nil || !reflect.DeepEqual(again, want) {
+		t.Fatalf("rewritten as version %d: %+v, %v", userVersion, again, err)
 	}
 }
 

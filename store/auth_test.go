@@ -1,0 +1,295 @@
+package store_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+func basic(login, pw string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+pw))
+}
+
+const adminPW = "Admin-pass-123"
+
+var (
+	ctx      = context.Background()
+	loopback = netip.MustParseAddr("127.0.0.1")
+)
+
+// newAuth opens a bootstrapped store and an Authenticator whose clock the
+// test moves; it returns a token of admin.
+func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenticator, *time.Time, string) {
+	t.Helper()
+	store.PasswordCost = bcrypt.MinCost
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, _, err := store.Bootstrap(ctx, st, adminPW); err != nil {
+		t.Fatal(err)
+	}
+	token := store.NewTokenSecret()
+	_ = st.Update(ctx, func(tx store.Tx) error {
+		admin, _ := tx.UserByLogin("admin")
+		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: admin.ID, Name: "t"})
+	})
+	now := new(time.Time)
+	*now = time.Now().UTC().Truncate(time.Second)
+	a := store.NewAuthenticator(st, p, lock)
+	a.Now = func() time.Time { return *now }
+	if lock != nil {
+		lock.Now = a.Now
+	}
+	return a, now, token
+}
+
+func TestLockout(t *testing.T) {
+	const pw = adminPW
+	lock := store.NewLockout(3, 10*time.Minute)
+	a, now, token := newAuth(t, store.DefaultPolicy(), lock)
+	auth := func(header string) error {
+		_, err := a.Authenticate(ctx, store.Credentials{Header: header, IP: loopback})
+		return err
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		header  string
+		ok      bool
+	}{
+		{"right password", 0, basic("admin", pw), true},
+		{"failure 1", 0, basic("admin", "x"), false},
+		{"failure 2", time.Minute, basic("admin", "x"), false},
+		{"success resets the count", 0, basic("admin", pw), true},
+		{"failure 1 again", 0, basic("admin", "x"), false},
+		{"failure 2 again", 0, basic("admin", "x"), false},
+		{"failure 3 locks", 0, basic("admin", "x"), false},
+		{"locked: right password refused", time.Minute, basic("admin", pw), false},
+		{"tokens are not locked", 0, "Bearer " + token, true},
+		{"token as basic login is not locked", 0, basic(token, ""), true},
+		{"other logins are not locked", 0, basic("nobody", "x"), false},
+		{"still locked before the duration", 8 * time.Minute, basic("admin", pw), false},
+		{"unlocked after the duration", 3 * time.Minute, basic("admin", pw), true},
+	}
+	for _, s := range steps {
+		*now = now.Add(s.advance)
+		err := auth(s.header)
+		if (err == nil) != s.ok {
+			t.Fatalf("%s: err = %v, want ok=%v", s.name, err, s.ok)
+		}
+		if err != nil && store.ErrorCode(err) != store.EUnauthenticated {
+			t.Fatalf("%s: a lock must look like a wrong password, got %v", s.name, err)
+		}
+	}
+	// An administrator can lift a lock at once.
+	for i := 0; i < 3; i++ {
+		_ = auth(basic("admin", "x"))
+	}
+	if auth(basic("admin", pw)) == nil {
+		t.Fatal("not locked")
+	}
+	if !a.Locked("admin") {
+		t.Fatal("Locked does not report the lock")
+	}
+	a.Unlock("admin")
+	if err := auth(basic("admin", pw)); err != nil {
+		t.Fatalf("after Unlock: %v", err)
+	}
+	// Threshold 0 disables the lockout.
+	a.Lockout = store.NewLockout(0, time.Minute)
+	for i := 0; i < 10; i++ {
+		_ = auth(basic("admin", "x"))
+	}
+	if err := auth(basic("admin", pw)); err != nil {
+		t.Fatalf("disabled lockout locked: %v", err)
+	}
+}
+
+// addLocal stores a local user with password pw, changed at changed.
+func addLocal(t *testing.T, a *store.Authenticator, login, pw string, changed time.Time, p store.UserPolicy) store.User {
+	t.Helper()
+	var u store.User
+	err := a.Store.Update(ctx, func(tx store.Tx) error {
+		hash, err := store.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		u, err = store.NewUser(tx, store.User{Login: login, Name: login, Active: true, Local: true,
+			PasswordHash: hash, PasswordChanged: changed, Policy: p})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestPasswordExpiry(t *testing.T) {
+	p := store.DefaultPolicy()
+	p.PasswordExpirationDays = 30
+	a, now, _ := newAuth(t, p, nil)
+	start := *now
+	ninety, never := 90, 0
+	addLocal(t, a, "inherits", "Bob-pass-1234", start, store.UserPolicy{})
+	addLocal(t, a, "longer", "Bob-pass-1234", start, store.UserPolicy{PasswordExpirationDays: &ninety})
+	addLocal(t, a, "never", "Bob-pass-1234", start, store.UserPolicy{PasswordExpirationDays: &never})
+	cases := []struct {
+		login   string
+		after   time.Duration
+		expired bool
+	}{
+		{"inherits", 30*24*time.Hour - time.Second, false},
+		{"inherits", 30 * 24 * time.Hour, true},
+		{"longer", 30 * 24 * time.Hour, false},
+		{"longer", 90 * 24 * time.Hour, true},
+		{"never", 5000 * 24 * time.Hour, false},
+	}
+	for _, tc := range cases {
+		*now = start.Add(tc.after)
+		c, err := a.Authenticate(ctx, store.Credentials{Header: basic(tc.login, "Bob-pass-1234"), IP: loopback})
+		switch {
+		case tc.expired && err != store.ErrPasswordExpired:
+			t.Errorf("%s after %v: err = %v, want expired", tc.login, tc.after, err)
+		case tc.expired && c.Login != tc.login:
+			t.Errorf("%s: an expired password must still name its user (to change it), got %q", tc.login, c.Login)
+		case !tc.expired && err != nil:
+			t.Errorf("%s after %v: %v", tc.login, tc.after, err)
+		}
+		if _, _, err := a.Login(ctx, tc.login, "Bob-pass-1234", loopback); tc.expired && err != store.ErrPasswordExpired {
+			t.Errorf("%s: a session opened with an expired password: %v", tc.login, err)
+		}
+	}
+	// A wrong password is a wrong password, expired or not.
+	if _, err := a.Authenticate(ctx, store.Credentials{Header: basic("inherits", "nope"), IP: loopback}); err == store.ErrPasswordExpired || err == nil {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	p := store.DefaultPolicy()
+	p.SessionTimeout = 10 * time.Minute
+	a, now, _ := newAuth(t, p, nil)
+	addLocal(t, a, "bob", "Bob-pass-1234", *now, store.UserPolicy{})
+	addLocal(t, a, "carol", "Carol-pass-1234", *now, store.UserPolicy{SessionTimeout: time.Hour})
+	open := func(login, pw string) string {
+		t.Helper()
+		c, secret, err := a.Login(ctx, login, pw, loopback)
+		if err != nil || c.Login != login || c.Via != "session" || len(secret) != 64 {
+			t.Fatalf("Login(%s): %+v %q %v", login, c, secret, err)
+		}
+		return secret
+	}
+	use := func(secret string) error {
+		_, err := a.Authenticate(ctx, store.Credentials{Session: secret, IP: loopback})
+		return err
+	}
+	bob, carol := open("bob", "Bob-pass-1234"), open("carol", "Carol-pass-1234")
+	steps := []struct {
+		name    string
+		advance time.Duration
+		secret  string
+		ok      bool
+	}{
+		{"fresh", 0, bob, true},
+		{"used within the timeout", 9 * time.Minute, bob, true},
+		{"use resets the idle clock", 9 * time.Minute, bob, true},
+		{"per-user timeout is longer", 0, carol, true},
+		{"idle past the instance timeout", 10 * time.Minute, bob, false},
+		{"an ended session stays ended", 0, bob, false},
+		{"idle within the per-user timeout", 40 * time.Minute, carol, true},
+		{"idle past the per-user timeout", time.Hour, carol, false},
+		{"unknown secret", 0, store.NewSessionSecret(), false},
+	}
+	for _, s := range steps {
+		*now = now.Add(s.advance)
+		if err := use(s.secret); (err == nil) != s.ok {
+			t.Fatalf("%s: err = %v, want ok=%v", s.name, err, s.ok)
+		}
+	}
+	if _, _, err := a.Login(ctx, "bob", "wrong", loopback); store.ErrorCode(err) != store.EUnauthenticated {
+		t.Fatalf("login with a wrong password: %v", err)
+	}
+
+	// Changing the password, deactivation and logout end sessions.
+	s1, s2, s3 := open("bob", "Bob-pass-1234"), open("bob", "Bob-pass-1234"), open("carol", "Carol-pass-1234")
+	a.Sessions.Close(s1)
+	if use(s1) == nil {
+		t.Error("session survives logout")
+	}
+	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+		u, _ := tx.UserByLogin("bob")
+		u.PasswordHash, _ = store.HashPassword("Other-pass-1234")
+		_, err := store.SaveUser(tx, u)
+		return err
+	})
+	if use(s2) == nil {
+		t.Error("session survives a password change")
+	}
+	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+		u, _ := tx.UserByLogin("carol")
+		_, err := store.Deactivate(tx, "", u, false)
+		return err
+	})
+	if use(s3) == nil {
+		t.Error("session survives deactivation")
+	}
+}
+
+func TestTrustedHosts(t *testing.T) {
+	a, _, _ := newAuth(t, store.DefaultPolicy(), store.NewLockout(3, time.Minute))
+	hosts, err := store.ParseTrustedHosts([]string{"10.1.0.0/16", "192.0.2.7", "2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := addLocal(t, a, "bob", "Bob-pass-1234", time.Time{}, store.UserPolicy{TrustedHosts: hosts})
+	token := store.NewTokenSecret()
+	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: u.ID, Name: "t"})
+	})
+	creds := map[string]store.Credentials{
+		"password": {Header: basic("bob", "Bob-pass-1234")},
+		"token":    {Header: "Bearer " + token},
+	}
+	for _, tc := range []struct {
+		ip string
+		ok bool
+	}{
+		{"10.1.2.3", true}, {"10.2.0.1", false}, {"192.0.2.7", true}, {"192.0.2.8", false},
+		{"::ffff:10.1.0.9", true}, {"2001:db8::1", true}, {"2001:db9::1", false}, {"127.0.0.1", false},
+	} {
+		for via, cr := range creds {
+			cr.IP = netip.MustParseAddr(tc.ip)
+			if _, err := a.Authenticate(ctx, cr); (err == nil) != tc.ok {
+				t.Errorf("%s from %s: err = %v, want ok=%v", via, tc.ip, err, tc.ok)
+			}
+		}
+	}
+	if _, err := a.Authenticate(ctx, store.Credentials{Header: basic("bob", "Bob-pass-1234")}); err == nil {
+		t.Error("unknown client address accepted for a user with trusted hosts")
+	}
+	// A session opened from a trusted host is refused from elsewhere.
+	_, secret, err := a.Login(ctx, "bob", "Bob-pass-1234", netip.MustParseAddr("10.1.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, store.Credentials{Session: secret, IP: netip.MustParseAddr("10.9.0.1")}); err == nil {
+		t.Error("session used from an untrusted host")
+	}
+	// A refusal for the host is not a failed password: it does not lock.
+	for i := 0; i < 5; i++ {
+		_, _ = a.Authenticate(ctx, store.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
+	}
+	if a.Locked("bob") {
+		t.Error("untrusted-host refusals locked the account")
+	}
+}

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"sync"
+	"time"
+)
+
+// Sessions holds the sessions opened by a password login
+// (api/authentication/login). They live in memory, so a restart ends them;
+// only a hash of each session secret is kept. A session ends when it has been
+// idle longer than its user's timeout, when the user's password changes, or
+// when the user is deactivated.
+type Sessions struct {
+	mu sync.Mutex
+	m  map[string]*session // by HashToken(secret)
+}
+
+type session struct {
+	userID   string
+	password string // the user's password hash at login
+	lastSeen time.Time
+}
+
+// maxSessions bounds the sessions held at once; beyond it, idle ones are
+// dropped first, then the least recently used.
+const maxSessions = 100000
+
+// NewSessions returns an empty session table.
+func NewSessions() *Sessions { return &Sessions{m: map[string]*session{}} }
+
+// open starts a session for u and returns its secret.
+func (s *Sessions) open(u User, now time.Time) string {
+	secret := NewSessionSecret()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.m) >= maxSessions {
+		s.prune(now)
+	}
+	s.m[HashToken(secret)] = &session{userID: u.ID, password: u.PasswordHash, lastSeen: now}
+	return secret
+}
+
+// get returns a copy of the session of secret.
+func (s *Sessions) get(secret string) (session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[HashToken(secret)]
+	if !ok {
+		return session{}, false
+	}
+	return *v, true
+}
+
+func (s *Sessions) touch(secret string, now time.Time) {
+	s.mu.Lock()
+	if v, ok := s.m[HashToken(secret)]; ok {
+		v.lastSeen = now
+	}
+	s.mu.Unlock()
+}
+
+// Close ends the session of secret (logout); unknown secrets are ignored.
+func (s *Sessions) Close(secret string) {
+	s.mu.Lock()
+	delete(s.m, HashToken(secret))
+	s.mu.Unlock()
+}
+
+// Len returns the number of open sessions.
+func (s *Sessions) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+func (s *Sessions) prune(now time.Time) {
+	var oldest string
+	for k, v := range s.m {
+		if now.Sub(v.lastSeen) >= MaxSessionTimeout {
+			delete(s.m, k)
+		} else if oldest == "" || v.lastSeen.Before(s.m[oldest].lastSeen) {
+			oldest = k
+		}
+	}
+	if len(s.m) >= maxSessions {
+		delete(s.m, oldest)
+	}
+}
