@@ -17,6 +17,7 @@ type tcase struct {
 	status    int
 	body      string // exact body, or "golden:<name>"
 	unchanged bool   // the store must be as before
+	setup     func(e *env)
 	check     func(t *testing.T, e *env)
 }
 
@@ -28,6 +29,8 @@ func (e *env) authFor(who string) string {
 		return "Bearer " + e.aliceToken
 	case "none":
 		return ""
+	case "ua":
+		return "Bearer " + uaToken
 	}
 	return who
 }
@@ -37,6 +40,9 @@ func run(t *testing.T, cases []tcase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
+			if tc.setup != nil {
+				tc.setup(e)
+			}
 			before := e.snapshot()
 			method := tc.method
 			if method == "" {

@@ -58,12 +58,26 @@ type userJSON struct {
 	ExternalProvider string   `json:"externalProvider,omitempty"`
 	Groups           []string `json:"groups"`
 	SCMAccounts      []string `json:"scmAccounts"`
+	settingsJSON
+}
+
+// settingsJSON is scimgate's per-user settings, shown when set.
+type settingsJSON struct {
+	Locale                 string   `json:"locale,omitempty"`
+	PasswordExpirationDays *int     `json:"passwordExpirationDays,omitempty"`
+	SessionTimeout         int      `json:"sessionTimeout,omitempty"` // seconds
+	TrustedHosts           []string `json:"trustedHosts,omitempty"`
+}
+
+func newSettingsJSON(u store.User) settingsJSON {
+	return settingsJSON{Locale: u.Locale, PasswordExpirationDays: u.Policy.PasswordExpirationDays,
+		SessionTimeout: int(u.Policy.SessionTimeout.Seconds()), TrustedHosts: u.Policy.TrustedHosts}
 }
 
 func newUserJSON(u store.User) userJSON {
 	return userJSON{Login: u.Login, Name: u.Name, Email: u.Email, Active: u.Active, Local: u.Local,
 		ExternalIdentity: u.ExternalLogin, ExternalProvider: u.ExternalProvider,
-		Groups: []string{}, SCMAccounts: orEmpty(u.SCMAccounts)}
+		Groups: []string{}, SCMAccounts: orEmpty(u.SCMAccounts), settingsJSON: newSettingsJSON(u)}
 }
 
 var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage users.", Action: []action{
@@ -206,8 +220,9 @@ func createUser(cl *call) error {
 		SCMAccounts []string `json:"scmAccounts"`
 		Active      bool     `json:"active"`
 		Local       bool     `json:"local"`
+		settingsJSON
 	}
-	return cl.json(map[string]any{"user": createdUser{out.Login, out.Name, out.Email, orEmpty(out.SCMAccounts), out.Active, out.Local}})
+	return cl.json(map[string]any{"user": createdUser{out.Login, out.Name, out.Email, orEmpty(out.SCMAccounts), out.Active, out.Local, newSettingsJSON(out)}})
 }
 
 func updateUser(cl *call) error {
@@ -334,8 +349,8 @@ type searchUser struct {
 	Avatar             string   `json:"avatar,omitempty"`
 	LastConnectionDate string   `json:"lastConnectionDate,omitempty"`
 	Managed            *bool    `json:"managed,omitempty"`
-	Locale             string   `json:"locale,omitempty"`
 	Locked             bool     `json:"locked,omitempty"` // password logins refused by the lockout
+	settingsJSON
 }
 
 func avatar(email string) string {
@@ -423,7 +438,7 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 	n, managed := len(tokens), u.Managed
 	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
 	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
-	su.Locale, su.Locked = u.Locale, cl.api.auth.Locked(u.Login)
+	su.Locked, su.settingsJSON = cl.api.auth.Locked(u.Login), newSettingsJSON(u)
 	return su, nil
 }
 
