@@ -49,6 +49,7 @@ func newEnv(t testing.TB) *env {
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	e := echo.New()
+	e.IPExtractor = echo.ExtractIPDirect()
 	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10})
 	if err != nil {
 		t.Fatal(err)

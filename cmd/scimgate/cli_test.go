@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
@@ -65,6 +68,10 @@ func TestConfigValidation(t *testing.T) {
 		{[]string{"-log-level", "loud"}, "-log-level/SCIMGATE_LOG_LEVEL"},
 		{[]string{"-audit-retention-days", "-1"}, "-audit-retention-days"},
 		{[]string{"-lockout-threshold", "9"}, "-lockout-threshold"},
+		{[]string{"-password-min-length", "6"}, "password minimum length must be 8 to 128"},
+		{[]string{"-password-expiration-days", "-2"}, "password expiration must be 0 (never) to 3650 days"},
+		{[]string{"-session-timeout", "10s"}, "session timeout must be 60s to 168h"},
+		{[]string{"-trusted-proxies", "10.0.0.1"}, "-trusted-proxies/SCIMGATE_TRUSTED_PROXIES: \"10.0.0.1\" is not a CIDR range"},
 	} {
 		code, _, errOut := cli(t, append([]string{"serve", "-db", db}, tc.args...)...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -74,6 +81,14 @@ func TestConfigValidation(t *testing.T) {
 	t.Setenv("SCIMGATE_LOG_FORMAT", "yaml")
 	if code, _, errOut := cli(t, "serve", "-db", db); code != 2 || !strings.Contains(errOut, "yaml") {
 		t.Errorf("bad SCIMGATE_LOG_FORMAT: %d %q", code, errOut)
+	}
+	t.Setenv("SCIMGATE_SESSION_TIMEOUT", "soon")
+	t.Setenv("SCIMGATE_ADMIN_PASSWORD", "admin")
+	code, _, errOut := cli(t, "serve", "-db", db)
+	for _, want := range []string{"session timeout must be", "SCIMGATE_ADMIN_PASSWORD does not meet the password policy: Password must be at least 12 characters long;"} {
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, %q; want 2 mentioning %q", code, errOut, want)
+		}
 	}
 	if _, err := os.Stat(db); err == nil {
 		t.Error("an invalid configuration still created the store")
@@ -335,6 +350,43 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	for _, want := range []string{`"id":"req-42"`, `"method":"POST"`, `"path":"/api/users/change_password"`, `"status":204`, `"caller":"admin"`, `"status":401`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// The client address behind trusted hosts is the TCP peer, unless the peer
+// is a configured proxy: then the first forwarded hop outside the proxies.
+func TestClientAddress(t *testing.T) {
+	_, proxies, _ := net.ParseCIDR("127.0.0.0/8")
+	for _, tc := range []struct {
+		name    string
+		proxies []*net.IPNet
+		xff     string
+		want    string
+	}{
+		{"no proxies: the peer", nil, "10.1.2.3", "127.0.0.1"},
+		{"trusted proxy: the forwarded client", []*net.IPNet{proxies}, "10.1.2.3", "10.1.2.3"},
+		{"trusted proxy: the first hop outside the proxies", []*net.IPNet{proxies}, "203.0.113.9, 10.1.2.3, 127.0.0.2", "10.1.2.3"},
+		{"trusted proxy, no header: the peer", []*net.IPNet{proxies}, "", "127.0.0.1"},
+	} {
+		e := echo.New()
+		e.IPExtractor = ipExtractor(tc.proxies)
+		e.GET("/", func(c echo.Context) error { return c.String(200, c.RealIP()) })
+		srv := httptest.NewServer(e)
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		if tc.xff != "" {
+			req.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		req.Header.Set("X-Real-Ip", "192.0.2.1")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		if string(got) != tc.want {
+			t.Errorf("%s: client %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -104,6 +105,18 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 		}
 		if n, _ := tx.CountUsers(); n != 1 {
 			t.Errorf("CountUsers = %d, want 1", n)
+		}
+		return nil
+	})
+	// Every field survives storage, the account policy ones included.
+	days, changed := 30, store.Now().Add(-time.Hour)
+	full := u
+	full.Email, full.SCMAccounts, full.PasswordHash, full.Locale, full.PasswordChanged = "a@example.com", []string{"al"}, "hash", "fr", changed
+	full.Policy = store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour, TrustedHosts: []string{"10.0.0.0/8"}}
+	update(t, s, func(tx store.Tx) error { return tx.PutUser(full) })
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if got, err := tx.User(u.ID); err != nil || !reflect.DeepEqual(got, full) {
+			t.Errorf("User after PutUser = %+v, %v; want %+v", got, err, full)
 		}
 		return nil
 	})
