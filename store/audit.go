@@ -14,7 +14,7 @@ type AuditEntry struct {
 	API      string    `json:"api"`             // scim, webapi, cli or system
 	Op       string    `json:"op"`              // the request, e.g. "PATCH /Users" or "api/users/deactivate"
 	Kind     string    `json:"kind"`            // user, group, membership, permission or token
-	Action   string    `json:"action"`          // created, updated, deleted, added, removed, granted, revoked, refused
+	Action   string    `json:"action"`          // created, updated, deleted, added, removed, granted, revoked, refused, unlocked
 	Resource string    `json:"resource,omitempty"`
 	Name     string    `json:"name,omitempty"` // login or group name
 	Before   *State    `json:"before,omitempty"`
@@ -88,10 +88,16 @@ func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
 // RecordRefusal writes an entry for a refused attempt in its own transaction
 // (the attempt's own transaction was rolled back).
 func RecordRefusal(ctx context.Context, s Store, kind, name, msg string) error {
+	return RecordEvent(ctx, s, kind, "refused", name, msg)
+}
+
+// RecordEvent writes an entry, in its own transaction, for an action that
+// changes no stored record (a refusal, an unlock).
+func RecordEvent(ctx context.Context, s Store, kind, action, name, detail string) error {
 	actor := ActorFrom(ctx)
 	return s.Update(ctx, func(tx Tx) error {
 		return tx.AppendAudit(&AuditEntry{Time: Now(), Actor: actor.Login, API: actor.API, Op: actor.Op,
-			Kind: kind, Action: "refused", Name: name, Detail: msg})
+			Kind: kind, Action: action, Name: name, Detail: detail})
 	})
 }
 

@@ -35,8 +35,10 @@ func unlockUser(cl *call) error {
 	if err != nil {
 		return err
 	}
+	if err := store.RecordEvent(cl.c.Request().Context(), cl.api.store, "user", "unlocked", login, ""); err != nil {
+		return err
+	}
 	cl.api.auth.Unlock(login)
-	cl.api.log.Info("webapi: user unlocked", "login", login, "by", cl.caller.Login)
 	return cl.noContent()
 }
 

@@ -20,10 +20,16 @@ func FuzzForm(f *testing.F) {
 	f.Add("api/permissions/add_user", "login=alice&permission=scan")
 	f.Add("api/user_tokens/generate", "name=x&expirationDate=2099-13-01")
 	f.Add("api/users/update", "login=scim.user&name=x")
+	f.Add("api/users/update", "login=alice&locale=fr&passwordExpirationDays=90&sessionTimeout=3600&trustedHosts=10.0.0.0/8,::1")
+	f.Add("api/users/update", "login=alice&trustedHosts=10.0.0.0/99,,&sessionTimeout=1e9&passwordExpirationDays=-0")
+	f.Add("api/users/create", "login=bob&name=Bob&password=Str0ng-Passw0rd&locale=xx")
+	f.Add("api/authentication/login", "login=alice&password=x")
+	f.Add("api/scimgate/unlock", "login=alice")
 	e := newEnv(f)
 	f.Fuzz(func(t *testing.T, path, form string) {
 		switch path {
-		case "api/users/create", "api/user_groups/create", "api/permissions/add_user", "api/user_tokens/generate", "api/users/update":
+		case "api/users/create", "api/user_groups/create", "api/permissions/add_user", "api/user_tokens/generate", "api/users/update",
+			"api/authentication/login", "api/scimgate/unlock":
 		default:
 			return
 		}

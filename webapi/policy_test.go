@@ -79,7 +79,9 @@ func TestAccountPolicyFields(t *testing.T) {
 				}
 			}},
 		{name: "empty values clear settings", path: "api/users/update", form: "login=alice&locale=&passwordExpirationDays=&sessionTimeout=&trustedHosts=", status: 200, body: "golden:users_update_cleared",
-			setup: func(e *env) { e.mustDo("POST", "api/users/update", "login=alice&locale=fr&passwordExpirationDays=5&sessionTimeout=600&trustedHosts=127.0.0.1", 200) },
+			setup: func(e *env) {
+				e.mustDo("POST", "api/users/update", "login=alice&locale=fr&passwordExpirationDays=5&sessionTimeout=600&trustedHosts=127.0.0.1", 200)
+			},
 			check: func(t *testing.T, e *env) {
 				if u := e.user("alice"); u.Locale != "" || u.Policy.PasswordExpirationDays != nil || u.Policy.SessionTimeout != 0 || u.Policy.TrustedHosts != nil {
 					t.Errorf("not cleared: %+v", u)
@@ -312,6 +314,9 @@ func TestUnlock(t *testing.T) {
 		t.Fatalf("unknown user: %d %s", st, body)
 	}
 	e.mustDo("POST", "api/scimgate/unlock", "login=alice", 204)
+	if body := e.mustDo("GET", "api/scimgate/audit", "name=alice&ps=1", 200); !strings.Contains(body, `"action":"unlocked"`) || !strings.Contains(body, `"actor":"admin"`) {
+		t.Errorf("unlock not in the audit trail: %s", body)
+	}
 	if st, _ := e.do("GET", "api/users/current", "", basic("alice", alicePass)); st != 200 {
 		t.Fatalf("still locked after unlock: %d", st)
 	}
