@@ -13,7 +13,7 @@ type AuditEntry struct {
 	Actor    string    `json:"actor,omitempty"` // login of the caller; empty for the system
 	API      string    `json:"api"`             // scim, webapi, cli or system
 	Op       string    `json:"op"`              // the request, e.g. "PATCH /Users" or "api/users/deactivate"
-	Kind     string    `json:"kind"`            // user, group, membership, permission or token
+	Kind     string    `json:"kind"`            // user, group, membership, permission, token, project, template or organization
 	Action   string    `json:"action"`          // created, updated, deleted, added, removed, granted, revoked, refused, unlocked
 	Resource string    `json:"resource,omitempty"`
 	Name     string    `json:"name,omitempty"` // login or group name
@@ -215,7 +215,7 @@ func (t *auditTx) permission(s Subject, perm, action string, change func(Subject
 		return err
 	}
 	kind := map[byte]string{'u': "user", 'g': "group"}[s.Kind]
-	t.add("permission", action, s.ID, t.subjectName(s), kind+" "+perm, nil, nil)
+	t.add("permission", action, s.ID, t.subjectName(s), kind+" "+DescribePerm(t.Tx, perm), nil, nil)
 	return nil
 }
 
@@ -225,6 +225,59 @@ func (t *auditTx) Grant(s Subject, perm string) error {
 
 func (t *auditTx) Revoke(s Subject, perm string) error {
 	return t.permission(s, perm, "revoked", t.Tx.Revoke)
+}
+
+func (t *auditTx) PutProject(p Project) error {
+	_, err := t.Tx.Project(p.ID)
+	if err := t.Tx.PutProject(p); err != nil {
+		return err
+	}
+	t.add("project", createdOrUpdated(err), p.ID, p.Key, p.Visibility(), nil, nil)
+	return nil
+}
+
+func (t *auditTx) DeleteProject(id string) error {
+	p, _ := t.Tx.Project(id)
+	if err := t.Tx.DeleteProject(id); err != nil {
+		return err
+	}
+	t.add("project", "deleted", id, p.Key, "", nil, nil)
+	return nil
+}
+
+func (t *auditTx) PutTemplate(tpl Template) error {
+	_, err := t.Tx.Template(tpl.ID)
+	if err := t.Tx.PutTemplate(tpl); err != nil {
+		return err
+	}
+	t.add("template", createdOrUpdated(err), tpl.ID, tpl.Name, "", nil, nil)
+	return nil
+}
+
+func (t *auditTx) DeleteTemplate(id string) error {
+	tpl, _ := t.Tx.Template(id)
+	if err := t.Tx.DeleteTemplate(id); err != nil {
+		return err
+	}
+	t.add("template", "deleted", id, tpl.Name, "", nil, nil)
+	return nil
+}
+
+func (t *auditTx) PutOrganization(o Organization) error {
+	_, err := t.Tx.Organization(o.Key)
+	if err := t.Tx.PutOrganization(o); err != nil {
+		return err
+	}
+	t.add("organization", createdOrUpdated(err), o.Key, o.Key, "", nil, nil)
+	return nil
+}
+
+// createdOrUpdated names a Put by whether the lookup before it failed.
+func createdOrUpdated(lookup error) string {
+	if lookup != nil {
+		return "created"
+	}
+	return "updated"
 }
 
 func (t *auditTx) PutToken(tok Token) error {

@@ -86,7 +86,7 @@ func (g *Guard) Group(grp Group) error {
 	if err != nil {
 		return err
 	}
-	if p := g.lacking(perms); p != "" {
+	if p := g.lacking(GlobalOnly(perms)); p != "" {
 		return g.refuse("change group '"+grp.Name+"'", p)
 	}
 	return nil
@@ -109,7 +109,7 @@ func (g *Guard) Create() error {
 		if err != nil {
 			return err
 		}
-		if p := g.lacking(perms); p != "" {
+		if p := g.lacking(GlobalOnly(perms)); p != "" {
 			return g.refuse("create a user", p)
 		}
 	}

@@ -56,14 +56,17 @@ type User struct {
 
 // Group is a set of users; a managed group is owned by the IdP.
 type Group struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"` // SCIM displayName
-	Description string    `json:"description,omitempty"`
-	ExternalID  string    `json:"externalId,omitempty"`
-	Managed     bool      `json:"managed"`
-	Created     time.Time `json:"created"`
-	Updated     time.Time `json:"updated"`
-	Version     uint64    `json:"version"`
+	ID          string `json:"id"`
+	Name        string `json:"name"` // SCIM displayName
+	Description string `json:"description,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	Managed     bool   `json:"managed"`
+	// Organization is the key of the organisation the group belongs to:
+	// only its members may join. Empty: none.
+	Organization string    `json:"organization,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+	Version      uint64    `json:"version"`
 }
 
 // Token is a user token; only the hash of its secret is stored.
@@ -146,6 +149,30 @@ type Tx interface {
 	TokenByName(userID, name string) (Token, error)
 	DeleteToken(hash string) error
 	Tokens(userID string) ([]Token, error)
+
+	Project(id string) (Project, error)
+	// ProjectByKey matches keys case-insensitively: keys are unique that way.
+	ProjectByKey(key string) (Project, error)
+	// PutProject inserts or replaces p; a key taken by another project is
+	// ErrConflict.
+	PutProject(p Project) error
+	// DeleteProject removes the record only; RemoveProject also revokes its
+	// permissions.
+	DeleteProject(id string) error
+	// Projects yields projects in lower-cased key order.
+	Projects() iter.Seq2[Project, error]
+
+	Template(id string) (Template, error)
+	TemplateByName(name string) (Template, error) // case-insensitive
+	PutTemplate(t Template) error                 // a name taken by another is ErrConflict
+	DeleteTemplate(id string) error               // the record only; see RemoveTemplate
+	// Templates yields templates in lower-cased name order.
+	Templates() iter.Seq2[Template, error]
+
+	Organization(key string) (Organization, error)
+	PutOrganization(o Organization) error
+	// Organizations yields organisations in key order.
+	Organizations() iter.Seq2[Organization, error]
 
 	// AppendAudit stores e, assigning e.Seq (increasing).
 	AppendAudit(e *AuditEntry) error

@@ -9,7 +9,7 @@ import (
 
 // scimgateController holds scimgate's own administration actions, beside
 // SonarQube's.
-var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "scimgate administration: audit trail, backups and account unlocking.", Action: []action{
+var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "scimgate administration: audit trail, backups, account unlocking and project access checks.", Action: []action{
 	{Key: "audit", Since: "1.0", Access: admin, Handle: auditTrail,
 		Desc: "Audit trail, newest first: every change (who, which API, operation, resource, active/managed before and after) and every refused attempt. Requires Administer System permission.",
 		Params: []param{
@@ -21,6 +21,7 @@ var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "s
 	{Key: "unlock", Post: true, Since: "1.1", Access: userAdmin, Handle: unlockUser,
 		Desc:   "Lift the password lockout of a user at once (users/search shows locked users to administrators). Requires Administer System permission, or Administer Users over a user holding no more than the caller.",
 		Params: []param{{Key: "login", Desc: "User login", Required: true}}},
+	accessAction,
 }}
 
 func unlockUser(cl *call) error {

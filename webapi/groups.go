@@ -12,6 +12,7 @@ var userGroupsController = controller{Path: "api/user_groups", Since: "5.2", Des
 		Params: []param{
 			{Key: "name", Desc: "Name for the new group. A group name cannot be larger than 255 characters and must be unique. The value 'anyone' (whatever the case) is reserved and cannot be used.", Required: true, MaxLen: 255},
 			{Key: "description", Desc: "Description for the new group. A group description cannot be larger than 200 characters.", MaxLen: 200},
+			{Key: "organization", Desc: "Key of the organization the group belongs to: only its members can be added", Since: "scimgate 1.1"},
 		}},
 	{Key: "update", Post: true, Since: "5.2", Access: userAdmin, Handle: updateGroup,
 		Desc: "Update a group. Groups provisioned by an identity provider cannot be updated. Requires Administer System permission.",
@@ -52,6 +53,7 @@ type groupJSON struct {
 	Description  string `json:"description,omitempty"`
 	MembersCount int    `json:"membersCount"`
 	Default      bool   `json:"default"`
+	Organization string `json:"organization,omitempty"`
 }
 
 func groupNameErrors(name string) error {
@@ -86,14 +88,17 @@ func createGroup(cl *call) error {
 	}
 	var g store.Group
 	err := cl.update(func(tx store.Tx) error {
+		if err := findOrg(tx, cl.str("organization")); err != nil {
+			return err
+		}
 		var err error
-		g, err = store.NewGroup(tx, store.Group{Name: name, Description: cl.str("description")})
+		g, err = store.NewGroup(tx, store.Group{Name: name, Description: cl.str("description"), Organization: cl.str("organization")})
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"group": groupJSON{ID: g.ID, Name: g.Name, Description: g.Description}})
+	return cl.json(map[string]any{"group": groupJSON{ID: g.ID, Name: g.Name, Description: g.Description, Organization: g.Organization}})
 }
 
 func updateGroup(cl *call) error {
@@ -201,6 +206,9 @@ func addGroupUser(cl *call) error {
 	return changeMembership(cl, "Could not find a user with login '%s'", func(tx store.Tx, g store.Group, u store.User) error {
 		if member, _ := tx.IsMember(g.ID, u.ID); member {
 			return invalid("User '%s' is already a member of group '%s'", u.Login, g.Name)
+		}
+		if err := store.CheckOrgMember(tx, g.Organization, u); err != nil {
+			return err
 		}
 		return tx.AddMember(g.ID, u.ID)
 	})

@@ -29,8 +29,8 @@ func New(s store.Store, auth *store.Authenticator, log *slog.Logger) *API {
 	if auth == nil {
 		auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
 	}
-	return &API{store: s, log: log, auth: auth, controllers: []controller{authenticationController, permissionsController,
-		userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
+	return &API{store: s, log: log, auth: auth, controllers: []controller{authenticationController, organizationsController, permissionsController,
+		projectsController, userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
 }
 
 // Register mounts every action on e, and answers unknown api/ paths the

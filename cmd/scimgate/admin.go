@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -447,4 +448,61 @@ func version(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// accessCmd answers "who can browse project P, and through what?" offline;
+// a running server answers the same at GET /api/scimgate/access.
+func accessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("access", flag.ContinueOnError)
+	db := dbFlag(fs)
+	perm := fs.String("permission", store.PermBrowse, "project permission: "+strings.Join(store.ProjectPermissions, ", "))
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 || !slices.Contains(store.ProjectPermissions, *perm) {
+		fmt.Fprintln(stderr, "scimgate: access takes one project key, and -permission one of "+strings.Join(store.ProjectPermissions, ", "))
+		return 2
+	}
+	return readTable(ctx, *db, stdout, stderr, "", func(tx store.Tx, w io.Writer) error {
+		p, err := tx.ProjectByKey(fs.Arg(0))
+		if err != nil || p.Key != fs.Arg(0) {
+			return store.Errorf(store.ENotFound, "no project with key '%s'", fs.Arg(0))
+		}
+		anyone, users, err := store.ProjectAccess(tx, p, *perm)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "project %s (%s%s): %s\n", p.Key, p.Visibility(), prefixed(", organization ", p.Organization), *perm)
+		if len(anyone) > 0 {
+			fmt.Fprintf(w, "Anyone holds it: %s\n", describeVia(anyone))
+		}
+		fmt.Fprintln(w, "LOGIN\tMANAGED\tVIA")
+		for a, err := range users {
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s\t%v\t%s\n", a.User.Login, a.User.Managed, describeVia(a.Via))
+		}
+		return nil
+	})
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+// describeVia renders access paths: "public", "user", "group devs
+// (template default)", "anyone".
+func describeVia(paths []store.AccessPath) string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p.Via + prefixed(" ", p.Group) + prefixed(" (template ", p.Template)
+		if p.Template != "" {
+			out[i] += ")"
+		}
+	}
+	return strings.Join(out, ", ")
 }

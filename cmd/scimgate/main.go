@@ -22,6 +22,7 @@ Commands:
   token revoke   revoke a user's token
   user list      list users with their managed and active state
   user show      show one user, its groups and permissions
+  access         who can browse a project, and through which grant, group or template
   audit          show the audit trail, newest first
   backup         write a consistent copy of the store (offline, or from a running server)
   restore        replace the store with a backup (the server must be stopped)
@@ -38,7 +39,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func commands() map[string]command {
 	return map[string]command{
 		"serve": serve, "token create": tokenCreate, "token list": tokenList, "token revoke": tokenRevoke,
-		"user list": userList, "user show": userShow, "audit": auditCmd, "backup": backupCmd,
+		"user list": userList, "user show": userShow, "access": accessCmd, "audit": auditCmd, "backup": backupCmd,
 		"restore": restoreCmd, "healthcheck": healthcheck, "version": version,
 	}
 }

@@ -18,20 +18,25 @@ import (
 type bucket int
 
 const (
-	bUsers      bucket = iota // id -> User record
-	bUserLogin                // folded login -> id
-	bUserExt                  // externalId 0 id -> nil
-	bGroups                   // id -> Group record
-	bGroupName                // folded name -> id
-	bGroupExt                 // externalId 0 id -> nil
-	bMembers                  // groupID 0 userID -> nil
-	bMemberOf                 // userID 0 groupID -> nil
-	bPerms                    // kind id 0 perm -> nil
-	bHolders                  // perm 0 kind id -> nil
-	bTokens                   // hash -> Token record
-	bTokensUser               // userID 0 name -> hash
-	bCounts                   // bucket name -> uint64 record count
-	bAudit                    // big-endian sequence -> AuditEntry JSON
+	bUsers        bucket = iota // id -> User record
+	bUserLogin                  // folded login -> id
+	bUserExt                    // externalId 0 id -> nil
+	bGroups                     // id -> Group record
+	bGroupName                  // folded name -> id
+	bGroupExt                   // externalId 0 id -> nil
+	bMembers                    // groupID 0 userID -> nil
+	bMemberOf                   // userID 0 groupID -> nil
+	bPerms                      // kind id 0 perm -> nil
+	bHolders                    // perm 0 kind id -> nil
+	bTokens                     // hash -> Token record
+	bTokensUser                 // userID 0 name -> hash
+	bCounts                     // bucket name -> uint64 record count
+	bAudit                      // big-endian sequence -> AuditEntry JSON
+	bProjects                   // id -> Project JSON
+	bProjectKey                 // folded key -> id
+	bTemplates                  // id -> Template JSON
+	bTemplateName               // folded name -> id
+	bOrgs                       // key -> Organization JSON
 	numBuckets
 )
 
@@ -40,6 +45,8 @@ var bucketNames = [numBuckets][]byte{
 	bGroups: []byte("groups"), bGroupName: []byte("groups_name"), bGroupExt: []byte("groups_ext"),
 	bMembers: []byte("members"), bMemberOf: []byte("member_of"), bPerms: []byte("perms"), bHolders: []byte("holders"),
 	bTokens: []byte("tokens"), bTokensUser: []byte("tokens_user"), bCounts: []byte("counts"), bAudit: []byte("audit"),
+	bProjects: []byte("projects"), bProjectKey: []byte("projects_key"), bTemplates: []byte("templates"),
+	bTemplateName: []byte("templates_name"), bOrgs: []byte("organizations"),
 }
 
 // Store is a store.Store backed by bbolt.

@@ -19,6 +19,10 @@ const codecVersion = 1
 // still read; they are rewritten as version 2 when next saved.
 const userVersion = 2
 
+// groupVersion is the format of group records: version 2 appends the
+// organisation.
+const groupVersion = 2
+
 var errCorrupt = errors.New("store record is corrupt or of an unknown format")
 
 type encoder struct{ b []byte }
@@ -224,7 +228,7 @@ func decodeUser(b []byte) (store.User, error) {
 }
 
 func encodeGroup(g store.Group) []byte {
-	e := encoder{b: []byte{codecVersion}}
+	e := encoder{b: []byte{groupVersion}}
 	e.str(g.ID)
 	e.str(g.Name)
 	e.str(g.Description)
@@ -233,13 +237,17 @@ func encodeGroup(g store.Group) []byte {
 	e.time(g.Created)
 	e.time(g.Updated)
 	e.uint(g.Version)
+	e.str(g.Organization)
 	return e.b
 }
 
 func decodeGroup(b []byte) (store.Group, error) {
-	d := newDecoder(b, codecVersion)
+	d := newDecoder(b, groupVersion)
 	g := store.Group{ID: d.str(), Name: d.str(), Description: d.str(), ExternalID: d.str(), Managed: d.bool(),
 		Created: d.time(), Updated: d.time(), Version: d.uint()}
+	if d.version >= 2 {
+		g.Organization = d.str()
+	}
 	return g, d.done()
 }
 

@@ -25,7 +25,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			t.Errorf("user round trip: %+v, %v; want %+v", got, err, u)
 		}
 	}
-	g := store.Group{ID: "g", Name: "n", Description: "d", ExternalID: "x", Managed: true, Created: now, Updated: now, Version: 2}
+	g := store.Group{ID: "g", Name: "n", Description: "d", ExternalID: "x", Managed: true, Created: now, Updated: now, Version: 2, Organization: "acme"}
 	if got, err := decodeGroup(encodeGroup(g)); err != nil || !reflect.DeepEqual(got, g) {
 		t.Errorf("group round trip: %+v, %v", got, err)
 	}
@@ -63,6 +63,23 @@ func TestCodecReadsVersion1(t *testing.T) {
 	}
 	if again, err := decodeUser(encodeUser(got)); err != nil || !reflect.DeepEqual(again, want) {
 		t.Fatalf("rewritten as version %d: %+v, %v", userVersion, again, err)
+	}
+}
+
+func TestCodecReadsGroupVersion1(t *testing.T) {
+	now := time.Unix(1700000000, 0).UTC()
+	e := encoder{b: []byte{1}}
+	e.str("g")
+	e.str("devs")
+	e.str("d")
+	e.str("")
+	e.bool(false)
+	e.time(now)
+	e.time(now)
+	e.uint(4)
+	want := store.Group{ID: "g", Name: "devs", Description: "d", Created: now, Updated: now, Version: 4}
+	if got, err := decodeGroup(e.b); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 1 group: %+v, %v", got, err)
 	}
 }
 

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Project permissions, as SonarQube names them; "user" is Browse.
+const (
+	PermBrowse     = "user"
+	PermCodeViewer = "codeviewer"
+)
+
+// ProjectPermissions lists every project permission in SonarQube's order.
+var ProjectPermissions = []string{PermAdmin, PermCodeViewer, "issueadmin", "securityhotspotadmin", PermScan, PermBrowse}
+
+// PublicPermissions are held by everyone on a public project: they are never
+// stored for one, and cannot be removed from one.
+var PublicPermissions = []string{PermCodeViewer, PermBrowse}
+
+// Project is a SonarQube project: what project permissions apply to.
+type Project struct {
+	ID           string    `json:"id"`
+	Key          string    `json:"key"` // unique case-insensitively
+	Name         string    `json:"name"`
+	Private      bool      `json:"private"`
+	Organization string    `json:"organization,omitempty"` // key; empty: none
+	Template     string    `json:"template,omitempty"`     // id of the permission template last applied
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+}
+
+// Visibility is "private" or "public", as the Web API says it.
+func (p Project) Visibility() string {
+	if p.Private {
+		return "private"
+	}
+	return "public"
+}
+
+// Template is a permission template: entries (subject, project permission)
+// granted to a project when the template is applied to it.
+type Template struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"` // unique case-insensitively
+	Description  string    `json:"description,omitempty"`
+	KeyPattern   string    `json:"projectKeyPattern,omitempty"` // regexp; new projects whose key matches get this template
+	Organization string    `json:"organization,omitempty"`
+	Default      bool      `json:"default"` // applied to new projects no pattern matches
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+}
+
+// Organization groups members, groups, projects and templates (SonarCloud's
+// shape). Only members may join its groups or hold its projects' permissions.
+type Organization struct {
+	Key         string    `json:"key"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+// Permission keys: a global permission is its name; scoped ones, stored and
+// queried through the same Grant, Revoke, Permissions and Holders, carry
+// their scope. Ids and organisation keys never contain ':'.
+
+// OnProject is the key of perm on the project with id projectID.
+func OnProject(projectID, perm string) string { return "project:" + projectID + ":" + perm }
+
+// InTemplate is the key of a template entry: perm in template templateID.
+func InTemplate(templateID, perm string) string { return "template:" + templateID + ":" + perm }
+
+// MemberOf is the key that makes a user a member of organisation org.
+func MemberOf(org string) string { return "org:" + org }
+
+// ParsePerm splits a permission key into its scope ("", "project",
+// "template" or "org"), the scope's id, and the permission name.
+func ParsePerm(key string) (scope, id, perm string) {
+	scope, rest, ok := strings.Cut(key, ":")
+	if !ok {
+		return "", "", key
+	}
+	id, perm, _ = strings.Cut(rest, ":")
+	return scope, id, perm
+}
+
+// GlobalOnly keeps the global permissions of a list of keys.
+func GlobalOnly(keys []string) []string {
+	return slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return strings.Contains(k, ":") })
+}

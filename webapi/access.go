@@ -1,0 +1,53 @@
+package webapi
+
+import (
+	"github.com/scimgate/scimgate/store"
+)
+
+var accessAction = action{Key: "access", Since: "1.1", Access: loggedIn, Handle: projectAccess,
+	Desc: "Who can browse a project (or hold another project permission), and how: as everyone on a public project, directly, through Anyone or a group, and whether the grant came from a permission template. Requires Administer System permission or Administer on the project.",
+	Params: append([]param{
+		{Key: "project", Desc: "Project key", Required: true},
+		{Key: "permission", Desc: "Project permission", Default: store.PermBrowse, Values: store.ProjectPermissions},
+	}, pagingParams(100, 500)...)}
+
+func projectAccess(cl *call) error {
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	type userJSON struct {
+		Login   string             `json:"login"`
+		Name    string             `json:"name"`
+		Managed bool               `json:"managed"`
+		Via     []store.AccessPath `json:"via"`
+	}
+	perm := cl.str("permission")
+	var pr store.Project
+	anyone, users := []store.AccessPath{}, []userJSON{}
+	w := newWindow(p, ps)
+	err = cl.view(func(tx store.Tx) error {
+		if pr, err = cl.administeredProject(tx); err != nil {
+			return err
+		}
+		viaAnyone, all, err := store.ProjectAccess(tx, pr, perm)
+		if err != nil {
+			return err
+		}
+		anyone = append(anyone, viaAnyone...)
+		for a, err := range all {
+			if err != nil {
+				return err
+			}
+			if w.take() {
+				users = append(users, userJSON{a.User.Login, a.User.Name, a.User.Managed, a.Via})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"project": newProjectJSON(pr), "permission": perm, "anyone": anyone,
+		"paging": w.paging(p), "users": users})
+}

@@ -1,0 +1,206 @@
+package webapi
+
+import (
+	"cmp"
+	"regexp"
+	"strings"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+var organizationsController = controller{Path: "api/organizations", Since: "6.2", Desc: "Manage organizations (SonarCloud's shape): members, and through them who may join the organization's groups and see its private projects.", Action: []action{
+	{Key: "create", Post: true, Since: "6.2", Access: admin, Handle: createOrganization,
+		Desc: "Create an organization. Requires Administer System permission.",
+		Params: []param{
+			{Key: "key", Desc: "Key: lowercase letters, digits and dashes, 1 to 255 characters", Required: true, MaxLen: 255, Example: "foo-company"},
+			{Key: "name", Desc: "Name", Required: true, MaxLen: 255, Example: "Foo Company"},
+			{Key: "description", Desc: "Description", MaxLen: 256},
+		}},
+	{Key: "search", Since: "6.2", Access: loggedIn, Handle: searchOrganizations,
+		Desc:   "List organizations: all for administrators, those one is a member of otherwise.",
+		Params: []param{{Key: "member", Desc: "Only organizations the caller is a member of", Values: boolValues, Default: "false"}}},
+	{Key: "add_member", Post: true, Since: "6.4", Access: admin, Handle: addOrgMember,
+		Desc:   "Add a user to an organization. Requires Administer System permission.",
+		Params: []param{{Key: "organization", Desc: "Organization key", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
+	{Key: "remove_member", Post: true, Since: "6.4", Access: admin, Handle: removeOrgMember,
+		Desc:   "Remove a member from an organization, with its memberships of the organization's groups and its permissions on the organization's projects and templates. Requires Administer System permission.",
+		Params: []param{{Key: "organization", Desc: "Organization key", Required: true}, {Key: "login", Desc: "User login", Required: true}}},
+	{Key: "search_members", Since: "6.4", Access: loggedIn, Handle: searchOrgMembers,
+		Desc: "Search the members of an organization (or, with selected=deselected, the other users). Requires Administer System permission or membership.",
+		Params: append([]param{
+			{Key: "organization", Desc: "Organization key", Required: true},
+			{Key: "selected", Desc: "Members (selected) or non-members (deselected)", Values: []string{"selected", "deselected"}, Default: "selected"},
+			{Key: "q", Desc: "Limit search to names or logins that contain the supplied string.", MinLen: 2},
+		}, pagingParams(50, 500)...)},
+}}
+
+var orgKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// findOrg checks that org (when not empty) exists.
+func findOrg(tx store.Tx, org string) error {
+	if org == "" {
+		return nil
+	}
+	if _, err := tx.Organization(org); err != nil {
+		return notFound("No organization found with key: %s", org)
+	}
+	return nil
+}
+
+func createOrganization(cl *call) error {
+	key := cl.str("key")
+	if !orgKeyRe.MatchString(key) {
+		return invalid("Organization key '%s' must contain only lowercase letters, digits and dashes, and start with a letter or digit", key)
+	}
+	o := store.Organization{Key: key, Name: cl.str("name"), Description: cl.str("description"), Created: store.Now()}
+	if o.Name == "" {
+		return invalid("The 'name' parameter is missing")
+	}
+	err := cl.update(func(tx store.Tx) error {
+		if _, err := tx.Organization(key); err == nil {
+			return invalid("Key '%s' is already used. Specify another one.", key)
+		}
+		return tx.PutOrganization(o)
+	})
+	if err != nil {
+		return err
+	}
+	type orgJSON struct {
+		Key         string `json:"key"`
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+	}
+	return cl.json(map[string]any{"organization": orgJSON{o.Key, o.Name, o.Description}})
+}
+
+func searchOrganizations(cl *call) error {
+	type orgJSON struct {
+		Key         string `json:"key"`
+		Name        string `json:"name"`
+		Description string `json:"description,omitempty"`
+	}
+	out := []orgJSON{}
+	err := cl.view(func(tx store.Tx) error {
+		for o, err := range tx.Organizations() {
+			if err != nil {
+				return err
+			}
+			if !cl.admin || cl.bool("member") {
+				if ok, err := store.IsOrgMember(tx, o.Key, cl.caller.ID); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			out = append(out, orgJSON{o.Key, o.Name, o.Description})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"organizations": out})
+}
+
+// orgMember resolves the organization and the active user of the request.
+func orgMember(cl *call, tx store.Tx) (string, store.User, error) {
+	org, login := cl.str("organization"), cl.str("login")
+	if err := findOrg(tx, org); err != nil {
+		return "", store.User{}, err
+	}
+	u, ok := userByLogin(tx, login)
+	if !ok || !u.Active {
+		return "", u, notFound("User with login '%s' is not found'", login)
+	}
+	return org, u, nil
+}
+
+type memberJSON struct {
+	Login      string `json:"login"`
+	Name       string `json:"name"`
+	Avatar     string `json:"avatar,omitempty"`
+	GroupCount int    `json:"groupCount"`
+}
+
+// newMemberJSON counts u's groups in org.
+func newMemberJSON(tx store.Tx, org string, u store.User) memberJSON {
+	m := memberJSON{Login: u.Login, Name: u.Name, Avatar: avatar(u.Email)}
+	for gid := range tx.GroupsOf(u.ID) {
+		if g, err := tx.Group(gid); err == nil && g.Organization == org {
+			m.GroupCount++
+		}
+	}
+	return m
+}
+
+func addOrgMember(cl *call) error {
+	var out memberJSON
+	err := cl.update(func(tx store.Tx) error {
+		org, u, err := orgMember(cl, tx)
+		if err != nil {
+			return err
+		}
+		if err := store.AddOrgMember(tx, org, u); err != nil {
+			return err
+		}
+		out = newMemberJSON(tx, org, u)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"user": out})
+}
+
+func removeOrgMember(cl *call) error {
+	return cl.changed(cl.update(func(tx store.Tx) error {
+		org, u, err := orgMember(cl, tx)
+		if err != nil {
+			return err
+		}
+		return store.RemoveOrgMember(tx, org, u)
+	}))
+}
+
+func searchOrgMembers(cl *call) error {
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	org, q, selected := cl.str("organization"), strings.ToLower(cl.str("q")), cl.str("selected") == "selected"
+	w := newWindow(p, ps)
+	users := []memberJSON{}
+	err = cl.view(func(tx store.Tx) error {
+		if err := findOrg(tx, org); err != nil {
+			return err
+		}
+		if !cl.admin {
+			if ok, err := store.IsOrgMember(tx, org, cl.caller.ID); err != nil || !ok {
+				return cmp.Or(err, forbidden())
+			}
+		}
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
+			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+				continue
+			}
+			if ok, err := store.IsOrgMember(tx, org, u.ID); err != nil || ok != selected {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if w.take() {
+				users = append(users, newMemberJSON(tx, org, u))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
+}
