@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditedChanges", testAuditedChanges},
 		{"Backup", testBackup},
 		{"PruneAudit", testPruneAudit},
+		{"ProjectsTemplatesOrgs", testProjectsTemplatesOrgs},
+		{"ProjectPermissionRules", testProjectPermissionRules},
+		{"OrganizationMembership", testOrganizationMembership},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
