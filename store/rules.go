@@ -254,7 +254,8 @@ func userByPassword(tx Tx, login, password string) (User, error) {
 }
 
 // Bootstrap prepares an empty store: the groups sonar-users and
-// sonar-administrators, and the user admin with global admin. It returns the
+// sonar-administrators, the user admin with global admin, and the default
+// permission template. It returns the
 // admin password it set (password, or a random one when empty) and whether it
 // did anything.
 func Bootstrap(ctx context.Context, s Store, password string) (string, bool, error) {
@@ -290,9 +291,41 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 		if err := tx.Grant(Subject{'g', admins.ID}, PermAdmin); err != nil {
 			return err
 		}
+		if err := bootstrapTemplate(tx, admins.ID); err != nil {
+			return err
+		}
 		return tx.Grant(Subject{'u', admin.ID}, PermAdmin)
 	})
 	return password, created, err
+}
+
+// bootstrapTemplate creates SonarQube's "Default template": administrators
+// administer new projects, sonar-users and Anyone browse them and see their
+// source (Anyone only on public ones).
+func bootstrapTemplate(tx Tx, adminsID string) error {
+	def, err := tx.GroupByName(DefaultGroup)
+	if err != nil {
+		return err
+	}
+	now := Now()
+	t := Template{ID: NewID(), Name: "Default template", Description: "This permission template will be used as default when no other permission configuration is available",
+		Default: true, Created: now, Updated: now}
+	if err := tx.PutTemplate(t); err != nil {
+		return err
+	}
+	entries := map[string][]string{
+		adminsID:    {PermAdmin, "issueadmin", "securityhotspotadmin"},
+		def.ID:      PublicPermissions,
+		AnyoneGroup: PublicPermissions,
+	}
+	for gid, perms := range entries {
+		for _, perm := range perms {
+			if err := tx.Grant(Subject{'g', gid}, InTemplate(t.ID, perm)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // FoldLogin is the key under which logins and group names are unique.

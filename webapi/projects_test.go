@@ -84,6 +84,8 @@ func TestProjects(t *testing.T) {
 			}},
 		{name: "search as admin", setup: steps(privateWeb, publicAPI), method: "GET", path: "api/projects/search", status: 200, body: "golden:projects_search"},
 		{name: "search as a user: public and granted only", auth: "alice", setup: steps(privateWeb, publicAPI, "api/projects/create?project=mine&name=Mine&visibility=private",
+			"api/permissions/remove_group?groupName=sonar-users&permission=user&projectKey=web",
+			"api/permissions/remove_group?groupName=sonar-users&permission=user&projectKey=mine",
 			"api/permissions/add_user?login=alice&permission=user&projectKey=mine"), method: "GET", path: "api/projects/search", status: 200,
 			body: `{"components":[{"key":"api","name":"API","qualifier":"TRK","visibility":"public"},{"key":"mine","name":"Mine","qualifier":"TRK","visibility":"private"}],"paging":{"pageIndex":1,"pageSize":100,"total":2}}`},
 	})
@@ -112,7 +114,7 @@ func TestProjectPermissions(t *testing.T) {
 			body: errs("No permission can be granted to Anyone on a private component")},
 		{name: "admin to Anyone on a project", setup: steps(publicAPI), path: "api/permissions/add_group", form: "groupName=anyone&permission=admin&projectKey=api", status: 400, unchanged: true,
 			body: errs("It is not possible to add the 'admin' permission to group 'Anyone'.")},
-		{name: "last project admin", setup: steps(privateWeb, aliceAdmin), path: "api/permissions/remove_user", form: "login=alice&permission=admin&projectKey=web", status: 400, unchanged: true,
+		{name: "last project admin", setup: steps(privateWeb, aliceAdmin, "api/permissions/remove_group?groupName=sonar-administrators&permission=admin&projectKey=web"), path: "api/permissions/remove_user", form: "login=alice&permission=admin&projectKey=web", status: 400, unchanged: true,
 			body: errs("Last user with permission 'admin' on project 'web'. Permission cannot be removed.")},
 		{name: "project admin keeps its own browse", auth: "alice", setup: steps(privateWeb, aliceAdmin, "api/permissions/add_user?login=alice&permission=user&projectKey=web"),
 			path: "api/permissions/remove_user", form: "login=alice&permission=user&projectKey=web", status: 400, unchanged: true,
