@@ -25,11 +25,20 @@ func FuzzForm(f *testing.F) {
 	f.Add("api/users/create", "login=bob&name=Bob&password=Str0ng-Passw0rd&locale=xx")
 	f.Add("api/authentication/login", "login=alice&password=x")
 	f.Add("api/scimgate/unlock", "login=alice")
+	f.Add("api/projects/create", "project=web&name=Web&visibility=private&organization=")
+	f.Add("api/projects/create", "project=:&name=%00")
+	f.Add("api/permissions/add_user", "login=alice&permission=user&projectKey=web&projectId=")
+	f.Add("api/permissions/add_group", "groupName=anyone&permission=codeviewer&projectKey=web")
+	f.Add("api/permissions/create_template", "name=t&projectKeyPattern=(a|b)*[")
+	f.Add("api/permissions/add_group_to_template", "templateName=t&groupName=devs&permission=admin")
+	f.Add("api/organizations/create", "key=acme&name=Acme")
+	f.Add("api/organizations/add_member", "organization=acme&login=alice")
 	e := newEnv(f)
 	f.Fuzz(func(t *testing.T, path, form string) {
 		switch path {
 		case "api/users/create", "api/user_groups/create", "api/permissions/add_user", "api/user_tokens/generate", "api/users/update",
-			"api/authentication/login", "api/scimgate/unlock":
+			"api/authentication/login", "api/scimgate/unlock", "api/projects/create", "api/permissions/add_group",
+			"api/permissions/create_template", "api/permissions/add_group_to_template", "api/organizations/create", "api/organizations/add_member":
 		default:
 			return
 		}

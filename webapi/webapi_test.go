@@ -200,9 +200,28 @@ func (e *env) snapshot() string {
 			perms, _ := tx.Permissions(store.Subject{Kind: 'g', ID: g.ID})
 			b.WriteString("|" + strings.Join(perms, ",") + "\n")
 		}
+		perms, _ := tx.Permissions(store.Subject{Kind: 'g', ID: store.AnyoneGroup})
+		b.WriteString("Anyone|" + strings.Join(perms, ",") + "\n")
+		for _, seq := range []iter.Seq[any]{anys(tx.Projects()), anys(tx.Templates()), anys(tx.Organizations())} {
+			for v := range seq {
+				raw, _ := json.Marshal(v)
+				b.Write(raw)
+			}
+		}
 		return nil
 	})
 	return b.String()
+}
+
+// anys is values, boxed, so that iterators of several types share a loop.
+func anys[T any](seq iter.Seq2[T, error]) iter.Seq[any] {
+	return func(yield func(any) bool) {
+		for v := range values(seq) {
+			if !yield(v) {
+				return
+			}
+		}
+	}
 }
 
 // values drops the errors of an iterator; a snapshot that cannot be read

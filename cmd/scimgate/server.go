@@ -148,7 +148,7 @@ func (s *server) auditRefusals(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		name := r.URL.Path
-		for _, k := range []string{"login", "name", "groupName", "currentName"} {
+		for _, k := range []string{"login", "name", "groupName", "currentName", "project", "projectKey", "templateName", "key", "organization"} {
 			if v := r.Form.Get(k); v != "" {
 				name = v
 				break
@@ -212,6 +212,10 @@ func refusalKind(path string) string {
 		return "permission"
 	case strings.Contains(p, "/user_tokens/"):
 		return "token"
+	case strings.Contains(p, "/projects/"):
+		return "project"
+	case strings.Contains(p, "/organizations/"):
+		return "organization"
 	}
 	return "user"
 }
