@@ -34,6 +34,13 @@ var organizationsController = controller{Path: "api/organizations", Since: "6.2"
 		}, pagingParams(50, 500)...)},
 }}
 
+// orgJSON is an organization as create and search return it.
+type orgJSON struct {
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
 var orgKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // findOrg checks that org (when not empty) exists.
@@ -65,20 +72,10 @@ func createOrganization(cl *call) error {
 	if err != nil {
 		return err
 	}
-	type orgJSON struct {
-		Key         string `json:"key"`
-		Name        string `json:"name"`
-		Description string `json:"description,omitempty"`
-	}
 	return cl.json(map[string]any{"organization": orgJSON{o.Key, o.Name, o.Description}})
 }
 
 func searchOrganizations(cl *call) error {
-	type orgJSON struct {
-		Key         string `json:"key"`
-		Name        string `json:"name"`
-		Description string `json:"description,omitempty"`
-	}
 	out := []orgJSON{}
 	err := cl.view(func(tx store.Tx) error {
 		for o, err := range tx.Organizations() {
