@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
@@ -87,6 +88,16 @@ func (d *decoder) uint() uint64 {
 		return 0
 	}
 	d.b = d.b[n:]
+	return v
+}
+
+// bounded reads an unsigned varint no larger than max.
+func (d *decoder) bounded(max uint64) uint64 {
+	v := d.uint()
+	if v > max {
+		d.err = errCorrupt
+		return 0
+	}
 	return v
 }
 
@@ -218,10 +229,10 @@ func decodeUser(b []byte) (store.User, error) {
 	if d.version >= 2 {
 		u.Locale, u.PasswordChanged = d.str(), d.time()
 		if d.bool() {
-			days := int(d.uint())
+			days := int(d.bounded(math.MaxInt32))
 			u.Policy.PasswordExpirationDays = &days
 		}
-		u.Policy.SessionTimeout = time.Duration(d.uint()) * time.Second
+		u.Policy.SessionTimeout = time.Duration(d.bounded(math.MaxInt64/uint64(time.Second))) * time.Second
 		u.Policy.TrustedHosts = d.strs()
 	}
 	return u, d.done()
