@@ -3,11 +3,13 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	scimerrors "github.com/elimity-com/scim/errors"
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/store"
@@ -275,13 +277,31 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 		writeError(w, scimErr(err, h.log))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"schemas":      []string{listURN},
-		"totalResults": total,
-		"startIndex":   p.startIndex,
-		"itemsPerPage": len(resources),
-		"Resources":    resources,
-	})
+	writeList(w, resources, p.startIndex, total)
+}
+
+// writeList writes a ListResponse; resources already rendered as JSON are
+// copied as they are rather than re-encoded.
+func writeList(w http.ResponseWriter, resources []any, startIndex, total int) {
+	b := bytes.NewBufferString(`{"Resources":[`)
+	for i, r := range resources {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		raw, ok := r.(json.RawMessage)
+		if !ok {
+			var err error
+			if raw, err = json.Marshal(r); err != nil {
+				writeError(w, scimerrors.ScimErrorInternal)
+				return
+			}
+		}
+		b.Write(raw)
+	}
+	fmt.Fprintf(b, `],"itemsPerPage":%d,"schemas":[%q],"startIndex":%d,"totalResults":%d}`+"\n", len(resources), listURN, startIndex, total)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
 }
 
 // indexed reports whether an endpoint has an index for an attribute.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type Authenticator struct {
 	Lockout  *Lockout  // nil: no lockout
 	Sessions *Sessions // nil: no sessions
 	Now      func() time.Time
+
+	tokens tokenCache
 }
 
 // NewAuthenticator returns an Authenticator over s with an in-memory session
@@ -58,7 +61,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (Calle
 		return Caller{}, errUnauthenticated
 	}
 	if !basic || password == "" {
-		return a.check(ctx, cr.IP, "token", func(tx Tx) (User, error) { return userByToken(tx, login, a.Now()) })
+		return a.token(ctx, login, cr.IP)
 	}
 	return a.password(ctx, login, password, cr.IP)
 }
@@ -98,6 +101,32 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 	}
 	if err == nil && a.Policy.PasswordExpired(c.User, a.Now()) {
 		return c, ErrPasswordExpired
+	}
+	return c, err
+}
+
+// token resolves a token, from the cache while the store has not changed
+// since the token was last resolved.
+func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr) (Caller, error) {
+	if secret == "" {
+		return Caller{}, errUnauthenticated
+	}
+	hash, now := HashToken(secret), a.Now()
+	gen := a.Store.Generation()
+	if c, ok := a.tokens.get(hash, gen, now); ok {
+		if !c.Trusts(ip) {
+			return Caller{}, errUnauthenticated
+		}
+		return c, nil
+	}
+	var expires *time.Time
+	c, err := a.check(ctx, ip, "token", func(tx Tx) (User, error) {
+		u, t, err := tokenUser(tx, hash, now)
+		expires = t.Expires
+		return u, err
+	})
+	if err == nil {
+		a.tokens.put(hash, tokenEntry{gen: gen, caller: c, expires: expires})
 	}
 	return c, err
 }
@@ -160,4 +189,41 @@ func parseAuthorization(header string) (login, password string, basic, ok bool) 
 		return login, password, true, ok
 	}
 	return "", "", false, false
+}
+
+// tokenCache remembers resolved tokens, each valid while the store's
+// generation is the one it was resolved at and the token has not expired.
+// Any committed write invalidates every entry, so a revoked token, a
+// deactivated user or a withdrawn permission takes effect at once.
+type tokenCache struct {
+	mu sync.RWMutex
+	m  map[string]tokenEntry
+}
+
+type tokenEntry struct {
+	gen     uint64
+	caller  Caller
+	expires *time.Time
+}
+
+// maxCachedTokens bounds the cache; when full it starts over.
+const maxCachedTokens = 10000
+
+func (c *tokenCache) get(hash string, gen uint64, now time.Time) (Caller, bool) {
+	c.mu.RLock()
+	e, ok := c.m[hash]
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || e.expires != nil && !now.Before(*e.expires) {
+		return Caller{}, false
+	}
+	return e.caller, true
+}
+
+func (c *tokenCache) put(hash string, e tokenEntry) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedTokens {
+		c.m = map[string]tokenEntry{}
+	}
+	c.m[hash] = e
+	c.mu.Unlock()
 }

@@ -293,3 +293,60 @@ func TestTrustedHosts(t *testing.T) {
 		t.Error("untrusted-host refusals locked the account")
 	}
 }
+
+// Resolved tokens are remembered only while nothing is written: a revoked
+// token, a deactivated user or an expired token is refused at once.
+func TestTokenCacheFollowsWrites(t *testing.T) {
+	a, now, adminToken := newAuth(t, store.DefaultPolicy(), nil)
+	u := addLocal(t, a, "bob", "Bob-pass-1234", *now, store.UserPolicy{})
+	secret := store.NewTokenSecret()
+	expires := now.Add(time.Hour)
+	put := func(tok store.Token) {
+		t.Helper()
+		if err := a.Store.Update(ctx, func(tx store.Tx) error { return tx.PutToken(tok) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "t", Expires: &expires})
+	auth := func(secret string) (store.Caller, error) {
+		return a.Authenticate(ctx, store.Credentials{Header: "Bearer " + secret, IP: loopback})
+	}
+	for i := 0; i < 2; i++ { // resolved, then cached
+		if c, err := auth(secret); err != nil || c.Login != "bob" || c.Admin {
+			t.Fatalf("round %d: %+v %v", i, c, err)
+		}
+	}
+	// A grant is a write: the cached caller is not reused.
+	_ = a.Store.Update(ctx, func(tx store.Tx) error { return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermAdmin) })
+	if c, err := auth(secret); err != nil || !c.Admin {
+		t.Fatalf("after the grant: %+v %v", c, err)
+	}
+	// Expiry is checked against the clock, cached or not.
+	*now = now.Add(time.Hour)
+	if _, err := auth(secret); err == nil {
+		t.Fatal("expired token accepted from the cache")
+	}
+	*now = now.Add(-time.Hour)
+	_ = a.Store.Update(ctx, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
+	if _, err := auth(secret); err == nil {
+		t.Fatal("revoked token accepted")
+	}
+	// Trusted hosts apply to cached callers too.
+	if _, err := auth(adminToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+		admin, _ := tx.UserByLogin("admin")
+		admin.Policy.TrustedHosts = []string{"127.0.0.1/32"}
+		return tx.PutUser(admin)
+	})
+	if _, err := auth(adminToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err == nil {
+		t.Fatal("cached caller used from an untrusted host")
+	}
+}

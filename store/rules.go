@@ -226,19 +226,24 @@ func userByToken(tx Tx, secret string, now time.Time) (User, error) {
 	if secret == "" {
 		return User{}, errUnauthenticated
 	}
-	h := HashToken(secret)
-	t, err := tx.Token(h)
-	if err != nil || !sameHash(t.Hash, h) {
-		return User{}, errUnauthenticated
+	u, _, err := tokenUser(tx, HashToken(secret), now)
+	return u, err
+}
+
+// tokenUser resolves the hash of a token to its active user.
+func tokenUser(tx Tx, hash string, now time.Time) (User, Token, error) {
+	t, err := tx.Token(hash)
+	if err != nil || !sameHash(t.Hash, hash) {
+		return User{}, t, errUnauthenticated
 	}
 	if t.Expires != nil && !now.Before(*t.Expires) {
-		return User{}, errUnauthenticated
+		return User{}, t, errUnauthenticated
 	}
 	u, err := tx.User(t.UserID)
 	if err != nil || !u.Active {
-		return User{}, errUnauthenticated
+		return User{}, t, errUnauthenticated
 	}
-	return u, nil
+	return u, t, nil
 }
 
 func userByPassword(tx Tx, login, password string) (User, error) {

@@ -96,6 +96,10 @@ type Store interface {
 	// Backup writes a consistent copy of the whole store to w while others
 	// keep reading and writing, and returns the bytes written.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Generation increases before every committed Update returns: while it
+	// is unchanged, nothing in the store has changed, so results derived
+	// from it (see Authenticator) are still valid.
+	Generation() uint64
 	Close() error
 }
 

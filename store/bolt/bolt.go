@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,7 +52,8 @@ var bucketNames = [numBuckets][]byte{
 
 // Store is a store.Store backed by bbolt.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	gen atomic.Uint64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -132,5 +134,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
+	err := s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
+	if err == nil {
+		s.gen.Add(1)
+	}
+	return err
 }
+
+// Generation counts committed Updates.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
