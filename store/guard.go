@@ -91,27 +91,3 @@ func (g *Guard) Group(grp Group) error {
 	}
 	return nil
 }
-
-// Create checks that a new user, who joins the default group and Anyone,
-// would hold nothing the caller lacks.
-func (g *Guard) Create() error {
-	if g.admin {
-		return nil
-	}
-	subjects := []Subject{{'g', AnyoneGroup}}
-	if def, err := g.tx.GroupByName(DefaultGroup); err == nil {
-		subjects = append(subjects, Subject{'g', def.ID})
-	} else if !IsNotFound(err) {
-		return err
-	}
-	for _, s := range subjects {
-		perms, err := g.tx.Permissions(s)
-		if err != nil {
-			return err
-		}
-		if p := g.lacking(GlobalOnly(perms)); p != "" {
-			return g.refuse("create a user", p)
-		}
-	}
-	return nil
-}

@@ -133,6 +133,8 @@ type Tx interface {
 	GroupsByName() iter.Seq2[Group, error]
 	CountGroups() (int, error)
 
+	// The default group's members are not stored: they are the active users.
+	// AddMember and RemoveMember leave it as it is.
 	AddMember(groupID, userID string) error
 	RemoveMember(groupID, userID string) error
 	IsMember(groupID, userID string) (bool, error)

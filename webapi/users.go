@@ -163,13 +163,6 @@ func createUser(cl *call) error {
 	}
 	var out store.User
 	err := cl.update(func(tx store.Tx) error {
-		guard, err := cl.guard(tx)
-		if err != nil {
-			return err
-		}
-		if err := guard.Create(); err != nil {
-			return err
-		}
 		existing, err := tx.UserByLogin(login)
 		exists := err == nil
 		switch {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -68,13 +69,13 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(btx *bolt.Tx) error {
 		for _, name := range bucketNames {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrate(&tx{tx: btx})
 	})
 	if err != nil {
 		db.Close()
@@ -84,6 +85,40 @@ func Open(path string) (*Store, error) {
 	// default 10 ms delay is slower than plain Update at low concurrency.
 	db.MaxBatchDelay = time.Millisecond
 	return &Store{db: db}, nil
+}
+
+// migrate brings a store written by an earlier version up to date: stores
+// that kept the default group's memberships as rows get the active-user
+// count instead, and lose the rows.
+func migrate(t *tx) error {
+	if t.b(bCounts).Get(activeKey) != nil {
+		return nil
+	}
+	n := 0
+	for u, err := range t.Users("") {
+		if err != nil {
+			return err
+		}
+		if u.Active {
+			n++
+		}
+	}
+	if err := t.addActive(n); err != nil {
+		return err
+	}
+	def := t.defaultGroup()
+	if def == "" {
+		return nil
+	}
+	for _, uid := range slices.Collect(suffixes(t.b(bMembers), def)) {
+		if err := t.b(bMembers).Delete(key(def, uid)); err != nil {
+			return err
+		}
+		if err := t.b(bMemberOf).Delete(key(uid, def)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DB exposes the bbolt handle for tests and tools.

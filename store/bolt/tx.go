@@ -16,6 +16,7 @@ import (
 type tx struct {
 	tx    *bolt.Tx
 	cache [numBuckets]*bolt.Bucket
+	def   *string // id of the default group, once looked up
 }
 
 // b returns a bucket, opened once per transaction (bbolt does not cache
@@ -154,9 +155,19 @@ func (t *tx) PutUser(u store.User) error {
 				return err
 			}
 		}
+		if old.Active != u.Active {
+			if err := t.addActive(map[bool]int{true: 1, false: -1}[u.Active]); err != nil {
+				return err
+			}
+		}
 	case store.IsNotFound(err):
 		if err := t.addCount(bUsers, 1); err != nil {
 			return err
+		}
+		if u.Active {
+			if err := t.addActive(1); err != nil {
+				return err
+			}
 		}
 		if err := logins.Put(fold, []byte(u.ID)); err != nil {
 			return err
@@ -308,7 +319,43 @@ func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
 
 // --- memberships
 
+// The default group's members are not stored: they are exactly the active
+// users (every new or reactivated user joins it, deactivation leaves it, and
+// no API may edit it). Deriving them saves two random page writes on every
+// create, deactivation and reactivation.
+
+// defaultGroup returns the id of the default group ("" if there is none).
+func (t *tx) defaultGroup() string {
+	if t.def == nil {
+		id := string(t.b(bGroupName).Get([]byte(store.FoldLogin(store.DefaultGroup))))
+		t.def = &id
+	}
+	return *t.def
+}
+
+func (t *tx) isDefault(groupID string) bool { return groupID != "" && groupID == t.defaultGroup() }
+
+// activeKey is the counts entry of active users, the default group's size.
+var activeKey = []byte("active_users")
+
+func (t *tx) activeUsers() int {
+	v := t.b(bCounts).Get(activeKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func (t *tx) addActive(delta int) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(t.activeUsers()+delta))
+	return t.b(bCounts).Put(activeKey, v[:])
+}
+
 func (t *tx) AddMember(groupID, userID string) error {
+	if t.isDefault(groupID) {
+		return nil
+	}
 	if err := t.b(bMembers).Put(key(groupID, userID), nil); err != nil {
 		return err
 	}
@@ -316,6 +363,9 @@ func (t *tx) AddMember(groupID, userID string) error {
 }
 
 func (t *tx) RemoveMember(groupID, userID string) error {
+	if t.isDefault(groupID) {
+		return nil
+	}
 	if err := t.b(bMembers).Delete(key(groupID, userID)); err != nil {
 		return err
 	}
@@ -323,20 +373,53 @@ func (t *tx) RemoveMember(groupID, userID string) error {
 }
 
 func (t *tx) IsMember(groupID, userID string) (bool, error) {
+	if t.isDefault(groupID) {
+		u, err := t.User(userID)
+		if store.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && u.Active, err
+	}
 	k, _ := t.b(bMembers).Cursor().Seek(key(groupID, userID))
 	return k != nil && bytes.Equal(k, key(groupID, userID)), nil
 }
 
 func (t *tx) Members(groupID string) iter.Seq[string] {
-	return suffixes(t.b(bMembers), groupID)
+	if !t.isDefault(groupID) {
+		return suffixes(t.b(bMembers), groupID)
+	}
+	return func(yield func(string) bool) {
+		for u, err := range t.Users("") {
+			if err != nil {
+				return
+			}
+			if u.Active && !yield(u.ID) {
+				return
+			}
+		}
+	}
 }
 
 func (t *tx) CountMembers(groupID string) (int, error) {
+	if t.isDefault(groupID) {
+		return t.activeUsers(), nil
+	}
 	return countPrefix(t.b(bMembers), groupID), nil
 }
 
 func (t *tx) GroupsOf(userID string) iter.Seq[string] {
-	return suffixes(t.b(bMemberOf), userID)
+	stored := suffixes(t.b(bMemberOf), userID)
+	def := t.defaultGroup()
+	return func(yield func(string) bool) {
+		if ok, _ := t.IsMember(def, userID); ok && !yield(def) {
+			return
+		}
+		for gid := range stored {
+			if gid != def && !yield(gid) {
+				return
+			}
+		}
+	}
 }
 
 // --- permissions

@@ -277,3 +277,58 @@ func testOrganizationMembership(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// The default group's members are exactly the active users, whatever adds
+// or removes them.
+func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
+	if _, _, err := store.Bootstrap(ctx, s, "Gate-keeper-123!"); err != nil {
+		t.Fatal(err)
+	}
+	eve, fox := mkUser(t, s, "eve"), mkUser(t, s, "fox")
+	check := func(when string, want ...string) {
+		t.Helper()
+		_ = s.View(ctx, func(tx store.Tx) error {
+			def, err := tx.GroupByName(store.DefaultGroup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for id := range tx.Members(def.ID) {
+				u, _ := tx.User(id)
+				got = append(got, u.Login)
+			}
+			slices.Sort(got)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: members %v, want %v", when, got, want)
+			}
+			if n, _ := tx.CountMembers(def.ID); n != len(want) {
+				t.Errorf("%s: CountMembers = %d, want %d", when, n, len(want))
+			}
+			for _, u := range []store.User{eve, fox} {
+				in, _ := tx.IsMember(def.ID, u.ID)
+				listed := slices.Contains(slices.Collect(tx.GroupsOf(u.ID)), def.ID)
+				if in != slices.Contains(want, u.Login) || listed != in {
+					t.Errorf("%s: %s IsMember %v, in GroupsOf %v", when, u.Login, in, listed)
+				}
+			}
+			return nil
+		})
+	}
+	check("created", "admin", "eve", "fox")
+	update(t, s, func(tx store.Tx) error {
+		def, _ := tx.GroupByName(store.DefaultGroup)
+		if err := tx.RemoveMember(def.ID, eve.ID); err != nil { // no effect: membership follows activity
+			return err
+		}
+		u, _ := tx.User(fox.ID)
+		_, err := store.Deactivate(tx, "", u, false)
+		return err
+	})
+	check("fox deactivated", "admin", "eve")
+	update(t, s, func(tx store.Tx) error {
+		u, _ := tx.User(fox.ID)
+		_, err := store.Reactivate(tx, u)
+		return err
+	})
+	check("fox reactivated", "admin", "eve", "fox")
+}

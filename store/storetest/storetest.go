@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ProjectsTemplatesOrgs", testProjectsTemplatesOrgs},
 		{"ProjectPermissionRules", testProjectPermissionRules},
 		{"OrganizationMembership", testOrganizationMembership},
+		{"DefaultGroupIsActiveUsers", testDefaultGroupIsActiveUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
