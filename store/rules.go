@@ -155,7 +155,7 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		if err != nil {
 			return User{}, err
 		}
-		if !g.Managed {
+		if !g.Managed && g.Name != DefaultGroup { // the default group's members are the active users
 			local = append(local, gid)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +45,11 @@ func main() {
 	skipSeed := flag.Bool("skip-seed", false, "the server already holds users named user0..user<n-1> (see -seed-db)")
 	scan := flag.Bool("scan", true, "also measure a list with a non-indexed filter (a full scan)")
 	soakFor := flag.Duration("soak", 0, "instead of the scenarios, run a mixed workload this long and check for 5xx, memory growth and lost writes")
+	onlyFlag := flag.String("only", "", "run only the scenarios whose names contain one of these comma-separated strings, e.g. PATCH,POST")
 	flag.Parse()
+	if *onlyFlag != "" {
+		only = strings.Split(*onlyFlag, ",")
+	}
 	switch {
 	case *baselineServe != "":
 		e := echo.New()
@@ -160,7 +165,26 @@ func (r result) pct(p float64) time.Duration {
 func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
 
 // drive runs req from c goroutines for d and collects latencies.
+// only, when set, names the scenarios to run (substrings, comma-separated);
+// the baseline always runs.
+var only []string
+
+func selected(name string) bool {
+	if len(only) == 0 || name == "bare Echo GET /" {
+		return true
+	}
+	for _, o := range only {
+		if strings.Contains(name, o) {
+			return true
+		}
+	}
+	return false
+}
+
 func drive(name string, c int, d time.Duration, req func(worker int, i int64) error) result {
+	if !selected(name) {
+		return result{name: name}
+	}
 	var n, errs atomic.Int64
 	lats := make([][]time.Duration, c)
 	var wg sync.WaitGroup
@@ -325,6 +349,9 @@ report:
 	fmt.Printf("%-46s %10s %9s %9s %9s %7s %8s\n", "scenario", "requests", "rps", "p50", "p99", "errors", "vs Echo")
 	var base float64
 	for _, r := range results {
+		if r.elapsed == 0 {
+			continue // not selected
+		}
 		rel := ""
 		if r.name == "bare Echo GET /" {
 			base = r.rps()
