@@ -15,6 +15,12 @@ import (
 // turns anything but a ScimError value into a 500 that leaks err.Error(), so
 // every handler returns what this gives.
 func scimError(err error, log *slog.Logger) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(scimerrors.ScimError); ok {
+		return err // mapped already
+	}
 	msg := store.ErrorMessage(err)
 	switch store.ErrorCode(err) {
 	case store.ENotFound:

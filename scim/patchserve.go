@@ -1,10 +1,13 @@
 package scim
 
 import (
+	"encoding/json"
 	"net/http"
 
 	scimlib "github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // patch serves PATCH /Users/{id} (200 with the user, as Okta wants) and
@@ -24,6 +27,10 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 		writeError(w, scimErr(err, h.log))
 		return
 	}
+	if endpoint == "Users" {
+		h.patchUser(w, r, id, ops)
+		return
+	}
 	res, err := handler.Patch(r, id, ops)
 	if err != nil {
 		writeError(w, err.(scimerrors.ScimError))
@@ -35,4 +42,35 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 	}
 	w.Header().Set("ETag", res.Meta.Version)
 	writeJSON(w, http.StatusOK, res.Attributes)
+}
+
+// patchUser answers PATCH /Users/{id} with the stored user, rendered by
+// the same fast path as GET.
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, id string, ops []scimlib.PatchOperation) {
+	u, err := users{h}.patchUser(r, id, ops)
+	if err != nil {
+		writeError(w, err.(scimerrors.ScimError))
+		return
+	}
+	var raw json.RawMessage
+	err = h.store.View(r.Context(), func(tx store.Tx) error {
+		fast, ok, err := h.userJSON(tx, u)
+		if err != nil || ok {
+			raw = fast
+			return err
+		}
+		res, err := h.userResource(tx, u)
+		if err == nil {
+			raw, err = json.Marshal(res.Attributes)
+		}
+		return err
+	})
+	if err != nil {
+		writeError(w, scimErr(err, h.log))
+		return
+	}
+	w.Header().Set("ETag", etag(u.Version))
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(raw, '\n'))
 }
