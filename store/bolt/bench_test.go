@@ -1,0 +1,100 @@
+package bolt_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+// BenchmarkStore measures the store alone: indexed reads should cost the
+// same at 1k and 100k users, and group-committed writes (fsync on) are
+// what bounds provisioning throughput. Run with -cpu to vary writers.
+func BenchmarkStore(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1000, 100000} {
+		st, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := store.Bootstrap(ctx, st, "Bench-pass-123!"); err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, 0, n)
+		for start := 0; start < n; start += 5000 {
+			err := st.Update(ctx, func(tx store.Tx) error {
+				for i := start; i < min(start+5000, n); i++ {
+					u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("user%d", i), Active: true, Managed: true,
+						SCIM: []byte(`{"name":{"givenName":"U","familyName":"F"}}`)})
+					if err != nil {
+						return err
+					}
+					ids = append(ids, u.ID)
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("UserByID/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_ = st.View(ctx, func(tx store.Tx) error { _, err := tx.User(ids[rand.IntN(n)]); return err })
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("UserByLogin/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_ = st.View(ctx, func(tx store.Tx) error { _, err := tx.UserByLogin(fmt.Sprintf("user%d", rand.IntN(n))); return err })
+				}
+			})
+		})
+		audited := store.Audited(st, nil)
+		b.Run(fmt.Sprintf("ToggleActive/users=%d", n), func(b *testing.B) {
+			b.SetParallelism(32) // 64 writers on 2 CPUs, as the load test
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids[rand.IntN(n)]
+					err := audited.Update(ctx, func(tx store.Tx) error {
+						u, err := tx.User(id)
+						if err != nil {
+							return err
+						}
+						if u.Active {
+							_, err = store.Deactivate(tx, "", u, false)
+						} else {
+							_, err = store.Reactivate(tx, u)
+						}
+						return err
+					})
+					if err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+		var k atomic.Int64
+		b.Run(fmt.Sprintf("NewUser/users=%d", n), func(b *testing.B) {
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					err := audited.Update(ctx, func(tx store.Tx) error {
+						_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("new%d-%d", n, k.Add(1)), Active: true, Managed: true})
+						return err
+					})
+					if err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+		st.Close()
+	}
+}
