@@ -238,6 +238,17 @@ func decodeUser(b []byte) (store.User, error) {
 	return u, d.done()
 }
 
+// userActive reads only the active flag of a user record (after its id,
+// login, name and email), for the default group's derived membership.
+func userActive(b []byte) (bool, error) {
+	d := newDecoder(b, userVersion)
+	for i := 0; i < 4; i++ {
+		d.raw()
+	}
+	active := d.bool()
+	return active, d.err
+}
+
 func encodeGroup(g store.Group) []byte {
 	e := encoder{b: []byte{groupVersion}}
 	e.str(g.ID)

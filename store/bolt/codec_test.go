@@ -20,6 +20,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Login: "never", Policy: store.UserPolicy{PasswordExpirationDays: new(int)}},
 	}
 	for _, u := range users {
+		if active, err := userActive(encodeUser(u)); err != nil || active != u.Active {
+			t.Errorf("userActive = %v, %v; want %v", active, err, u.Active)
+		}
 		got, err := decodeUser(encodeUser(u))
 		if err != nil || !reflect.DeepEqual(got, u) {
 			t.Errorf("user round trip: %+v, %v; want %+v", got, err, u)

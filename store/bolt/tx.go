@@ -374,11 +374,11 @@ func (t *tx) RemoveMember(groupID, userID string) error {
 
 func (t *tx) IsMember(groupID, userID string) (bool, error) {
 	if t.isDefault(groupID) {
-		u, err := t.User(userID)
-		if store.IsNotFound(err) {
+		raw := t.b(bUsers).Get([]byte(userID))
+		if raw == nil {
 			return false, nil
 		}
-		return err == nil && u.Active, err
+		return userActive(raw)
 	}
 	k, _ := t.b(bMembers).Cursor().Seek(key(groupID, userID))
 	return k != nil && bytes.Equal(k, key(groupID, userID)), nil
