@@ -81,9 +81,11 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
-	// Group commit: concurrent writers share one fsync'd transaction. The
-	// default 10 ms delay is slower than plain Update at low concurrency.
-	db.MaxBatchDelay = time.Millisecond
+	// Group commit: concurrent writers share one fsync'd transaction. A
+	// batch waits 2 ms for company: measured with 64 writers, 1 ms gave
+	// 20-30% fewer writes/s (smaller batches, more fsyncs), 5 ms and the
+	// default 10 ms fewer still; a lone writer pays at most the 2 ms.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Store{db: db}, nil
 }
 

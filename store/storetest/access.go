@@ -332,3 +332,18 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 	})
 	check("fox reactivated", "admin", "eve", "fox")
 }
+
+// Generation moves with committed writes only: derived results (the
+// authenticator's token cache) rely on it.
+func testGeneration(t *testing.T, s store.Store) {
+	g0 := s.Generation()
+	_ = s.View(ctx, func(tx store.Tx) error { _, err := tx.CountUsers(); return err })
+	_ = s.Update(ctx, func(tx store.Tx) error { return store.Errorf(store.EInvalid, "no") })
+	if g := s.Generation(); g != g0 {
+		t.Fatalf("a read or a rolled-back write moved the generation: %d -> %d", g0, g)
+	}
+	mkUser(t, s, "gen")
+	if g := s.Generation(); g <= g0 {
+		t.Fatalf("a committed write left the generation at %d (was %d)", g, g0)
+	}
+}
