@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -10,31 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/storetest"
 )
-
-// seed writes n managed users straight into the store and returns their ids.
-func seed(b *testing.B, e *env, n int) []string {
-	ids := make([]string, 0, n)
-	for start := 0; start < n; start += 5000 {
-		err := e.store.Update(context.Background(), func(tx store.Tx) error {
-			for i := start; i < min(start+5000, n); i++ {
-				login := fmt.Sprintf("user%d", i)
-				u, err := store.NewUser(tx, store.User{Login: login, Name: login, Active: true, Managed: true, ExternalID: fmt.Sprintf("ext%d", i),
-					SCIM: []byte(`{"name":{"givenName":"U","familyName":"` + login + `"},"emails":[{"value":"` + login + `@example.com","type":"work","primary":true}]}`)})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, u.ID)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return ids
-}
 
 func (e *env) serve(b *testing.B, method, path, body string, want int) {
 	var req = httptest.NewRequest(method, "/api/scim/v2"+path, strings.NewReader(body))
@@ -51,7 +27,7 @@ func (e *env) serve(b *testing.B, method, path, body string, want int) {
 func BenchmarkHandlers(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
 		e := newEnv(b)
-		ids := seed(b, e, n)
+		ids := storetest.Seed(b, e.store, n)
 		b.Run(fmt.Sprintf("GetUser/users=%d", n), func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

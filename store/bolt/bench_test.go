@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/storetest"
 )
 
 // BenchmarkStore measures the store alone: indexed reads should cost the
@@ -25,23 +26,7 @@ func BenchmarkStore(b *testing.B) {
 		if _, _, err := store.Bootstrap(ctx, st, "Bench-pass-123!"); err != nil {
 			b.Fatal(err)
 		}
-		ids := make([]string, 0, n)
-		for start := 0; start < n; start += 5000 {
-			err := st.Update(ctx, func(tx store.Tx) error {
-				for i := start; i < min(start+5000, n); i++ {
-					u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("user%d", i), Active: true, Managed: true,
-						SCIM: []byte(`{"name":{"givenName":"U","familyName":"F"}}`)})
-					if err != nil {
-						return err
-					}
-					ids = append(ids, u.ID)
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		ids := storetest.Seed(b, st, n)
 		b.Run(fmt.Sprintf("UserByID/users=%d", n), func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
