@@ -80,11 +80,34 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 // Unlock lifts the password lockout of login.
 func (a *Authenticator) Unlock(login string) { a.Lockout.Unlock(login) }
 
-// Locked reports whether password logins of login are refused now.
-func (a *Authenticator) Locked(login string) bool { return a.Lockout.Locked(login) }
+// Locked reports whether u's password logins are refused now.
+func (a *Authenticator) Locked(u User) bool { return a.Lockout.LockedAt(u.Login, a.threshold(u)) }
+
+// threshold is u's lockout threshold: its own, else the instance's.
+func (a *Authenticator) threshold(u User) int {
+	if u.Policy.LockoutThreshold != nil {
+		return *u.Policy.LockoutThreshold
+	}
+	if a.Lockout == nil {
+		return 0
+	}
+	return a.Lockout.Threshold
+}
+
+// thresholdOf looks login up for its lockout threshold.
+func (a *Authenticator) thresholdOf(ctx context.Context, login string) int {
+	u := User{Login: login}
+	_ = a.Store.View(ctx, func(tx Tx) error {
+		if found, err := tx.UserByLogin(login); err == nil && found.Login == login {
+			u = found
+		}
+		return nil
+	})
+	return a.threshold(u)
+}
 
 func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (Caller, error) {
-	if a.Lockout.Locked(login) {
+	if a.Lockout.LockedAt(login, a.thresholdOf(ctx, login)) {
 		CheckPassword("", password) // answer as slowly as a real check
 		return Caller{}, errUnauthenticated
 	}

@@ -98,7 +98,7 @@ func TestLockout(t *testing.T) {
 	if auth(basic("admin", pw)) == nil {
 		t.Fatal("not locked")
 	}
-	if !a.Locked("admin") {
+	if !a.Locked(store.User{Login: "admin"}) {
 		t.Fatal("Locked does not report the lock")
 	}
 	a.Unlock("admin")
@@ -289,7 +289,7 @@ func TestTrustedHosts(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		_, _ = a.Authenticate(ctx, store.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
 	}
-	if a.Locked("bob") {
+	if a.Locked(store.User{Login: "bob"}) {
 		t.Error("untrusted-host refusals locked the account")
 	}
 }
@@ -348,5 +348,35 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 	}
 	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err == nil {
 		t.Fatal("cached caller used from an untrusted host")
+	}
+}
+
+// A user's own lockout threshold replaces the instance's, stricter or looser.
+func TestPerUserLockoutThreshold(t *testing.T) {
+	lock := store.NewLockout(5, 10*time.Minute)
+	a, _, _ := newAuth(t, store.DefaultPolicy(), lock)
+	one, never := 1, 0
+	addLocal(t, a, "strict", "Night-owl-1234", time.Time{}, store.UserPolicy{LockoutThreshold: &one})
+	addLocal(t, a, "exempt", "Night-owl-1234", time.Time{}, store.UserPolicy{LockoutThreshold: &never})
+	try := func(login, pw string) error {
+		_, err := a.Authenticate(ctx, store.Credentials{Header: basic(login, pw), IP: loopback})
+		return err
+	}
+	_ = try("strict", "wrong")
+	if try("strict", "Night-owl-1234") == nil {
+		t.Error("threshold 1: one failure did not lock")
+	}
+	for i := 0; i < 10; i++ {
+		_ = try("exempt", "wrong")
+	}
+	if err := try("exempt", "Night-owl-1234"); err != nil {
+		t.Errorf("threshold 0: locked after failures: %v", err)
+	}
+	// With the instance lockout off, a user's own threshold still applies.
+	a.Lockout = store.NewLockout(0, 10*time.Minute)
+	a.Lockout.Now = lock.Now
+	_ = try("strict", "wrong")
+	if try("strict", "Night-owl-1234") == nil {
+		t.Error("per-user threshold ignored when the instance threshold is 0")
 	}
 }

@@ -28,22 +28,34 @@ type failures struct {
 // are dropped first, then the oldest.
 const maxTracked = 100000
 
-// NewLockout returns a lockout policy; threshold 0 disables it.
+// NewLockout returns a lockout policy; threshold 0 locks nobody unless a
+// user sets its own threshold (UserPolicy.LockoutThreshold).
 func NewLockout(threshold int, duration time.Duration) *Lockout {
 	return &Lockout{Threshold: threshold, Duration: duration, Now: time.Now, fails: map[string]*failures{}}
 }
 
-func (l *Lockout) active() bool { return l != nil && l.Threshold > 0 }
+// active reports whether failures are counted: when the instance locks, or
+// when some user may (per-user thresholds, see LockedAt).
+func (l *Lockout) active() bool { return l != nil && l.Duration > 0 }
 
-// Locked reports whether password logins of login are refused now.
+// Locked reports whether password logins of login are refused now under
+// the instance threshold.
 func (l *Lockout) Locked(login string) bool {
-	if !l.active() {
+	if l == nil {
+		return false
+	}
+	return l.LockedAt(login, l.Threshold)
+}
+
+// LockedAt reports whether login is locked under threshold (0: never).
+func (l *Lockout) LockedAt(login string, threshold int) bool {
+	if !l.active() || threshold <= 0 {
 		return false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.fails[login]
-	return f != nil && f.count >= l.Threshold && l.Now().Sub(f.last) < l.Duration
+	return f != nil && f.count >= threshold && l.Now().Sub(f.last) < l.Duration
 }
 
 // Fail counts a failed password login.

@@ -37,6 +37,7 @@ type UserPolicy struct {
 	PasswordExpirationDays *int          `json:"passwordExpirationDays,omitempty"` // 0: never
 	SessionTimeout         time.Duration `json:"sessionTimeout,omitempty"`
 	TrustedHosts           []string      `json:"trustedHosts,omitempty"` // IPs and CIDR ranges; empty: anywhere
+	LockoutThreshold       *int          `json:"lockoutThreshold,omitempty"` // failures that lock, 0 to 5; 0: never
 }
 
 // PasswordErrors returns every rule password breaks, in a fixed order, with
@@ -104,6 +105,9 @@ func (p Policy) PasswordExpired(u User, now time.Time) bool {
 	}
 	return !now.Before(changed.AddDate(0, 0, days))
 }
+
+// MaxLockoutThreshold is the highest lockout threshold, instance or user.
+const MaxLockoutThreshold = 5
 
 // SessionTimeoutOf returns the idle timeout of u's sessions.
 func (p Policy) SessionTimeoutOf(u User) time.Duration {

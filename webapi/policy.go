@@ -17,6 +17,7 @@ var policyParams = []param{
 	{Key: "locale", Desc: "Language of the user interface, one of " + strings.Join(locales, ", ") + ". Empty: the instance default.", Since: "scimgate 1.1", Example: "en-US"},
 	{Key: "passwordExpirationDays", Desc: "Days after which the user's password expires, 0 for never. Empty: the instance setting. Local users only.", Since: "scimgate 1.1", Example: "90"},
 	{Key: "sessionTimeout", Desc: "Idle time in seconds after which the user's sessions end, 60 to 604800. Empty: the instance setting. Local users only.", Since: "scimgate 1.1", Example: "3600"},
+	{Key: "lockoutThreshold", Desc: "Failed password logins that lock the user, 0 (never) to 5. Empty: the instance setting. Local users only.", Since: "scimgate 1.1", Example: "3"},
 	{Key: "trustedHosts", Desc: "Comma-separated IP addresses and CIDR ranges from which the user's password, sessions and tokens are accepted. Empty: anywhere.", Since: "scimgate 1.1", Example: "10.0.0.0/8,192.0.2.7", MaxLen: 4000},
 }
 
@@ -27,7 +28,7 @@ const (
 
 // hasPasswordPolicy reports whether the request sets a password setting.
 func (cl *call) hasPasswordPolicy() bool {
-	return cl.has("passwordExpirationDays") || cl.has("sessionTimeout")
+	return cl.has("passwordExpirationDays") || cl.has("sessionTimeout") || cl.has("lockoutThreshold")
 }
 
 // applyPolicy sets the per-user settings the request carries on u.
@@ -64,6 +65,16 @@ func (cl *call) applyPolicy(u *store.User) error {
 					int(store.MinSessionTimeout.Seconds()), int(store.MaxSessionTimeout.Seconds()))
 			}
 			u.Policy.SessionTimeout = d
+		}
+	}
+	if cl.has("lockoutThreshold") {
+		u.Policy.LockoutThreshold = nil
+		if v := cl.str("lockoutThreshold"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > store.MaxLockoutThreshold {
+				return invalid("Value of parameter 'lockoutThreshold' (%s) must be a number of failures from 0 (never) to %d", v, store.MaxLockoutThreshold)
+			}
+			u.Policy.LockoutThreshold = &n
 		}
 	}
 	if cl.has("trustedHosts") {

@@ -58,15 +58,18 @@ func TestAccountPolicyFields(t *testing.T) {
 			body: errs("Value of parameter 'sessionTimeout' (59) must be a number of seconds from 60 to 604800")},
 		{name: "session timeout too long", path: "api/users/create", form: "login=bob&name=Bob&sessionTimeout=604801" + ok, status: 400, unchanged: true,
 			body: errs("Value of parameter 'sessionTimeout' (604801) must be a number of seconds from 60 to 604800")},
+		{name: "lockout threshold too high", path: "api/users/create", form: "login=bob&name=Bob&lockoutThreshold=6" + ok, status: 400, unchanged: true,
+			body: errs("Value of parameter 'lockoutThreshold' (6) must be a number of failures from 0 (never) to 5")},
 		{name: "bad trusted host", path: "api/users/create", form: "login=bob&name=Bob&trustedHosts=10.0.0.0/8,10.0.0.0/33" + ok, status: 400, unchanged: true,
 			body: errs("Trusted host '10.0.0.0/33' is not a valid IP address or CIDR range")},
 		{name: "password settings on a non-local user", path: "api/users/create", form: "login=bob&name=Bob&local=false&sessionTimeout=600", status: 400, unchanged: true,
 			body: errs("Password settings can only be set on local users")},
-		{name: "create with every setting", path: "api/users/create", form: "login=bob&name=Bob&locale=fr&passwordExpirationDays=90&sessionTimeout=3600&trustedHosts=10.1.2.3/16,+192.0.2.7" + ok, status: 200, body: "golden:users_create_settings",
+		{name: "create with every setting", path: "api/users/create", form: "login=bob&name=Bob&locale=fr&passwordExpirationDays=90&sessionTimeout=3600&lockoutThreshold=3&trustedHosts=10.1.2.3/16,+192.0.2.7" + ok, status: 200, body: "golden:users_create_settings",
 			check: func(t *testing.T, e *env) {
 				u := e.user("bob")
 				if u.Locale != "fr" || u.Policy.PasswordExpirationDays == nil || *u.Policy.PasswordExpirationDays != 90 ||
-					u.Policy.SessionTimeout != time.Hour || strings.Join(u.Policy.TrustedHosts, ",") != "10.1.0.0/16,192.0.2.7/32" || u.PasswordChanged.IsZero() {
+					u.Policy.SessionTimeout != time.Hour || strings.Join(u.Policy.TrustedHosts, ",") != "10.1.0.0/16,192.0.2.7/32" || u.PasswordChanged.IsZero() ||
+					u.Policy.LockoutThreshold == nil || *u.Policy.LockoutThreshold != 3 {
 					t.Errorf("stored %+v", u)
 				}
 			}},

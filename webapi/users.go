@@ -66,12 +66,13 @@ type settingsJSON struct {
 	Locale                 string   `json:"locale,omitempty"`
 	PasswordExpirationDays *int     `json:"passwordExpirationDays,omitempty"`
 	SessionTimeout         int      `json:"sessionTimeout,omitempty"` // seconds
+	LockoutThreshold       *int     `json:"lockoutThreshold,omitempty"`
 	TrustedHosts           []string `json:"trustedHosts,omitempty"`
 }
 
 func newSettingsJSON(u store.User) settingsJSON {
 	return settingsJSON{Locale: u.Locale, PasswordExpirationDays: u.Policy.PasswordExpirationDays,
-		SessionTimeout: int(u.Policy.SessionTimeout.Seconds()), TrustedHosts: u.Policy.TrustedHosts}
+		SessionTimeout: int(u.Policy.SessionTimeout.Seconds()), LockoutThreshold: u.Policy.LockoutThreshold, TrustedHosts: u.Policy.TrustedHosts}
 }
 
 func newUserJSON(u store.User) userJSON {
@@ -431,7 +432,7 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 	n, managed := len(tokens), u.Managed
 	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
 	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
-	su.Locked, su.settingsJSON = cl.api.auth.Locked(u.Login), newSettingsJSON(u)
+	su.Locked, su.settingsJSON = cl.api.auth.Locked(u), newSettingsJSON(u)
 	return su, nil
 }
 

@@ -135,7 +135,7 @@ func (c *config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format/SCIMGATE_LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
-	if c.LockoutThreshold < 0 || c.LockoutThreshold > 5 {
+	if c.LockoutThreshold < 0 || c.LockoutThreshold > store.MaxLockoutThreshold {
 		errs = append(errs, fmt.Errorf("-lockout-threshold/SCIMGATE_LOCKOUT_THRESHOLD must be 0 to 5"))
 	}
 	if c.LockoutMinutes < 1 || c.LockoutMinutes > 7*24*60 {

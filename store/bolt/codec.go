@@ -218,6 +218,10 @@ func encodeUser(u store.User) []byte {
 	}
 	e.uint(uint64(u.Policy.SessionTimeout / time.Second))
 	e.strs(u.Policy.TrustedHosts)
+	e.bool(u.Policy.LockoutThreshold != nil)
+	if n := u.Policy.LockoutThreshold; n != nil {
+		e.uint(uint64(*n))
+	}
 	return e.b
 }
 
@@ -234,6 +238,10 @@ func decodeUser(b []byte) (store.User, error) {
 		}
 		u.Policy.SessionTimeout = time.Duration(d.bounded(math.MaxInt64/uint64(time.Second))) * time.Second
 		u.Policy.TrustedHosts = d.strs()
+		if d.bool() {
+			n := int(d.bounded(math.MaxInt32))
+			u.Policy.LockoutThreshold = &n
+		}
 	}
 	return u, d.done()
 }

@@ -9,14 +9,14 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
-	now, days := time.Now().UTC(), 90
+	now, days, three := time.Now().UTC(), 90, 3
 	users := []store.User{
 		{},
 		{ID: "id", Login: "l", Name: "n", Email: "e", Active: true, Local: true, Managed: true, ExternalID: "x",
 			ExternalLogin: "el", ExternalProvider: "p", SCMAccounts: []string{"a", "b"}, PasswordHash: "h",
 			SCIM: []byte(`{"a":1}`), Created: now, Updated: now.Add(time.Second), LastConnection: &now, Version: 7,
 			Locale: "fr", PasswordChanged: now, Policy: store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour,
-				TrustedHosts: []string{"10.0.0.0/8", "192.0.2.7/32"}}},
+				TrustedHosts: []string{"10.0.0.0/8", "192.0.2.7/32"}, LockoutThreshold: &three}},
 		{Login: "never", Policy: store.UserPolicy{PasswordExpirationDays: new(int)}},
 	}
 	for _, u := range users {

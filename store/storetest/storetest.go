@@ -117,7 +117,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 	days, changed := 30, store.Now().Add(-time.Hour)
 	full := u
 	full.Email, full.SCMAccounts, full.PasswordHash, full.Locale, full.PasswordChanged = "a@example.com", []string{"al"}, "hash", "fr", changed
-	full.Policy = store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour, TrustedHosts: []string{"10.0.0.0/8"}}
+	full.Policy = store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour, TrustedHosts: []string{"10.0.0.0/8"}, LockoutThreshold: &days}
 	update(t, s, func(tx store.Tx) error { return tx.PutUser(full) })
 	_ = s.View(ctx, func(tx store.Tx) error {
 		if got, err := tx.User(u.ID); err != nil || !reflect.DeepEqual(got, full) {
