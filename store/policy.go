@@ -36,7 +36,7 @@ func DefaultPolicy() Policy {
 type UserPolicy struct {
 	PasswordExpirationDays *int          `json:"passwordExpirationDays,omitempty"` // 0: never
 	SessionTimeout         time.Duration `json:"sessionTimeout,omitempty"`
-	TrustedHosts           []string      `json:"trustedHosts,omitempty"` // IPs and CIDR ranges; empty: anywhere
+	TrustedHosts           []string      `json:"trustedHosts,omitempty"`     // IPs and CIDR ranges; empty: anywhere
 	LockoutThreshold       *int          `json:"lockoutThreshold,omitempty"` // failures that lock, 0 to 5; 0: never
 }
 
