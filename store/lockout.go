@@ -38,15 +38,6 @@ func NewLockout(threshold int, duration time.Duration) *Lockout {
 // when some user may (per-user thresholds, see LockedAt).
 func (l *Lockout) active() bool { return l != nil && l.Duration > 0 }
 
-// Locked reports whether password logins of login are refused now under
-// the instance threshold.
-func (l *Lockout) Locked(login string) bool {
-	if l == nil {
-		return false
-	}
-	return l.LockedAt(login, l.Threshold)
-}
-
 // LockedAt reports whether login is locked under threshold (0: never).
 func (l *Lockout) LockedAt(login string, threshold int) bool {
 	if !l.active() || threshold <= 0 {

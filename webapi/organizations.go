@@ -83,10 +83,11 @@ func searchOrganizations(cl *call) error {
 				return err
 			}
 			if !cl.admin || cl.bool("member") {
-				if ok, err := store.IsOrgMember(tx, o.Key, cl.caller.ID); err != nil || !ok {
-					if err != nil {
-						return err
-					}
+				ok, err := store.IsOrgMember(tx, o.Key, cl.caller.ID)
+				if err != nil {
+					return err
+				}
+				if !ok {
 					continue
 				}
 			}
@@ -184,10 +185,11 @@ func searchOrgMembers(cl *call) error {
 			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
 				continue
 			}
-			if ok, err := store.IsOrgMember(tx, org, u.ID); err != nil || ok != selected {
-				if err != nil {
-					return err
-				}
+			member, err := store.IsOrgMember(tx, org, u.ID)
+			if err != nil {
+				return err
+			}
+			if member != selected {
 				continue
 			}
 			if w.take() {

@@ -149,10 +149,11 @@ func searchProjects(cl *call) error {
 				continue
 			}
 			if !cl.admin {
-				if ok, err := store.HasProjectPermission(tx, cl.caller.ID, pr, store.PermBrowse); err != nil || !ok {
-					if err != nil {
-						return err
-					}
+				ok, err := store.HasProjectPermission(tx, cl.caller.ID, pr, store.PermBrowse)
+				if err != nil {
+					return err
+				}
+				if !ok {
 					continue
 				}
 			}
