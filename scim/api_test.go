@@ -42,7 +42,7 @@ func TestAuth(t *testing.T) {
 		{"admin token", "Bearer " + e.token, 200},
 		{"admin token, lower-case scheme", "bearer " + e.token, 200},
 		{"admin token as basic login", basic(e.token + ":"), 200},
-		{"admin password", basic("admin:Admin-pass-123"), 200},
+		{"admin password: passwords are not accepted here", basic("admin:Admin-pass-123"), 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := e.doAuth("GET", "/Users", nil, tc.auth)
@@ -50,8 +50,8 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", res.status, tc.status, res.raw)
 			}
 			if tc.status == 401 {
-				if res.header.Get("WWW-Authenticate") == "" {
-					t.Error("401 without WWW-Authenticate")
+				if !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("401 with WWW-Authenticate %q", res.header.Get("WWW-Authenticate"))
 				}
 				if res.body["status"] != "401" || res.body["detail"] == "" {
 					t.Errorf("401 body %s", res.raw)

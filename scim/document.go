@@ -42,11 +42,11 @@ func (h *Handler) userDoc(u store.User) map[string]any {
 // stored attributes. Active is the caller's business (it has rules).
 func applyUserDoc(u *store.User, doc map[string]any) error {
 	userName, _ := doc["userName"].(string)
-	if err := checkText("userName", userName, 255, true); err != nil {
+	if err := checkText("userName", userName, store.MaxLoginLength, true); err != nil {
 		return err
 	}
 	extID, _ := doc["externalId"].(string)
-	if err := checkText("externalId", extID, 255, false); err != nil {
+	if err := checkText("externalId", extID, store.MaxNameLength, false); err != nil {
 		return err
 	}
 	attrs := map[string]any{}
@@ -67,6 +67,9 @@ func applyUserDoc(u *store.User, doc map[string]any) error {
 		}
 	}
 	prune(attrs)
+	if err := boundStrings("", attrs); err != nil {
+		return err
+	}
 	raw, err := json.Marshal(attrs)
 	if err != nil {
 		return err
@@ -99,6 +102,46 @@ func prune(m map[string]any) {
 			delete(m, k)
 		}
 	}
+}
+
+// Bounds of SCIM string attributes: e-mail addresses as RFC 5321 allows
+// them, everything else (beside userName and externalId) maxText.
+const (
+	maxText  = 1024
+	maxEmail = 320
+)
+
+// boundStrings refuses any string attribute, however deeply nested, longer
+// than its bound, naming the attribute: long values would make every
+// non-indexed filter slow for everyone.
+func boundStrings(path string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" && !strings.HasPrefix(k, "urn:") {
+				p = path + "." + k
+			}
+			if err := boundStrings(p, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := boundStrings(path, e); err != nil {
+				return err
+			}
+		}
+	case string:
+		limit := maxText
+		if strings.EqualFold(path, "emails.value") {
+			limit = maxEmail
+		}
+		if utf8.RuneCountInString(x) > limit {
+			return store.Errorf(store.EInvalid, "%s is longer than %d characters", path, limit)
+		}
+	}
+	return nil
 }
 
 // checkText refuses values a store key or a log line must not hold.

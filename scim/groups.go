@@ -43,11 +43,11 @@ func loadGroup(tx store.Tx, r *http.Request, id string) (store.Group, error) {
 // member ids the document lists.
 func applyGroupDoc(g *store.Group, doc map[string]any) ([]string, error) {
 	name, _ := doc["displayName"].(string)
-	if err := checkText("displayName", name, 255, true); err != nil {
+	if err := checkText("displayName", name, store.MaxNameLength, true); err != nil {
 		return nil, err
 	}
 	extID, _ := doc["externalId"].(string)
-	if err := checkText("externalId", extID, 255, false); err != nil {
+	if err := checkText("externalId", extID, store.MaxNameLength, false); err != nil {
 		return nil, err
 	}
 	g.Name, g.ExternalID = name, extID
@@ -94,13 +94,8 @@ func setMembers(tx store.Tx, groupID string, ids []string) error {
 			return err
 		}
 	}
-	for _, uid := range drop {
-		if err := tx.RemoveMember(groupID, uid); err != nil {
-			return err
-		}
-	}
 	if len(drop) > 0 {
-		return store.EnsureAdmin(tx, "The last administrator user cannot be removed")
+		return store.RemoveMembers(tx, groupID, drop...)
 	}
 	return nil
 }
@@ -201,10 +196,7 @@ func (s groups) Delete(r *http.Request, id string) error {
 		if _, err := loadGroup(tx, r, id); err != nil {
 			return err
 		}
-		if err := tx.DeleteGroup(id); err != nil {
-			return err
-		}
-		return store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+		return store.DeleteGroup(tx, id)
 	})
 	if err != nil {
 		return scimError(err, s.h.log)

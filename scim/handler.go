@@ -82,7 +82,7 @@ func New(s store.Store, opts Options) (*Handler, error) {
 				Description: "A user token of an administrator, sent as Authorization: Bearer <token>", Primary: true,
 			}, {
 				Type: scimlib.AuthenticationTypeHTTPBasic, Name: "HTTP Basic",
-				Description: "Basic <token>: or Basic <login>:<password> of an administrator",
+				Description: "Basic with a user token of an administrator as the user name and an empty password; passwords are not accepted",
 			}},
 			MaxResults:       maxCount,
 			SupportFiltering: true,
@@ -127,15 +127,12 @@ func caller(r *http.Request) store.User {
 	return u
 }
 
-// authenticate admits administrators only: provisioning rewrites who may log in.
+// authenticate admits administrators' tokens only: provisioning rewrites who
+// may log in, and passwords are not accepted here.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		caller, err := h.auth.Authenticate(r.Context(), store.Credentials{Header: r.Header.Get("Authorization"), IP: store.ParseIP(c.RealIP())})
-		if err == store.ErrPasswordExpired {
-			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: err.Error()})
-			return nil
-		}
+		caller, err := h.auth.AuthenticateToken(r.Context(), store.Credentials{Header: r.Header.Get("Authorization"), IP: store.ParseIP(c.RealIP())})
 		if store.ErrorCode(err) == store.EUnauthenticated {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})

@@ -261,8 +261,13 @@ func AddOrgMember(tx Tx, org string, u User) error {
 
 // RemoveOrgMember ends u's membership of org, with its memberships of the
 // organisation's groups and its permissions on the organisation's projects
-// and in its templates.
+// and in its templates. The instance and every project keep an active
+// administrator, or nothing is removed.
 func RemoveOrgMember(tx Tx, org string, u User) error {
+	held, err := HeldKeys(tx, u.ID)
+	if err != nil {
+		return err
+	}
 	s := Subject{'u', u.ID}
 	perms, err := tx.Permissions(s)
 	if err != nil {
@@ -298,7 +303,7 @@ func RemoveOrgMember(tx Tx, org string, u User) error {
 			return err
 		}
 	}
-	return nil
+	return EnsureAdmins(tx, held, "The last administrator user cannot be removed", "The last administrator of project '%s' cannot be removed")
 }
 
 // AccessPath is one way a user holds a permission on a project.

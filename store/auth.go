@@ -66,6 +66,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (Calle
 	return a.password(ctx, login, password, cr.IP)
 }
 
+// AuthenticateToken resolves a token only: Bearer <token>, or Basic with the
+// token as user name and no password. The provisioning API takes no
+// passwords, so it is no password-guessing surface and no administrator's
+// password ends up in an IdP's configuration.
+func (a *Authenticator) AuthenticateToken(ctx context.Context, cr Credentials) (Caller, error) {
+	secret, password, _, ok := parseAuthorization(cr.Header)
+	if !ok || password != "" {
+		return Caller{}, errUnauthenticated
+	}
+	return a.token(ctx, secret, cr.IP)
+}
+
 // Login checks a login and password and opens a session; it returns the
 // session's secret.
 func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr) (Caller, string, error) {
@@ -107,7 +119,7 @@ func (a *Authenticator) thresholdOf(ctx context.Context, login string) int {
 }
 
 func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (Caller, error) {
-	if a.Lockout.LockedAt(login, a.thresholdOf(ctx, login)) {
+	if !a.Lockout.Reserve(login, a.thresholdOf(ctx, login)) {
 		CheckPassword("", password) // answer as slowly as a real check
 		return Caller{}, errUnauthenticated
 	}
@@ -118,9 +130,7 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 		return u, err
 	})
 	if matched {
-		a.Lockout.Succeed(login)
-	} else if ErrorCode(err) == EUnauthenticated {
-		a.Lockout.Fail(login)
+		a.Lockout.Succeed(login) // the reserved attempt was right (an untrusted host is no failed guess)
 	}
 	if err == nil && a.Policy.PasswordExpired(c.User, a.Now()) {
 		return c, ErrPasswordExpired
@@ -172,6 +182,9 @@ func (a *Authenticator) session(ctx context.Context, cr Credentials) (Caller, er
 		return Caller{}, err
 	}
 	a.Sessions.touch(cr.Session, now)
+	if err == nil && a.Policy.PasswordExpired(c.User, now) {
+		return c, ErrPasswordExpired // a session obeys expiry as the password does
+	}
 	return c, err
 }
 

@@ -1,6 +1,10 @@
 package store
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // PermUserAdmin is scimgate's delegated administration permission: its
 // holders manage local users, groups, tokens and permissions, but only
@@ -9,12 +13,14 @@ const PermUserAdmin = "useradmin"
 
 // Guard refuses escalation: a caller acting without admin may not create,
 // change or grant anything that would hold a permission the caller lacks.
+// Every scope counts: global permissions, project permissions, template
+// entries and organisation memberships, held directly or through groups.
 // Refusals are EForbidden. For admins every check passes.
 type Guard struct {
 	tx     Tx
 	caller User
 	admin  bool
-	held   []string
+	held   map[string]bool
 }
 
 // NewGuard returns the guard of caller inside tx.
@@ -24,31 +30,68 @@ func NewGuard(tx Tx, caller User, admin bool) (*Guard, error) {
 		return g, nil
 	}
 	var err error
-	g.held, err = UserPermissions(tx, caller.ID)
+	g.held, err = HeldKeys(tx, caller.ID)
 	return g, err
 }
 
-func (g *Guard) refuse(what, perm string) error {
-	return Errorf(EForbidden, "No permission: cannot %s holding '%s' by user '%s'", what, perm, g.caller.Login)
+// HeldKeys returns every permission key a user holds, in every scope:
+// granted to it, to one of its groups, or to Anyone.
+func HeldKeys(tx Tx, userID string) (map[string]bool, error) {
+	held := map[string]bool{}
+	subjects := []Subject{{'u', userID}, {'g', AnyoneGroup}}
+	for gid := range tx.GroupsOf(userID) {
+		subjects = append(subjects, Subject{'g', gid})
+	}
+	for _, s := range subjects {
+		keys, err := tx.Permissions(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			held[k] = true
+		}
+	}
+	return held, nil
 }
 
-// lacking returns the first of perms the caller does not hold.
-func (g *Guard) lacking(perms []string) string {
+// quoted renders a permission key for a refusal: 'admin', or 'admin' on
+// project 'web'.
+func (g *Guard) quoted(key string) string {
+	scope, _, perm := ParsePerm(key)
+	if scope == "" {
+		return "'" + key + "'"
+	}
+	if scope == "org" {
+		return DescribePerm(g.tx, key)
+	}
+	d := DescribePerm(g.tx, key) // "perm on project 'k'"
+	return fmt.Sprintf("'%s'%s", perm, d[len(perm):])
+}
+
+func (g *Guard) refuse(what, key string) error {
+	return Errorf(EForbidden, "No permission: cannot %s holding %s by user '%s'", what, g.quoted(key), g.caller.Login)
+}
+
+// lacking returns the first of keys (in a stable order) the caller does not
+// hold.
+func (g *Guard) lacking(keys []string) string {
 	if g.admin {
 		return ""
 	}
-	for _, p := range perms {
-		if !slices.Contains(g.held, p) {
-			return p
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, byScope)
+	for _, k := range keys {
+		if !g.held[k] {
+			return k
 		}
 	}
 	return ""
 }
 
-// Grant checks that the caller may grant perm.
+// Grant checks that the caller may grant perm (a permission key of any scope).
 func (g *Guard) Grant(perm string) error {
 	if p := g.lacking([]string{perm}); p != "" {
-		return Errorf(EForbidden, "No permission: cannot grant '%s' by user '%s'", p, g.caller.Login)
+		return Errorf(EForbidden, "No permission: cannot grant %s by user '%s'", g.quoted(p), g.caller.Login)
 	}
 	return nil
 }
@@ -56,28 +99,29 @@ func (g *Guard) Grant(perm string) error {
 // Revoke checks that the caller may revoke perm.
 func (g *Guard) Revoke(perm string) error {
 	if p := g.lacking([]string{perm}); p != "" {
-		return Errorf(EForbidden, "No permission: cannot revoke '%s' by user '%s'", p, g.caller.Login)
+		return Errorf(EForbidden, "No permission: cannot revoke %s by user '%s'", g.quoted(p), g.caller.Login)
 	}
 	return nil
 }
 
-// User checks that the caller may change u: u holds nothing the caller lacks.
+// User checks that the caller may change u, act as u (a token, a password)
+// or change its memberships: u holds nothing, in any scope, the caller lacks.
 func (g *Guard) User(u User) error {
 	if g.admin {
 		return nil
 	}
-	perms, err := UserPermissions(g.tx, u.ID)
+	held, err := HeldKeys(g.tx, u.ID)
 	if err != nil {
 		return err
 	}
-	if p := g.lacking(perms); p != "" {
+	if p := g.lacking(keysOf(held)); p != "" {
 		return g.refuse("change user '"+u.Login+"'", p)
 	}
 	return nil
 }
 
 // Group checks that the caller may change grp or its members: grp grants
-// nothing the caller lacks.
+// nothing, in any scope, the caller lacks.
 func (g *Guard) Group(grp Group) error {
 	if g.admin {
 		return nil
@@ -86,8 +130,32 @@ func (g *Guard) Group(grp Group) error {
 	if err != nil {
 		return err
 	}
-	if p := g.lacking(GlobalOnly(perms)); p != "" {
+	if p := g.lacking(perms); p != "" {
 		return g.refuse("change group '"+grp.Name+"'", p)
 	}
 	return nil
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// byScope orders global permissions first, in SonarQube's order, then
+// scoped keys.
+func byScope(a, b string) int {
+	ra, rb := slices.Index(GlobalPermissions, a), slices.Index(GlobalPermissions, b)
+	if ra < 0 {
+		ra = len(GlobalPermissions)
+	}
+	if rb < 0 {
+		rb = len(GlobalPermissions)
+	}
+	if ra != rb {
+		return ra - rb
+	}
+	return strings.Compare(a, b)
 }

@@ -49,10 +49,15 @@ func (l *Lockout) LockedAt(login string, threshold int) bool {
 	return f != nil && f.count >= threshold && l.Now().Sub(f.last) < l.Duration
 }
 
-// Fail counts a failed password login.
-func (l *Lockout) Fail(login string) {
-	if !l.active() {
-		return
+// Reserve counts one password attempt of login before it is checked and
+// reports whether it may be checked: false when threshold attempts already
+// count within Duration (the login is locked). The attempt counts as a
+// failure until Succeed clears it. Reserving before the slow hash check, in
+// one step under the lock, means at most threshold guesses are ever
+// evaluated for a login inside the window, however many arrive at once.
+func (l *Lockout) Reserve(login string, threshold int) bool {
+	if !l.active() || threshold <= 0 {
+		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -65,8 +70,12 @@ func (l *Lockout) Fail(login string) {
 		f = &failures{}
 		l.fails[login] = f
 	}
+	if f.count >= threshold {
+		return false
+	}
 	f.count++
 	f.last = now
+	return true
 }
 
 // Succeed clears the failures of login after a successful password login.

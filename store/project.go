@@ -1,7 +1,6 @@
 package store
 
 import (
-	"slices"
 	"strings"
 	"time"
 )
@@ -83,9 +82,4 @@ func ParsePerm(key string) (scope, id, perm string) {
 	}
 	id, perm, _ = strings.Cut(rest, ":")
 	return scope, id, perm
-}
-
-// GlobalOnly keeps the global permissions of a list of keys.
-func GlobalOnly(keys []string) []string {
-	return slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return strings.Contains(k, ":") })
 }

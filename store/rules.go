@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,8 +16,12 @@ import (
 var Now = func() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // NewUser fills in id, timestamps and version, stores u, and adds it to the
-// default group.
+// default group. The login is normalised and checked (CleanLogin).
 func NewUser(tx Tx, u User) (User, error) {
+	var err error
+	if u.Login, err = CleanLogin(u.Login); err != nil {
+		return User{}, err
+	}
 	if u.ID == "" {
 		u.ID = NewID()
 	}
@@ -28,14 +34,29 @@ func NewUser(tx Tx, u User) (User, error) {
 }
 
 // SaveUser stores a changed user, bumping its version and modification time.
+// A changed login is normalised and checked (CleanLogin).
 func SaveUser(tx Tx, u User) (User, error) {
+	old, err := tx.User(u.ID)
+	if err != nil && !IsNotFound(err) {
+		return User{}, err
+	}
+	if old.Login != u.Login {
+		if u.Login, err = CleanLogin(u.Login); err != nil {
+			return User{}, err
+		}
+	}
 	u.Updated = Now()
 	u.Version++
 	return u, tx.PutUser(u)
 }
 
-// NewGroup fills in id, timestamps and version and stores g.
+// NewGroup fills in id, timestamps and version and stores g. The name is
+// normalised and checked (CleanGroupName).
 func NewGroup(tx Tx, g Group) (Group, error) {
+	var err error
+	if g.Name, err = CleanGroupName(g.Name); err != nil {
+		return Group{}, err
+	}
 	if g.ID == "" {
 		g.ID = NewID()
 	}
@@ -44,8 +65,18 @@ func NewGroup(tx Tx, g Group) (Group, error) {
 	return g, tx.PutGroup(g)
 }
 
-// SaveGroup stores a changed group, bumping its version.
+// SaveGroup stores a changed group, bumping its version. A changed name is
+// normalised and checked (CleanGroupName).
 func SaveGroup(tx Tx, g Group) (Group, error) {
+	old, err := tx.Group(g.ID)
+	if err != nil && !IsNotFound(err) {
+		return Group{}, err
+	}
+	if old.Name != g.Name {
+		if g.Name, err = CleanGroupName(g.Name); err != nil {
+			return Group{}, err
+		}
+	}
 	g.Updated = Now()
 	g.Version++
 	return g, tx.PutGroup(g)
@@ -122,12 +153,13 @@ func EnsureAdmin(tx Tx, msg string) error {
 
 // Deactivate turns a user off: its tokens and global permissions go, and so do
 // its memberships of local groups (memberships of managed groups belong to the
-// IdP and stay). The caller cannot deactivate itself, nor the last admin.
+// IdP and stay). The caller cannot deactivate itself, nor the last admin of
+// the instance or of a project (the user would keep a grant nobody can use).
 func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 	if u.ID == callerID {
 		return User{}, Errorf(EInvalid, "Self-deactivation is not possible")
 	}
-	wasAdmin, err := HasPermission(tx, u.ID, PermAdmin)
+	held, err := HeldKeys(tx, u.ID)
 	if err != nil {
 		return User{}, err
 	}
@@ -175,10 +207,11 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		u.ExternalProvider, u.Local, u.Managed, u.SCIM = "sonarqube", true, false, nil
 	}
 	u, err = SaveUser(tx, u)
-	if err != nil || !wasAdmin {
+	if err != nil {
 		return u, err
 	}
-	return u, EnsureAdmin(tx, "User is last administrator, and cannot be deactivated")
+	return u, EnsureAdmins(tx, held, "User is last administrator, and cannot be deactivated",
+		"User is last administrator of project '%s', and cannot be deactivated")
 }
 
 // Reactivate turns a user back on and returns it to the default group.
@@ -335,3 +368,74 @@ func bootstrapTemplate(tx Tx, adminsID string) error {
 
 // FoldLogin is the key under which logins and group names are unique.
 func FoldLogin(s string) string { return strings.ToLower(s) }
+
+// EnsureAdmins fails when a change took away the last active administrator
+// of the instance or of a project. held are the permission keys that the
+// users or groups losing something held before the change (HeldKeys,
+// GroupKeys): only what they held is checked. globalMsg refuses for the
+// instance; projectMsg, with %s for the project key, for a project.
+func EnsureAdmins(tx Tx, held map[string]bool, globalMsg, projectMsg string) error {
+	if held[PermAdmin] {
+		if err := EnsureAdmin(tx, globalMsg); err != nil {
+			return err
+		}
+	}
+	keys := keysOf(held)
+	slices.Sort(keys)
+	for _, k := range keys {
+		scope, id, perm := ParsePerm(k)
+		if scope != "project" || perm != PermAdmin {
+			continue
+		}
+		p, err := tx.Project(id)
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := EnsureProjectAdmin(tx, p, fmt.Sprintf(projectMsg, p.Key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GroupKeys returns the permission keys granted to a group, as a set.
+func GroupKeys(tx Tx, groupID string) (map[string]bool, error) {
+	keys, err := tx.Permissions(Subject{'g', groupID})
+	held := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		held[k] = true
+	}
+	return held, err
+}
+
+// RemoveMembers removes users from a group. The instance and every project
+// keep an active administrator, or nothing is removed.
+func RemoveMembers(tx Tx, groupID string, userIDs ...string) error {
+	held, err := GroupKeys(tx, groupID)
+	if err != nil {
+		return err
+	}
+	for _, uid := range userIDs {
+		if err := tx.RemoveMember(groupID, uid); err != nil {
+			return err
+		}
+	}
+	return EnsureAdmins(tx, held, "The last administrator user cannot be removed", "The last administrator of project '%s' cannot be removed")
+}
+
+// DeleteGroup deletes a group with its memberships and permissions. The
+// instance and every project keep an active administrator, or nothing is
+// deleted.
+func DeleteGroup(tx Tx, groupID string) error {
+	held, err := GroupKeys(tx, groupID)
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteGroup(groupID); err != nil {
+		return err
+	}
+	return EnsureAdmins(tx, held, "The last system admin group cannot be deleted", "The last administrator group of project '%s' cannot be deleted")
+}

@@ -150,6 +150,8 @@ type Tx interface {
 	// Holders yields the subjects holding perm.
 	Holders(perm string) iter.Seq[Subject]
 
+	// PutToken inserts or replaces t; a name the user already gave another
+	// token is ErrConflict.
 	PutToken(t Token) error
 	Token(hash string) (Token, error)
 	TokenByName(userID, name string) (Token, error)

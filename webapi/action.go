@@ -2,6 +2,7 @@ package webapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -315,7 +316,15 @@ type window struct {
 	offset, size, total int
 }
 
-func newWindow(p, ps int) *window { return &window{offset: (p - 1) * ps, size: ps} }
+// newWindow returns the window of page p (from 1) of size ps. An offset too
+// large to compute is past every item: the page is empty, never page 1.
+func newWindow(p, ps int) *window {
+	offset := math.MaxInt / 2
+	if ps == 0 || p-1 <= offset/ps {
+		offset = (p - 1) * ps
+	}
+	return &window{offset: offset, size: ps}
+}
 
 // take counts one item and reports whether it belongs to the page.
 func (w *window) take() bool {

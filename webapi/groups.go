@@ -10,7 +10,7 @@ var userGroupsController = controller{Path: "api/user_groups", Since: "5.2", Des
 	{Key: "create", Post: true, Since: "5.2", Access: userAdmin, Handle: createGroup,
 		Desc: "Create a group. Requires Administer System permission.",
 		Params: []param{
-			{Key: "name", Desc: "Name for the new group. A group name cannot be larger than 255 characters and must be unique. The value 'anyone' (whatever the case) is reserved and cannot be used.", Required: true, MaxLen: 255},
+			{Key: "name", Desc: "Name for the new group. A group name cannot be larger than 255 characters and must be unique. The value 'anyone' (whatever the case) is reserved and cannot be used.", Required: true, MaxLen: store.MaxNameLength},
 			{Key: "description", Desc: "Description for the new group. A group description cannot be larger than 200 characters.", MaxLen: 200},
 			{Key: "organization", Desc: "Key of the organization the group belongs to: only its members can be added", Since: "scimgate 1.1"},
 		}},
@@ -18,7 +18,7 @@ var userGroupsController = controller{Path: "api/user_groups", Since: "5.2", Des
 		Desc: "Update a group. Groups provisioned by an identity provider cannot be updated. Requires Administer System permission.",
 		Params: []param{
 			{Key: "currentName", Desc: "Name of the group to be updated.", Required: true, Since: "8.4"},
-			{Key: "name", Desc: "New optional name for the group.", MaxLen: 255},
+			{Key: "name", Desc: "New optional name for the group.", MaxLen: store.MaxNameLength},
 			{Key: "description", Desc: "New optional description for the group.", MaxLen: 200},
 		}},
 	{Key: "delete", Post: true, Since: "5.2", Access: userAdmin, Handle: deleteGroup,
@@ -60,10 +60,9 @@ func groupNameErrors(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
 		return invalid("Group name cannot be empty")
-	case strings.EqualFold(name, "anyone"):
-		return invalid("Anyone group cannot be used")
 	}
-	return nil
+	_, err := store.CleanGroupName(name) // checked again where stored; here, in SonarQube's order
+	return err
 }
 
 func groupByName(tx store.Tx, name string) (store.Group, error) {
@@ -155,10 +154,7 @@ func deleteGroup(cl *call) error {
 		if err := cl.mayChangeGroup(tx, g); err != nil {
 			return err
 		}
-		if err := tx.DeleteGroup(g.ID); err != nil {
-			return err
-		}
-		return store.EnsureAdmin(tx, "The last system admin group cannot be deleted")
+		return store.DeleteGroup(tx, g.ID)
 	})
 	if err != nil {
 		return err
@@ -219,10 +215,7 @@ func removeGroupUser(cl *call) error {
 		if err := cl.mayChange(tx, u); err != nil {
 			return err
 		}
-		if err := tx.RemoveMember(g.ID, u.ID); err != nil {
-			return err
-		}
-		return store.EnsureAdmin(tx, "The last administrator user cannot be removed")
+		return store.RemoveMembers(tx, g.ID, u.ID)
 	})
 }
 

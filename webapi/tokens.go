@@ -71,6 +71,9 @@ func generateToken(cl *call) error {
 		if owner, err = tokenOwner(cl, tx); err != nil {
 			return err
 		}
+		if !owner.Active { // its token would start working on reactivation
+			return notFound("User with login '%s' doesn't exist", owner.Login)
+		}
 		switch typ {
 		case "GLOBAL_ANALYSIS_TOKEN":
 			if owner.ID != cl.caller.ID {

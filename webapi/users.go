@@ -87,7 +87,7 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 		Params: append([]param{
 			{Key: "email", Desc: "User email", MaxLen: 100},
 			{Key: "local", Desc: "Specify if the user should be authenticated from SonarQube server or from an external authentication system. Password should not be set when local is set to false.", Values: boolValues, Default: "true"},
-			{Key: "login", Desc: "User login", Required: true, MinLen: 2, MaxLen: 255},
+			{Key: "login", Desc: "User login", Required: true, MinLen: 2, MaxLen: store.MaxLoginLength},
 			{Key: "name", Desc: "User name", Required: true, MaxLen: 200},
 			{Key: "password", Desc: "User password. Only mandatory when creating local user, otherwise it should not be set", Untrimmed: true},
 			{Key: "scmAccount", Desc: "List of SCM accounts. To set several values, the parameter must be called once for each value.", Multi: true},
@@ -95,7 +95,7 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 	{Key: "update", Post: true, Since: "3.7", Access: userAdmin, Handle: updateUser,
 		Desc: "Update a user. Name and email of users managed by an identity provider cannot be changed. Requires Administer System permission.",
 		Params: append([]param{
-			{Key: "login", Desc: "User login", Required: true, MaxLen: 255},
+			{Key: "login", Desc: "User login", Required: true, MaxLen: store.MaxLoginLength},
 			{Key: "name", Desc: "User name", MaxLen: 200},
 			{Key: "email", Desc: "User email", MaxLen: 100},
 			{Key: "scmAccount", Desc: "SCM accounts.", Multi: true},
@@ -104,7 +104,7 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 		Desc: "Update a user login. Refused for users managed by an identity provider. Requires Administer System permission.",
 		Params: []param{
 			{Key: "login", Desc: "The current login (case-sensitive)", Required: true},
-			{Key: "newLogin", Desc: "The new login. It must not already exist.", Required: true, MinLen: 2, MaxLen: 255},
+			{Key: "newLogin", Desc: "The new login. It must not already exist.", Required: true, MinLen: 2, MaxLen: store.MaxLoginLength},
 		}},
 	{Key: "deactivate", Post: true, Since: "3.7", Access: userAdmin, Handle: deactivateUser,
 		Desc: "Deactivate a user: its tokens, permissions and memberships of local groups are removed. Refused for users managed by an identity provider. Requires Administer System permission.",
@@ -250,6 +250,9 @@ func updateUser(cl *call) error {
 			u.Email = email
 		}
 		if scm := cl.multi("scmAccount"); len(scm) > 0 {
+			if u.Managed { // identity fields of a provisioned user are the IdP's
+				return invalid("It is not allowed to update SCM accounts for this user")
+			}
 			if msgs := scmErrors(scm, u.Login, u.Email); len(msgs) > 0 {
 				return messages(msgs)
 			}
@@ -257,6 +260,10 @@ func updateUser(cl *call) error {
 		}
 		if err := cl.applyPolicy(&u); err != nil {
 			return err
+		}
+		if u.Managed { // only scimgate's own settings changed: the IdP's version stays
+			out = u
+			return tx.PutUser(u)
 		}
 		var err error
 		out, err = store.SaveUser(tx, u)
@@ -393,7 +400,7 @@ func searchUsers(cl *call) error {
 			case u.Active == deactivated,
 				filterManaged && u.Managed != managedFilter,
 				filterExt && u.ExternalLogin != extID,
-				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
+				q != "" && !cl.matchesQuery(u, q):
 				continue
 			}
 			if !w.take() {
@@ -411,6 +418,13 @@ func searchUsers(cl *call) error {
 		return err
 	}
 	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
+}
+
+// matchesQuery reports whether the lower-cased q is part of u's login, name
+// or, where the caller may see it, e-mail: a hidden address cannot be probed.
+func (cl *call) matchesQuery(u store.User, q string) bool {
+	return strings.Contains(strings.ToLower(u.Login), q) || strings.Contains(strings.ToLower(u.Name), q) ||
+		cl.isSelfOrAdmin(u) && strings.Contains(strings.ToLower(u.Email), q)
 }
 
 func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {

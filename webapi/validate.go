@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 var (
@@ -27,7 +29,7 @@ func loginErrors(login string) []string {
 	switch n := utf8.RuneCountInString(login); {
 	case n < 2:
 		out = append(out, "Login is too short (minimum is 2 characters)")
-	case n > 255:
+	case n > store.MaxLoginLength:
 		out = append(out, "Login is too long (maximum is 255 characters)")
 	}
 	return out

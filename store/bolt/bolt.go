@@ -39,6 +39,7 @@ const (
 	bTemplates                  // id -> Template JSON
 	bTemplateName               // folded name -> id
 	bOrgs                       // key -> Organization JSON
+	bUserSkeleton               // confusable skeleton of the login 0 id -> nil
 	numBuckets
 )
 
@@ -49,6 +50,7 @@ var bucketNames = [numBuckets][]byte{
 	bTokens: []byte("tokens"), bTokensUser: []byte("tokens_user"), bCounts: []byte("counts"), bAudit: []byte("audit"),
 	bProjects: []byte("projects"), bProjectKey: []byte("projects_key"), bTemplates: []byte("templates"),
 	bTemplateName: []byte("templates_name"), bOrgs: []byte("organizations"),
+	bUserSkeleton: []byte("users_skeleton"),
 }
 
 // Store is a store.Store backed by bbolt.
@@ -89,10 +91,38 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// migrate brings a store written by an earlier version up to date: stores
-// that kept the default group's memberships as rows get the active-user
-// count instead, and lose the rows.
+// migrate brings a store written by an earlier version up to date.
 func migrate(t *tx) error {
+	if err := migrateActive(t); err != nil {
+		return err
+	}
+	return migrateSkeletons(t)
+}
+
+// skeletonsKey marks, in the counts bucket, a store whose login skeleton
+// index is complete.
+var skeletonsKey = []byte("users_skeleton")
+
+// migrateSkeletons indexes the confusable skeleton of every login of a store
+// written before the index existed. Look-alikes already stored stay.
+func migrateSkeletons(t *tx) error {
+	if t.b(bCounts).Get(skeletonsKey) != nil {
+		return nil
+	}
+	for u, err := range t.Users("") {
+		if err != nil {
+			return err
+		}
+		if err := t.b(bUserSkeleton).Put(key(store.LoginSkeleton(u.Login), u.ID), nil); err != nil {
+			return err
+		}
+	}
+	return t.b(bCounts).Put(skeletonsKey, []byte{1})
+}
+
+// migrateActive: stores that kept the default group's memberships as rows
+// get the active-user count instead, and lose the rows.
+func migrateActive(t *tx) error {
 	if t.b(bCounts).Get(activeKey) != nil {
 		return nil
 	}

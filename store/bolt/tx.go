@@ -138,6 +138,11 @@ func (t *tx) PutUser(u store.User) error {
 		return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
 	}
 	old, err := t.User(u.ID)
+	if err == nil && old.Login != u.Login || store.IsNotFound(err) {
+		if err := t.reskeleton(old, u); err != nil {
+			return err
+		}
+	}
 	switch {
 	case err == nil:
 		// Rewrite index entries only when they change: an unchanged key
@@ -179,6 +184,30 @@ func (t *tx) PutUser(u store.User) error {
 		return err
 	}
 	return users.Put([]byte(u.ID), encodeUser(u))
+}
+
+// reskeleton moves u's entry in the skeleton index from old's login (empty
+// old: a new user) to u's, refusing a login confusable with another's.
+func (t *tx) reskeleton(old, u store.User) error {
+	b, sk := t.b(bUserSkeleton), store.LoginSkeleton(u.Login)
+	for id := range suffixes(b, sk) {
+		if id == u.ID {
+			continue
+		}
+		other, err := t.User(id)
+		if err != nil {
+			return err
+		}
+		if store.Confusable(u.Login, other.Login) {
+			return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, other.Login)
+		}
+	}
+	if old.ID != "" {
+		if err := b.Delete(key(store.LoginSkeleton(old.Login), u.ID)); err != nil {
+			return err
+		}
+	}
+	return b.Put(key(sk, u.ID), nil)
 }
 
 // reindexExt moves id's entry in an externalId index from old to new.
@@ -457,6 +486,9 @@ func (t *tx) Holders(perm string) iter.Seq[store.Subject] {
 // --- tokens
 
 func (t *tx) PutToken(tok store.Token) error {
+	if h := t.b(bTokensUser).Get(key(tok.UserID, tok.Name)); h != nil && string(h) != tok.Hash {
+		return store.Errorf(store.EConflict, "A token named '%s' already exists for this user", tok.Name)
+	}
 	if err := t.b(bTokensUser).Put(key(tok.UserID, tok.Name), []byte(tok.Hash)); err != nil {
 		return err
 	}

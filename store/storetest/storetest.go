@@ -347,6 +347,14 @@ func testTokens(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// A second token of the same user and name is refused: revoking by name
+	// would otherwise leave the first secret working.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		return tx.PutToken(store.Token{Hash: store.HashToken(store.NewTokenSecret()), UserID: u.ID, Name: "ci", Type: store.TokenUser, Created: store.Now()})
+	})
+	if store.ErrorCode(err) != store.EConflict {
+		t.Fatalf("second token named ci: %v, want a conflict", err)
+	}
 	update(t, s, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
 	if _, err := store.Authenticate(ctx, s, secret, "", false); store.ErrorCode(err) != store.EUnauthenticated {
 		t.Fatalf("revoked token still authenticates: %v", err)
