@@ -104,7 +104,7 @@ func (s groups) Create(r *http.Request, attrs scimlib.ResourceAttributes) (sciml
 	g := store.Group{Managed: true}
 	ids, err := applyGroupDoc(&g, attrs)
 	if err != nil {
-		return scimlib.Resource{}, scimError(err, s.h.log)
+		return scimlib.Resource{}, s.h.fail(r, err)
 	}
 	return s.h.writeGroup(r, func(tx store.Tx) (store.Group, error) {
 		g, err := store.NewGroup(tx, g)
@@ -164,7 +164,7 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 		return setMembers(tx, g.ID, ids)
 	})
 	if err != nil {
-		return scimlib.Resource{}, scimError(err, s.h.log)
+		return scimlib.Resource{}, s.h.fail(r, err)
 	}
 	return scimlib.Resource{}, nil // 204
 }
@@ -180,7 +180,7 @@ func (s groups) Get(r *http.Request, id string) (scimlib.Resource, error) {
 		return err
 	})
 	if err != nil {
-		return res, scimError(err, s.h.log)
+		return res, s.h.fail(r, err)
 	}
 	return res, nil
 }
@@ -199,7 +199,7 @@ func (s groups) Delete(r *http.Request, id string) error {
 		return store.DeleteGroup(tx, id)
 	})
 	if err != nil {
-		return scimError(err, s.h.log)
+		return s.h.fail(r, err)
 	}
 	return nil
 }

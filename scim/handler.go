@@ -227,7 +227,8 @@ func (h *Handler) serve(c echo.Context) error {
 		}
 	}
 	r.URL.Path, r.URL.RawPath = "/"+strings.Join(segs, "/"), ""
-	h.lib.ServeHTTP(w, r)
+	uw := &unavailableWriter{ResponseWriter: w}
+	h.lib.ServeHTTP(uw, r.WithContext(context.WithValue(r.Context(), unavailableKey{}, uw)))
 	return nil
 }
 

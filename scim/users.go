@@ -40,7 +40,7 @@ func write[T any](h *Handler, r *http.Request, fn func(store.Tx) (T, error), ren
 		})
 	}
 	if err != nil {
-		return scimlib.Resource{}, scimError(err, h.log)
+		return scimlib.Resource{}, h.fail(r, err)
 	}
 	return res, nil
 }
@@ -73,7 +73,7 @@ func checkIfMatch(r *http.Request, version uint64) error {
 func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
 	u := store.User{Active: true, Managed: true, ExternalProvider: "scim"}
 	if err := applyUserDoc(&u, attrs); err != nil {
-		return scimlib.Resource{}, scimError(err, s.h.log)
+		return scimlib.Resource{}, s.h.fail(r, err)
 	}
 	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := store.NewUser(tx, u)
@@ -126,7 +126,7 @@ func (s users) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (
 		res, err = s.h.userResource(tx, u)
 		return err
 	})
-	return res, scimError(err, s.h.log)
+	return res, s.h.fail(r, err)
 }
 
 // patchUser applies PATCH operations and returns the user as stored. The
@@ -146,7 +146,7 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		return err
 	})
 	if err != nil {
-		return read, scimError(err, s.h.log)
+		return read, s.h.fail(r, err)
 	}
 	var out store.User
 	err = s.h.store.Update(r.Context(), func(tx store.Tx) error {
@@ -164,7 +164,7 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		out, err = setActive(tx, r, next, active)
 		return err
 	})
-	return out, scimError(err, s.h.log)
+	return out, s.h.fail(r, err)
 }
 
 // patched returns u with the operations applied, and the active state
@@ -195,7 +195,7 @@ func (s users) Get(r *http.Request, id string) (scimlib.Resource, error) {
 		return err
 	})
 	if err != nil {
-		return res, scimError(err, s.h.log)
+		return res, s.h.fail(r, err)
 	}
 	return res, nil
 }

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditEntry records one change, or one refused attempt, and who made it.
@@ -20,6 +24,38 @@ type AuditEntry struct {
 	Before   *State    `json:"before,omitempty"`
 	After    *State    `json:"after,omitempty"`
 	Detail   string    `json:"detail,omitempty"` // permission, member, token name or refusal message
+	// Truncated: a field was longer than its bound (maxAuditField,
+	// maxAuditDetail) and was cut.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Bounds of recorded fields: a refused request may carry a megabyte of
+// login, and the trail keeps a year.
+const (
+	maxAuditField  = MaxNameLength // actor, op, resource, name
+	maxAuditDetail = 1024
+)
+
+// bound cuts every field to its bound, marking the entry when it does.
+func (e *AuditEntry) bound() {
+	for _, f := range []*string{&e.Actor, &e.Op, &e.Resource, &e.Name} {
+		e.Truncated = cut(f, maxAuditField) || e.Truncated
+	}
+	e.Truncated = cut(&e.Detail, maxAuditDetail) || e.Truncated
+}
+
+// cut shortens *s to at most n runes, valid UTF-8, and reports whether it did.
+func cut(s *string, n int) bool {
+	if len(*s) <= n && utf8.ValidString(*s) {
+		return false
+	}
+	r := []rune(strings.ToValidUTF8(*s, "\uFFFD"))
+	if len(r) <= n {
+		*s = string(r)
+		return true
+	}
+	*s = string(r[:n])
+	return true
 }
 
 // State is what the audit trail keeps of a user before and after a change.
@@ -61,6 +97,7 @@ func Audited(s Store, onCommit func([]AuditEntry)) Store {
 type auditedStore struct {
 	Store
 	onCommit func([]AuditEntry)
+	refusals refusalLimiter
 }
 
 func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
@@ -72,6 +109,7 @@ func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
 			return err
 		}
 		for i := range at.entries {
+			at.entries[i].bound()
 			if err := tx.AppendAudit(&at.entries[i]); err != nil {
 				return err
 			}
@@ -86,8 +124,21 @@ func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // RecordRefusal writes an entry for a refused attempt in its own transaction
-// (the attempt's own transaction was rolled back).
+// (the attempt's own transaction was rolled back). On an audited store
+// (Audited), one caller's refusals are limited to refusalBurst a minute: the
+// others are not written but counted, and the count goes into the caller's
+// next recorded refusal, so a loop of refused requests cannot grow the store
+// without bound.
 func RecordRefusal(ctx context.Context, s Store, kind, name, msg string) error {
+	if a, ok := s.(*auditedStore); ok {
+		record, suppressed := a.refusals.allow(ActorFrom(ctx), Now())
+		if !record {
+			return nil
+		}
+		if suppressed > 0 {
+			msg = fmt.Sprintf("%s (and %d more refusals of this caller not recorded)", msg, suppressed)
+		}
+	}
 	return RecordEvent(ctx, s, kind, "refused", name, msg)
 }
 
@@ -95,10 +146,58 @@ func RecordRefusal(ctx context.Context, s Store, kind, name, msg string) error {
 // changes no stored record (a refusal, an unlock).
 func RecordEvent(ctx context.Context, s Store, kind, action, name, detail string) error {
 	actor := ActorFrom(ctx)
+	e := AuditEntry{Time: Now(), Actor: actor.Login, API: actor.API, Op: actor.Op, Kind: kind, Action: action, Name: name, Detail: detail}
+	e.bound()
 	return s.Update(ctx, func(tx Tx) error {
-		return tx.AppendAudit(&AuditEntry{Time: Now(), Actor: actor.Login, API: actor.API, Op: actor.Op,
-			Kind: kind, Action: action, Name: name, Detail: detail})
+		entry := e // AppendAudit assigns Seq; Update may run this twice
+		return tx.AppendAudit(&entry)
 	})
+}
+
+// refusalBurst is how many refusals of one caller are recorded a minute.
+const refusalBurst = 20
+
+// maxRefusalCallers bounds the callers tracked at once; beyond it the table
+// starts over (at worst a few more entries get written).
+const maxRefusalCallers = 10000
+
+// refusalLimiter counts the refusals of each caller in one-minute windows.
+type refusalLimiter struct {
+	mu sync.Mutex
+	m  map[Actor]*refusalWindow
+}
+
+type refusalWindow struct {
+	start      time.Time
+	recorded   int
+	suppressed int
+}
+
+// allow reports whether a refusal of actor is recorded now, and how many of
+// its refusals were left out since the last one recorded.
+func (l *refusalLimiter) allow(actor Actor, now time.Time) (bool, int) {
+	actor.Op = "" // one caller, whatever it asks
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil || len(l.m) >= maxRefusalCallers {
+		l.m = map[Actor]*refusalWindow{}
+	}
+	w := l.m[actor]
+	if w == nil {
+		w = &refusalWindow{start: now}
+		l.m[actor] = w
+	}
+	if now.Sub(w.start) >= time.Minute {
+		w.start, w.recorded = now, 0
+	}
+	if w.recorded >= refusalBurst {
+		w.suppressed++
+		return false, 0
+	}
+	w.recorded++
+	suppressed := w.suppressed
+	w.suppressed = 0
+	return true, suppressed
 }
 
 // auditTx records the changes made through it.

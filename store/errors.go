@@ -14,6 +14,7 @@ const (
 	EForbidden       = "forbidden"       // authenticated but not allowed
 	EUnauthenticated = "unauthenticated" // no or bad credentials
 	EPrecondition    = "precondition"    // stale version
+	EUnavailable     = "unavailable"     // the store cannot write now (disk full, I/O error): try again later
 	EInternal        = "internal"
 )
 
@@ -29,6 +30,20 @@ func (e *Error) Error() string { return e.Msg }
 // Errorf returns an *Error with the given code.
 func Errorf(code, format string, args ...any) error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrUnavailable is returned when a change could not be written to storage;
+// nothing of it was kept, and the same change may succeed later.
+var ErrUnavailable = &Error{Code: EUnavailable, Msg: "The store cannot write at the moment (storage full or failing). Try again later."}
+
+// WriteHealth is implemented by backends that know whether their writes
+// reach storage.
+type WriteHealth interface {
+	// WriteError is nil while writes succeed; after a storage failure it is
+	// that failure, until a write succeeds again.
+	WriteError() error
+	// WriteFailures counts the changes that failed to reach storage.
+	WriteFailures() uint64
 }
 
 // ErrNotFound is returned by lookups that find nothing.

@@ -236,33 +236,6 @@ func randomAlnum(n int) string {
 	return string(b)
 }
 
-// Authenticate resolves credentials to an active user. A bearer token or a
-// Basic login with an empty password is a token; otherwise login/password.
-func Authenticate(ctx context.Context, s Store, login, password string, basic bool) (User, error) {
-	var u User
-	err := s.View(ctx, func(tx Tx) error {
-		var err error
-		u, err = authenticate(tx, login, password, basic)
-		return err
-	})
-	return u, err
-}
-
-func authenticate(tx Tx, login, password string, basic bool) (User, error) {
-	if !basic || password == "" {
-		return userByToken(tx, login, Now())
-	}
-	return userByPassword(tx, login, password)
-}
-
-func userByToken(tx Tx, secret string, now time.Time) (User, error) {
-	if secret == "" {
-		return User{}, errUnauthenticated
-	}
-	u, _, err := tokenUser(tx, HashToken(secret), now)
-	return u, err
-}
-
 // tokenUser resolves the hash of a token to its active user.
 func tokenUser(tx Tx, hash string, now time.Time) (User, Token, error) {
 	t, err := tx.Token(hash)

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 )
@@ -57,6 +59,21 @@ func (s *Sessions) touch(secret string, now time.Time) {
 		v.lastSeen = now
 	}
 	s.mu.Unlock()
+}
+
+// Open reports whether secret names a session that has not been closed
+// (it may have gone idle).
+func (s *Sessions) Open(secret string) bool {
+	_, ok := s.get(secret)
+	return ok
+}
+
+// XSRFToken is the anti-forgery token of a session: derived from its secret,
+// so it is bound to that session and needs no storage, and it does not
+// reveal the secret.
+func XSRFToken(sessionSecret string) string {
+	sum := sha256.Sum256([]byte("scimgate xsrf\x00" + sessionSecret))
+	return hex.EncodeToString(sum[:20])
 }
 
 // Close ends the session of secret (logout); unknown secrets are ignored.

@@ -153,6 +153,9 @@ func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 		return false, nil // logging in or out must work with stale credentials
 	}
 	caller, err := a.auth.Authenticate(r.Context(), cr)
+	if caller.Via == "session" && act.Post && !validXSRF(r, cr.Session) {
+		return true, c.NoContent(http.StatusUnauthorized) // expired or not: a session's POST carries its token
+	}
 	switch {
 	case err == store.ErrPasswordExpired && act.path == "api/users/change_password":
 		cl.expired = true
@@ -162,8 +165,6 @@ func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 		return true, c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
 	case err != nil:
 		return true, a.fail(c, err)
-	case caller.Via == "session" && act.Post && !validXSRF(r):
-		return true, c.NoContent(http.StatusUnauthorized)
 	}
 	cl.caller, cl.admin = &caller.User, caller.Admin && !cl.expired
 	return false, nil

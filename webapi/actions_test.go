@@ -70,6 +70,17 @@ func run(t *testing.T, cases []tcase) {
 	}
 }
 
+// authenticate checks credentials as a request would present them: a token
+// (basic false) or a login and password.
+func (e *env) authenticate(login, password string, withPassword bool) (store.User, error) {
+	header := "Bearer " + login
+	if withPassword {
+		header = basic(login, password)
+	}
+	c, err := e.auth.Authenticate(context.Background(), store.Credentials{Header: header})
+	return c.User, err
+}
+
 // user reads a user by login straight from the store.
 func (e *env) user(login string) store.User {
 	var u store.User
@@ -122,7 +133,7 @@ func TestUsersCreate(t *testing.T) {
 				if !e.member("sonar-users", "bob") {
 					t.Error("new user not in sonar-users")
 				}
-				if _, err := store.Authenticate(context.Background(), e.store, "bob", "Str0ng-Passw0rd", true); err != nil {
+				if _, err := e.authenticate("bob", "Str0ng-Passw0rd", true); err != nil {
 					t.Errorf("cannot log in with the new password: %v", err)
 				}
 			}},
@@ -185,7 +196,7 @@ func TestUsersDeactivate(t *testing.T) {
 				if e.member("sonar-users", "alice") {
 					t.Error("still in sonar-users")
 				}
-				if _, err := store.Authenticate(context.Background(), e.store, e.aliceToken, "", false); err == nil {
+				if _, err := e.authenticate(e.aliceToken, "", false); err == nil {
 					t.Error("token survived deactivation")
 				}
 			}},
@@ -239,7 +250,7 @@ func TestChangePassword(t *testing.T) {
 	run(t, []tcase{
 		{name: "own password", path: "api/users/change_password", form: "login=alice&previousPassword=" + alicePass + "&password=Brand-new-pass1", auth: basic("alice", alicePass), status: 204,
 			check: func(t *testing.T, e *env) {
-				if _, err := store.Authenticate(context.Background(), e.store, "alice", "Brand-new-pass1", true); err != nil {
+				if _, err := e.authenticate("alice", "Brand-new-pass1", true); err != nil {
 					t.Error("new password refused")
 				}
 			}},
@@ -392,7 +403,7 @@ func TestUserTokens(t *testing.T) {
 		{name: "generate global analysis token without scan", path: "api/user_tokens/generate", form: "name=x&type=GLOBAL_ANALYSIS_TOKEN", auth: "alice", status: 403, body: errs("Insufficient privileges"), unchanged: true},
 		{name: "revoke", path: "api/user_tokens/revoke", form: "name=laptop", auth: "alice", status: 204,
 			check: func(t *testing.T, e *env) {
-				if _, err := store.Authenticate(context.Background(), e.store, e.aliceToken, "", false); err == nil {
+				if _, err := e.authenticate(e.aliceToken, "", false); err == nil {
 					t.Error("revoked token still works")
 				}
 			}},

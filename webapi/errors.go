@@ -33,6 +33,10 @@ const (
 	msgInternal       = "An error has occurred. Please contact your administrator"
 )
 
+// RetryAfter is the Retry-After, in seconds, of an answer saying the store
+// cannot write now.
+const RetryAfter = "5"
+
 type errorBody struct {
 	Errors []errorMsg `json:"errors"`
 }
@@ -68,6 +72,9 @@ func (a *API) fail(c echo.Context, err error) error {
 		return writeErrors(c, http.StatusForbidden, msg)
 	case store.EUnauthenticated:
 		return writeErrors(c, http.StatusUnauthorized, msg)
+	case store.EUnavailable:
+		c.Response().Header().Set("Retry-After", RetryAfter)
+		return writeErrors(c, http.StatusServiceUnavailable, msg)
 	}
 	a.log.Error("webapi: internal error", "path", c.Path(), "err", err)
 	return writeErrors(c, http.StatusInternalServerError, msgInternal)

@@ -254,7 +254,7 @@ func TestSessionsOverHTTP(t *testing.T) {
 	}
 	e.auth.Now = store.Now
 	_, cookies = e.session("alice", alicePass)
-	if st := e.withCookies("POST", "api/authentication/logout", "", cookies, false); st != 200 {
+	if st := e.withCookies("POST", "api/authentication/logout", "", cookies, true); st != 200 {
 		t.Fatalf("logout: %d", st)
 	}
 	if st := e.withCookies("GET", "api/users/current", "", cookies, false); st != 401 {

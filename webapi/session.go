@@ -1,9 +1,12 @@
 package webapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,10 +21,28 @@ const (
 	xsrfHeader    = "X-XSRF-TOKEN"
 )
 
-func validXSRF(r *http.Request) bool {
-	ck, err := r.Cookie(xsrfCookie)
+// validXSRF reports whether the request's X-XSRF-TOKEN header is the token
+// of its own session (store.XSRFToken), compared in constant time: a token
+// from another session, or a cookie pair an attacker planted, does not pass.
+func validXSRF(r *http.Request, session string) bool {
 	h := r.Header.Get(xsrfHeader)
-	return err == nil && h != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(h)) == 1
+	return h != "" && session != "" && subtle.ConstantTimeCompare([]byte(store.XSRFToken(session)), []byte(h)) == 1
+}
+
+// sameOrigin refuses requests a browser sent on behalf of another site:
+// Sec-Fetch-Site cross-site, or an Origin whose host is not this one. Login
+// and logout check it, so another site cannot log a visitor in to an
+// account of its choosing (login CSRF) or out of theirs.
+func sameOrigin(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not sent by a browser's cross-origin form or fetch
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 // clientIP is the caller's address as the Echo's IPExtractor sees it.
@@ -29,13 +50,31 @@ func clientIP(c echo.Context) netip.Addr { return store.ParseIP(c.RealIP()) }
 
 func setCookie(c echo.Context, name, value string, httpOnly bool, maxAge int) {
 	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: httpOnly, MaxAge: maxAge,
-		Secure: c.IsTLS(), SameSite: http.SameSiteLaxMode})
+		Secure: IsHTTPS(c.Request()), SameSite: http.SameSiteLaxMode})
+}
+
+type httpsKey struct{}
+
+// WithHTTPS marks a request as received over HTTPS: by scimgate's own TLS,
+// or by a trusted reverse proxy that said so (X-Forwarded-Proto). Cookies
+// of such requests are Secure.
+func WithHTTPS(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), httpsKey{}, true))
+}
+
+// IsHTTPS reports whether r came over HTTPS (see WithHTTPS).
+func IsHTTPS(r *http.Request) bool {
+	on, _ := r.Context().Value(httpsKey{}).(bool)
+	return on || r.TLS != nil
 }
 
 // login opens a session: 200 with the session and XSRF cookies, or 401
 // with an empty body (locked, wrong or untrusted alike).
 func login(cl *call) error {
 	c := cl.c
+	if !sameOrigin(c.Request()) {
+		return c.NoContent(http.StatusUnauthorized)
+	}
 	caller, secret, err := cl.api.auth.Login(c.Request().Context(), cl.str("login"), cl.str("password"), clientIP(c))
 	switch {
 	case err == store.ErrPasswordExpired:
@@ -46,14 +85,22 @@ func login(cl *call) error {
 		return err
 	}
 	setCookie(c, sessionCookie, secret, true, 0)
-	setCookie(c, xsrfCookie, store.NewSessionSecret(), false, 0)
+	setCookie(c, xsrfCookie, store.XSRFToken(secret), false, 0)
 	cl.api.log.Info("webapi: session opened", "login", caller.Login)
 	return c.NoContent(http.StatusOK)
 }
 
-// logout ends the session of the cookie, if any, and clears the cookies.
+// logout ends the session of the cookie, if any, and clears the cookies. A
+// live session must come with its XSRF token, like any POST of a session.
 func logout(cl *call) error {
-	if ck, err := cl.c.Request().Cookie(sessionCookie); err == nil {
+	r := cl.c.Request()
+	if !sameOrigin(r) {
+		return cl.c.NoContent(http.StatusUnauthorized)
+	}
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if cl.api.auth.Sessions.Open(ck.Value) && !validXSRF(r, ck.Value) {
+			return cl.c.NoContent(http.StatusUnauthorized)
+		}
 		cl.api.auth.Sessions.Close(ck.Value)
 	}
 	setCookie(cl.c, sessionCookie, "", true, -1)

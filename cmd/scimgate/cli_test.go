@@ -121,7 +121,7 @@ func TestTokenCommands(t *testing.T) {
 		t.Errorf("token list: %d %q", code, out)
 	}
 	st, _ := bolt.Open(db)
-	if _, err := store.Authenticate(context.Background(), st, secret, "", false); err != nil {
+	if _, err := store.NewAuthenticator(st, store.DefaultPolicy(), nil).Authenticate(context.Background(), store.Credentials{Header: "Bearer " + secret}); err != nil {
 		t.Errorf("created token does not authenticate: %v", err)
 	}
 	// While the store is open (as by a running server), commands fail clearly.
@@ -249,13 +249,14 @@ func TestBackupAndRestore(t *testing.T) {
 func TestAuditTrailAndMetrics(t *testing.T) {
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
+	scimAuth := g.bearer("okta")
 	st, u, raw := g.req("POST", "/api/scim/v2/Users", "application/scim+json",
-		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"audited"}`, admin)
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"audited"}`, scimAuth)
 	if st != 201 {
 		t.Fatal(st, raw)
 	}
 	g.req("PATCH", "/api/scim/v2/Users/"+u["id"].(string), "application/scim+json",
-		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`, admin)
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`, scimAuth)
 	if st, _, _ := g.req("POST", "/api/users/deactivate", "application/x-www-form-urlencoded", "login=audited", admin); st != 400 {
 		t.Fatalf("Web API deactivate of a managed user: %d", st)
 	}

@@ -19,13 +19,15 @@ import (
 // config is the serve command's configuration, from flags and SCIMGATE_*
 // environment variables (flags win).
 type config struct {
-	Addr      string
-	DB        string
-	BaseURL   string
-	TLSCert   string
-	TLSKey    string
-	LogFormat string
-	LogLevel  string
+	Addr string
+	// MetricsAddr, when set, serves /metrics there instead of on Addr.
+	MetricsAddr string
+	DB          string
+	BaseURL     string
+	TLSCert     string
+	TLSKey      string
+	LogFormat   string
+	LogLevel    string
 	// LockoutThreshold failed password logins lock a login for
 	// LockoutMinutes; tokens are unaffected. 0 disables the lockout.
 	LockoutThreshold int
@@ -35,8 +37,9 @@ type config struct {
 	// Policy is the local-account policy: password rules and expiry,
 	// session idle timeout.
 	Policy store.Policy
-	// TrustedProxies lists the proxies (CIDR) whose X-Forwarded-For is
-	// believed; without any, the client is the TCP peer.
+	// TrustedProxies lists the proxies (CIDR) whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; without any, the client is the TCP
+	// peer and only scimgate's own TLS counts as HTTPS.
 	TrustedProxies string
 	proxies        []*net.IPNet
 }
@@ -55,6 +58,7 @@ func dbFlag(fs *flag.FlagSet) *string {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", env("SCIMGATE_ADDR", "127.0.0.1:9000"), "listen address host:port (env SCIMGATE_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("SCIMGATE_METRICS_ADDR", ""), "serve /metrics on this host:port instead of beside the APIs (env SCIMGATE_METRICS_ADDR)")
 	fs.StringVar(&c.DB, "db", env("SCIMGATE_DB", "./scimgate.db"), "store file (env SCIMGATE_DB)")
 	fs.StringVar(&c.BaseURL, "base-url", env("SCIMGATE_BASE_URL", ""), "public URL of this server, for SCIM meta.location (env SCIMGATE_BASE_URL; default http(s)://<addr>)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("SCIMGATE_TLS_CERT", ""), "TLS certificate file, PEM (env SCIMGATE_TLS_CERT); with -tls-key serves HTTPS")
@@ -68,7 +72,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Policy.PasswordMinLength, "password-min-length", envInt("SCIMGATE_PASSWORD_MIN_LENGTH", def.PasswordMinLength), "minimum length of local passwords, 8 to 128 (env SCIMGATE_PASSWORD_MIN_LENGTH)")
 	fs.IntVar(&c.Policy.PasswordExpirationDays, "password-expiration-days", envInt("SCIMGATE_PASSWORD_EXPIRATION_DAYS", 0), "days after which local passwords expire, 0 for never (env SCIMGATE_PASSWORD_EXPIRATION_DAYS)")
 	fs.DurationVar(&c.Policy.SessionTimeout, "session-timeout", envDuration("SCIMGATE_SESSION_TIMEOUT", def.SessionTimeout), "idle time after which a session ends, 60s to 168h (env SCIMGATE_SESSION_TIMEOUT)")
-	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SCIMGATE_TRUSTED_PROXIES", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For is believed (env SCIMGATE_TRUSTED_PROXIES)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SCIMGATE_TRUSTED_PROXIES", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (env SCIMGATE_TRUSTED_PROXIES)")
 }
 
 // envDuration reads a duration variable such as "30m"; a malformed value
@@ -107,6 +111,13 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("-addr/SCIMGATE_ADDR %q is not host:port", c.Addr))
 	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, "/ ") {
 		errs = append(errs, fmt.Errorf("-addr/SCIMGATE_ADDR host %q is not valid", host))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("-metrics-addr/SCIMGATE_METRICS_ADDR %q is not host:port", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("-metrics-addr/SCIMGATE_METRICS_ADDR must differ from -addr/SCIMGATE_ADDR"))
+		}
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("-db/SCIMGATE_DB must name the store file"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
@@ -27,18 +30,46 @@ type gateway struct {
 	store *bolt.Store
 }
 
-func newGateway(t *testing.T) *gateway {
+func newGateway(t *testing.T) *gateway { return newGatewayWith(t, nil) }
+
+// newGatewayWith is newGateway with options changed by opts (nil: none).
+func newGatewayWith(t *testing.T, opts func(*serverOptions)) *gateway {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
+	db := filepath.Join(t.TempDir(), "scimgate.db")
+	st, err := bolt.Open(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
 	if _, _, err := store.Bootstrap(context.Background(), st, adminPass); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return newGatewayOn(t, db, opts)
+}
+
+// newGatewayOn serves the bootstrapped store file db.
+func newGatewayOn(t *testing.T, db string, opts ...func(*serverOptions)) *gateway {
+	t.Helper()
+	st, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Check(); err != nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen) { // a test may close it itself
+			t.Errorf("store check: %v", err)
+		}
+		st.Close()
+	})
 	srv := httptest.NewUnstartedServer(nil)
-	e, err := newServer(st, serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	o := serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	e, err := newServer(st, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +95,17 @@ func (g *gateway) req(method, path, contentType, body, auth string) (int, map[st
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	return res.StatusCode, m, strings.TrimSpace(string(raw))
+}
+
+// bearer returns the Authorization of a new admin token named name: SCIM
+// takes tokens only.
+func (g *gateway) bearer(name string) string {
+	g.t.Helper()
+	st, tok, raw := g.req("POST", "/api/user_tokens/generate", "application/x-www-form-urlencoded", "name="+name, basicAuth("admin", adminPass))
+	if st != 200 {
+		g.t.Fatalf("generate token %s: %d %s", name, st, raw)
+	}
+	return "Bearer " + tok["token"].(string)
 }
 
 func basicAuth(login, pass string) string {

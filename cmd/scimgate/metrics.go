@@ -67,11 +67,26 @@ type storeCollector struct{ st store.Store }
 var (
 	usersDesc  = prometheus.NewDesc("scimgate_store_users", "Users in the store.", nil, nil)
 	groupsDesc = prometheus.NewDesc("scimgate_store_groups", "Groups in the store.", nil, nil)
+	failsDesc  = prometheus.NewDesc("scimgate_store_write_failures_total", "Changes that failed to reach storage (storage full or failing), answered 503.", nil, nil)
+	writeDesc  = prometheus.NewDesc("scimgate_store_writable", "1 while the store's writes succeed, 0 after a failed one until a write succeeds again.", nil, nil)
 )
 
-func (s storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- usersDesc; ch <- groupsDesc }
+func (s storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- usersDesc
+	ch <- groupsDesc
+	ch <- failsDesc
+	ch <- writeDesc
+}
 
 func (s storeCollector) Collect(ch chan<- prometheus.Metric) {
+	if wh, ok := s.st.(store.WriteHealth); ok {
+		writable := 1.0
+		if wh.WriteError() != nil {
+			writable = 0
+		}
+		ch <- prometheus.MustNewConstMetric(failsDesc, prometheus.CounterValue, float64(wh.WriteFailures()))
+		ch <- prometheus.MustNewConstMetric(writeDesc, prometheus.GaugeValue, writable)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.st.View(ctx, func(tx store.Tx) error {

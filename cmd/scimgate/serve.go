@@ -69,7 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Created user 'admin' with the password from SCIMGATE_ADMIN_PASSWORD.")
 	}
 
-	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies,
+	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies, MetricsApart: cfg.MetricsAddr != "",
 		Lockout: store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute)}, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
@@ -81,7 +81,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if cfg.TLSCert != "" {
 			errc <- srv.ListenAndServeTLS(cfg.TLSCert, cfg.TLSKey)
@@ -89,6 +89,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			errc <- srv.ListenAndServe()
 		}
 	}()
+	if cfg.MetricsAddr != "" {
+		msrv := &http.Server{Addr: cfg.MetricsAddr, Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { errc <- msrv.ListenAndServe() }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", cfg.MetricsAddr)
+	}
 	if cfg.AuditRetentionDays > 0 {
 		go pruneAudit(ctx, s.store, time.Duration(cfg.AuditRetentionDays)*24*time.Hour, log)
 	}

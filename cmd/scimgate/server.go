@@ -27,6 +27,8 @@ import (
 // readiness and metrics.
 type server struct {
 	echo     *echo.Echo
+	proxies  []*net.IPNet
+	raw      store.Store // the backend, for its write health
 	store    store.Store // audited
 	log      *slog.Logger
 	metrics  *metrics
@@ -39,13 +41,16 @@ type serverOptions struct {
 	BaseURL string
 	Policy  store.Policy
 	Lockout *store.Lockout // nil: no lockout
-	Proxies []*net.IPNet   // whose X-Forwarded-For is believed
+	Proxies []*net.IPNet   // whose X-Forwarded-For and X-Forwarded-Proto are believed
+	// MetricsApart: /metrics is served on its own listener (see
+	// metricsHandler), not beside the APIs.
+	MetricsApart bool
 }
 
 // newServer wires both APIs over raw, the backend store, sharing one
 // authenticator (policy, lockout, sessions).
 func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, error) {
-	s := &server{log: log}
+	s := &server{log: log, proxies: o.Proxies, raw: raw}
 	s.metrics = newMetrics(raw)
 	s.store = store.Audited(raw, s.metrics.audited)
 	s.auth = store.NewAuthenticator(s.store, o.Policy, o.Lockout)
@@ -53,7 +58,7 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(o.Proxies)
 	s.echo = e
-	e.Use(s.requestLog, middleware.Recover(), s.metrics.middleware, s.auditRefusals)
+	e.Use(s.requestLog, middleware.Recover(), s.https, retryAfter, s.metrics.middleware, s.auditRefusals)
 	h, err := scim.New(s.store, scim.Options{BaseURL: o.BaseURL + scim.Prefix, Logger: log, Auth: s.auth})
 	if err != nil {
 		return nil, err
@@ -62,8 +67,58 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	webapi.New(s.store, s.auth, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	if !o.MetricsApart {
+		e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
+	}
 	return s, nil
+}
+
+// metricsHandler serves the Prometheus metrics.
+func (s *server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// https marks the requests that came over HTTPS, through scimgate's own TLS
+// or from a trusted proxy saying X-Forwarded-Proto: https (anyone else's
+// header is ignored), so their cookies are Secure, and answers them with
+// HSTS.
+func (s *server) https(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") && s.fromProxy(r) {
+			c.SetRequest(webapi.WithHTTPS(r))
+			c.Response().Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// fromProxy reports whether the TCP peer of r is a trusted proxy.
+func (s *server) fromProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil {
+		return false
+	}
+	for _, p := range s.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// retryAfter adds Retry-After to every 503 that lacks one (SCIM errors are
+// written by the library): the store could not write, and may later.
+func retryAfter(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Before(func() {
+			if c.Response().Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+				c.Response().Header().Set("Retry-After", webapi.RetryAfter)
+			}
+		})
+		return next(c)
+	}
 }
 
 // ipExtractor returns the client address: the TCP peer, or with trusted
@@ -89,6 +144,10 @@ func (s *server) ready(c echo.Context) error {
 	defer cancel()
 	if err := s.store.View(ctx, func(tx store.Tx) error { _, err := tx.CountUsers(); return err }); err != nil {
 		return c.String(http.StatusServiceUnavailable, "store unavailable")
+	}
+	if wh, ok := s.raw.(store.WriteHealth); ok && wh.WriteError() != nil {
+		c.Response().Header().Set("Retry-After", webapi.RetryAfter)
+		return c.String(http.StatusServiceUnavailable, "store not writable: the last write failed (storage full or failing); ready again after a write succeeds")
 	}
 	return c.String(http.StatusOK, "ready")
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,8 +71,19 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("HTTPS /healthz: %v", err)
 	}
 	res.Body.Close()
-	req, _ := http.NewRequest("GET", "https://"+addr+"/api/scim/v2/ServiceProviderConfig", nil)
+	req, _ := http.NewRequest("POST", "https://"+addr+"/api/user_tokens/generate", strings.NewReader("name=idp"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", basicAuth("admin", adminPass))
+	if res, err = client.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("token over HTTPS: %v %v", res, err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("HTTPS answer without HSTS")
+	}
+	req, _ = http.NewRequest("GET", "https://"+addr+"/api/scim/v2/ServiceProviderConfig", nil)
+	req.Header.Set("Authorization", "Bearer "+between(string(raw), `"token":"`, `"`))
 	if res, err = client.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("SCIM over HTTPS: %v %v", res, err)
 	}

@@ -57,6 +57,9 @@ var bucketNames = [numBuckets][]byte{
 type Store struct {
 	db  *bolt.DB
 	gen atomic.Uint64
+
+	failures  atomic.Uint64
+	lastWrite atomic.Pointer[error] // nil or the last storage failure
 }
 
 var _ store.Store = (*Store)(nil)
@@ -201,12 +204,36 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
-	if err == nil {
+	var fnErr error
+	err := s.db.Batch(func(btx *bolt.Tx) error {
+		fnErr = fn(&tx{tx: btx})
+		return fnErr
+	})
+	switch {
+	case err == nil:
 		s.gen.Add(1)
+		s.lastWrite.Store(nil)
+	case fnErr == nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		// fn succeeded but the commit did not reach the file: a storage
+		// failure (ENOSPC, EIO), not the caller's fault and maybe passing.
+		s.failures.Add(1)
+		s.lastWrite.Store(&err)
+		return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
 	}
 	return err
 }
+
+// WriteError is nil while commits succeed; after a failed commit it is that
+// failure, until a commit succeeds again.
+func (s *Store) WriteError() error {
+	if p := s.lastWrite.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// WriteFailures counts commits that failed to reach the file.
+func (s *Store) WriteFailures() uint64 { return s.failures.Load() }
 
 // Generation counts committed Updates.
 func (s *Store) Generation() uint64 { return s.gen.Load() }

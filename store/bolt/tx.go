@@ -311,8 +311,7 @@ func (t *tx) DeleteGroup(id string) error {
 	if err != nil {
 		return err
 	}
-	var members []string
-	members = slices.Collect(t.Members(id))
+	members := slices.Collect(t.Members(id))
 	for _, uid := range members {
 		if err := t.RemoveMember(id, uid); err != nil {
 			return err

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"iter"
@@ -251,8 +252,7 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 		if ok, _ := tx.IsMember(g.ID, u2.ID); ok {
 			t.Error("u2 still a member")
 		}
-		var of []string
-		of = slices.Collect(tx.GroupsOf(u1.ID))
+		of := slices.Collect(tx.GroupsOf(u1.ID))
 		if len(of) != 1 || of[0] != g.ID {
 			t.Errorf("GroupsOf(u1) = %v", of)
 		}
@@ -336,7 +336,7 @@ func testTokens(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error {
 		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "ci", Type: store.TokenUser, Created: store.Now()})
 	})
-	got, err := store.Authenticate(ctx, s, secret, "", false)
+	got, err := authenticate(s, secret, "", false)
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("Authenticate(token) = %v, %v", got, err)
 	}
@@ -356,7 +356,7 @@ func testTokens(t *testing.T, s store.Store) {
 		t.Fatalf("second token named ci: %v, want a conflict", err)
 	}
 	update(t, s, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
-	if _, err := store.Authenticate(ctx, s, secret, "", false); store.ErrorCode(err) != store.EUnauthenticated {
+	if _, err := authenticate(s, secret, "", false); store.ErrorCode(err) != store.EUnauthenticated {
 		t.Fatalf("revoked token still authenticates: %v", err)
 	}
 }
@@ -388,11 +388,11 @@ func testBootstrap(t *testing.T, s store.Store) {
 	if _, again, _ := store.Bootstrap(ctx, s, "x"); again {
 		t.Fatal("Bootstrap ran twice")
 	}
-	u, err := store.Authenticate(ctx, s, "admin", pw, true)
+	u, err := authenticate(s, "admin", pw, true)
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
 	}
-	if _, err := store.Authenticate(ctx, s, "admin", pw+"x", true); err == nil {
+	if _, err := authenticate(s, "admin", pw+"x", true); err == nil {
 		t.Fatal("wrong password accepted")
 	}
 	_ = s.View(ctx, func(tx store.Tx) error {
@@ -501,6 +501,17 @@ func testLastAdminGroup(t *testing.T, s store.Store) {
 	})
 }
 
+// authenticate checks credentials as a request would present them: a token
+// (basic false, or an empty password) or a login and password.
+func authenticate(s store.Store, login, password string, basic bool) (store.User, error) {
+	header := "Bearer " + login
+	if basic && password != "" {
+		header = "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+password))
+	}
+	c, err := store.NewAuthenticator(s, store.DefaultPolicy(), nil).Authenticate(ctx, store.Credentials{Header: header})
+	return c.User, err
+}
+
 func testAuthenticate(t *testing.T, s store.Store) {
 	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
 		t.Fatal(err)
@@ -510,11 +521,11 @@ func testAuthenticate(t *testing.T, s store.Store) {
 		{"nobody", "Admin-pass-123"},
 		{"admin", ""},
 	} {
-		if _, err := store.Authenticate(ctx, s, tc.login, tc.pw, true); store.ErrorCode(err) != store.EUnauthenticated {
+		if _, err := authenticate(s, tc.login, tc.pw, true); store.ErrorCode(err) != store.EUnauthenticated {
 			t.Errorf("Authenticate(%q,%q) err = %v", tc.login, tc.pw, err)
 		}
 	}
-	if _, err := store.Authenticate(ctx, s, "squ_0000", "", false); err == nil {
+	if _, err := authenticate(s, "squ_0000", "", false); err == nil {
 		t.Error("unknown token accepted")
 	}
 }
