@@ -226,9 +226,12 @@ func (h *Handler) serve(c echo.Context) error {
 			return nil
 		}
 	}
-	r.URL.Path, r.URL.RawPath = "/"+strings.Join(segs, "/"), ""
 	uw := &unavailableWriter{ResponseWriter: w}
-	h.lib.ServeHTTP(uw, r.WithContext(context.WithValue(r.Context(), unavailableKey{}, uw)))
+	r = r.WithContext(context.WithValue(r.Context(), unavailableKey{}, uw)) // a copy: the request log keeps the full path
+	u := *r.URL
+	u.Path, u.RawPath = "/"+strings.Join(segs, "/"), ""
+	r.URL = &u
+	h.lib.ServeHTTP(uw, r)
 	return nil
 }
 
