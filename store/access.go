@@ -13,7 +13,7 @@ import (
 // templates and organisations. Like every rule, they run inside one Update.
 
 // CreateProject stores a new project and applies the template chosen for it
-// (see TemplateFor).
+// (see TemplateFor); the template's project-creator entries go to p.Creator.
 func CreateProject(tx Tx, p Project) (Project, error) {
 	if p.ID == "" {
 		p.ID = NewID()
@@ -26,7 +26,7 @@ func CreateProject(tx Tx, p Project) (Project, error) {
 	if err != nil || !ok {
 		return p, err
 	}
-	return ApplyTemplate(tx, p, tpl)
+	return ApplyTemplate(tx, p, tpl, p.Creator)
 }
 
 // TemplateFor returns the template a new project gets: the one of its
@@ -73,8 +73,10 @@ func MatchesKey(pattern, key string) bool {
 
 // ApplyTemplate replaces every permission on p with the template's entries,
 // skipping what p's visibility forbids (Anyone on a private project) or
-// implies (Browse and See Source Code on a public one).
-func ApplyTemplate(tx Tx, p Project, tpl Template) (Project, error) {
+// implies (Browse and See Source Code on a public one). Project-creator
+// entries go to creatorID (none when empty: SonarQube applies them only when
+// a project is created).
+func ApplyTemplate(tx Tx, p Project, tpl Template, creatorID string) (Project, error) {
 	if err := revokeAll(tx, func(perm string) string { return OnProject(p.ID, perm) }); err != nil {
 		return Project{}, err
 	}
@@ -82,6 +84,12 @@ func ApplyTemplate(tx Tx, p Project, tpl Template) (Project, error) {
 		for _, s := range slices.Collect(tx.Holders(InTemplate(tpl.ID, perm))) {
 			if s.ID == AnyoneGroup && p.Private || !p.Private && slices.Contains(PublicPermissions, perm) {
 				continue
+			}
+			if s == (Subject{'u', ProjectCreator}) {
+				if creatorID == "" {
+					continue
+				}
+				s.ID = creatorID
 			}
 			if err := tx.Grant(s, OnProject(p.ID, perm)); err != nil {
 				return Project{}, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -221,6 +222,9 @@ func (t *auditTx) PutUser(u User) error {
 	if err := t.Tx.PutUser(u); err != nil {
 		return err
 	}
+	if err == nil && onlyLastConnection(old, u) {
+		return nil // a sign-in, recorded at most hourly, is no change to audit
+	}
 	after := &State{u.Active, u.Managed}
 	if IsNotFound(err) {
 		t.add("user", "created", u.ID, u.Login, "", nil, after)
@@ -291,6 +295,9 @@ func (t *auditTx) RemoveMember(groupID, userID string) error {
 }
 
 func (t *auditTx) subjectName(s Subject) string {
+	if s == (Subject{'u', ProjectCreator}) {
+		return "project creator"
+	}
 	if s.Kind == 'u' {
 		u, _ := t.Tx.User(s.ID)
 		return u.Login
@@ -371,6 +378,13 @@ func (t *auditTx) PutOrganization(o Organization) error {
 	return nil
 }
 
+// onlyLastConnection reports whether a and b differ at most in their last
+// connection time.
+func onlyLastConnection(a, b User) bool {
+	a.LastConnection, b.LastConnection = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
 // createdOrUpdated names a Put by whether the lookup before it failed.
 func createdOrUpdated(lookup error) string {
 	if lookup != nil {
@@ -380,8 +394,12 @@ func createdOrUpdated(lookup error) string {
 }
 
 func (t *auditTx) PutToken(tok Token) error {
+	_, err := t.Tx.Token(tok.Hash)
 	if err := t.Tx.PutToken(tok); err != nil {
 		return err
+	}
+	if err == nil {
+		return nil // an existing token's last use: no change to audit
 	}
 	u, _ := t.Tx.User(tok.UserID)
 	t.add("token", "created", tok.UserID, u.Login, tok.Name, nil, nil)

@@ -15,6 +15,9 @@ type Caller struct {
 	User
 	Admin bool
 	Via   string // "token", "password" or "session"
+	// TokenType is the type of the token used (TokenUser, or an analysis
+	// token, which serves only to analyse: no API action accepts it).
+	TokenType string
 }
 
 // ErrPasswordExpired is returned, with the Caller, when a correct password
@@ -33,8 +36,12 @@ type Authenticator struct {
 	Lockout  *Lockout  // nil: no lockout
 	Sessions *Sessions // nil: no sessions
 	Now      func() time.Time
+	// OnError, when set, hears of background writes that failed (the last
+	// connection times).
+	OnError func(error)
 
 	tokens tokenCache
+	seen   connections
 }
 
 // NewAuthenticator returns an Authenticator over s with an in-memory session
@@ -75,7 +82,11 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, cr Credentials) (
 	if !ok || password != "" {
 		return Caller{}, errUnauthenticated
 	}
-	return a.token(ctx, secret, cr.IP)
+	c, err := a.token(ctx, secret, cr.IP)
+	if err == nil && c.TokenType != TokenUser && c.TokenType != "" {
+		return Caller{}, errUnauthenticated // analysis tokens do not provision
+	}
+	return c, err
 }
 
 // Login checks a login and password and opens a session; it returns the
@@ -132,6 +143,9 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 	if matched {
 		a.Lockout.Succeed(login) // the reserved attempt was right (an untrusted host is no failed guess)
 	}
+	if err == nil {
+		a.connected(c.User, "", nil)
+	}
 	if err == nil && a.Policy.PasswordExpired(c.User, a.Now()) {
 		return c, ErrPasswordExpired
 	}
@@ -146,20 +160,23 @@ func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr)
 	}
 	hash, now := HashToken(secret), a.Now()
 	gen := a.Store.Generation()
-	if c, ok := a.tokens.get(hash, gen, now); ok {
-		if !c.Trusts(ip) {
+	if e, ok := a.tokens.get(hash, gen, now); ok {
+		if !e.caller.Trusts(ip) {
 			return Caller{}, errUnauthenticated
 		}
-		return c, nil
+		a.connected(e.caller.User, hash, e.last)
+		return e.caller, nil
 	}
-	var expires *time.Time
+	var tok Token
 	c, err := a.check(ctx, ip, "token", func(tx Tx) (User, error) {
 		u, t, err := tokenUser(tx, hash, now)
-		expires = t.Expires
+		tok = t
 		return u, err
 	})
+	c.TokenType = tok.Type
 	if err == nil {
-		a.tokens.put(hash, tokenEntry{gen: gen, caller: c, expires: expires})
+		a.tokens.put(hash, tokenEntry{gen: gen, caller: c, expires: tok.Expires, last: tok.LastConnection})
+		a.connected(c.User, hash, tok.LastConnection)
 	}
 	return c, err
 }
@@ -185,7 +202,78 @@ func (a *Authenticator) session(ctx context.Context, cr Credentials) (Caller, er
 	if err == nil && a.Policy.PasswordExpired(c.User, now) {
 		return c, ErrPasswordExpired // a session obeys expiry as the password does
 	}
+	if err == nil {
+		a.connected(c.User, "", nil)
+	}
 	return c, err
+}
+
+// connections remembers which users and tokens had their last connection
+// written within the hour, so that each is written at most hourly by this
+// process, as SonarQube does.
+type connections struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// due reports whether key's last connection should be written at now, and
+// if so marks it written.
+func (c *connections) due(key string, last *time.Time, now time.Time) bool {
+	if last != nil && now.Sub(*last) < time.Hour {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.m[key]; ok && now.Sub(t) < time.Hour {
+		return false
+	}
+	if c.m == nil || len(c.m) >= maxCachedTokens {
+		c.m = map[string]time.Time{}
+	}
+	c.m[key] = now
+	return true
+}
+
+// connected records a successful sign-in of u (with the token of hash, if
+// any): the last connection of each is written at most once an hour, in
+// the background, so the request never waits for it. It does not change the
+// user's version (nothing SCIM shows) and is not audited.
+func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
+	now := a.Now()
+	user := a.seen.due("u"+u.ID, u.LastConnection, now)
+	token := hash != "" && a.seen.due("t"+hash, tokenLast, now)
+	if !user && !token {
+		return
+	}
+	go func() {
+		err := a.Store.Update(context.Background(), func(tx Tx) error {
+			if user {
+				cur, err := tx.User(u.ID)
+				if err != nil {
+					return err
+				}
+				cur.LastConnection = &now
+				if err := tx.PutUser(cur); err != nil {
+					return err
+				}
+			}
+			if token {
+				t, err := tx.Token(hash)
+				if IsNotFound(err) {
+					return nil // revoked meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				t.LastConnection = &now
+				return tx.PutToken(t)
+			}
+			return nil
+		})
+		if err != nil && a.OnError != nil {
+			a.OnError(err)
+		}
+	}()
 }
 
 // check resolves the user in one read transaction, then applies the trusted
@@ -240,19 +328,20 @@ type tokenEntry struct {
 	gen     uint64
 	caller  Caller
 	expires *time.Time
+	last    *time.Time // the token's last connection
 }
 
 // maxCachedTokens bounds the cache; when full it starts over.
 const maxCachedTokens = 10000
 
-func (c *tokenCache) get(hash string, gen uint64, now time.Time) (Caller, bool) {
+func (c *tokenCache) get(hash string, gen uint64, now time.Time) (tokenEntry, bool) {
 	c.mu.RLock()
 	e, ok := c.m[hash]
 	c.mu.RUnlock()
 	if !ok || e.gen != gen || e.expires != nil && !now.Before(*e.expires) {
-		return Caller{}, false
+		return tokenEntry{}, false
 	}
-	return e.caller, true
+	return e, true
 }
 
 func (c *tokenCache) put(hash string, e tokenEntry) {

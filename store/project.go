@@ -26,6 +26,9 @@ type Project struct {
 	Private      bool      `json:"private"`
 	Organization string    `json:"organization,omitempty"` // key; empty: none
 	Template     string    `json:"template,omitempty"`     // id of the permission template last applied
+	Creator      string    `json:"creator,omitempty"`      // id of the user who created it: the project creator of templates
+	Tags         []string  `json:"tags,omitempty"`         // lower-case, sorted
+	BadgeToken   string    `json:"badgeToken,omitempty"`   // the secret of its badges (read-only, public by design)
 	Created      time.Time `json:"created"`
 	Updated      time.Time `json:"updated"`
 }
@@ -69,6 +72,11 @@ func OnProject(projectID, perm string) string { return "project:" + projectID + 
 
 // InTemplate is the key of a template entry: perm in template templateID.
 func InTemplate(templateID, perm string) string { return "template:" + templateID + ":" + perm }
+
+// ProjectCreator is the pseudo-user of template entries that go to the user
+// who creates a project ("project creator" in SonarQube): a Subject of kind
+// 'u' that is no stored user.
+const ProjectCreator = "ProjectCreator"
 
 // MemberOf is the key that makes a user a member of organisation org.
 func MemberOf(org string) string { return "org:" + org }

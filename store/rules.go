@@ -202,9 +202,7 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		u.PasswordHash = ""
 	}
 	if anonymize {
-		anon := "sq-removed-" + randomAlnum(6)
-		u.Login, u.Name, u.ExternalLogin, u.ExternalID = anon, anon, anon, ""
-		u.ExternalProvider, u.Local, u.Managed, u.SCIM = "sonarqube", true, false, nil
+		u = anonymized(u)
 	}
 	u, err = SaveUser(tx, u)
 	if err != nil {
@@ -222,6 +220,24 @@ func Reactivate(tx Tx, u User) (User, error) {
 		return User{}, err
 	}
 	return u, joinDefaultGroup(tx, u.ID)
+}
+
+// anonymized is u with its identity replaced by a random sq-removed-XXXXXX,
+// as SonarQube anonymises deactivated users.
+func anonymized(u User) User {
+	anon := "sq-removed-" + randomAlnum(6)
+	u.Login, u.Name, u.ExternalLogin, u.ExternalID = anon, anon, anon, ""
+	u.ExternalProvider, u.Local, u.Managed, u.SCIM, u.Email = "sonarqube", true, false, nil, ""
+	return u
+}
+
+// Anonymize replaces the identity of a deactivated user (login, name,
+// external identity) by a random sq-removed-XXXXXX.
+func Anonymize(tx Tx, u User) (User, error) {
+	if u.Active {
+		return User{}, Errorf(EInvalid, "User '%s' is not deactivated", u.Login)
+	}
+	return SaveUser(tx, anonymized(u))
 }
 
 func randomAlnum(n int) string {
@@ -264,9 +280,11 @@ func userByPassword(tx Tx, login, password string) (User, error) {
 	return u, nil
 }
 
-// Bootstrap prepares an empty store: the groups sonar-users and
-// sonar-administrators, the user admin with global admin, and the default
-// permission template. It returns the
+// Bootstrap prepares an empty store as SonarQube's first start does: the
+// groups sonar-users (scan, provisioning) and sonar-administrators (admin,
+// gateadmin, profileadmin, provisioning), the user admin, member of
+// sonar-administrators and holding admin itself, and the default permission
+// template. It returns the
 // admin password it set (password, or a random one when empty) and whether it
 // did anything.
 func Bootstrap(ctx context.Context, s Store, password string) (string, bool, error) {
@@ -284,7 +302,8 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 		if err != nil {
 			return err
 		}
-		if _, err := NewGroup(tx, Group{Name: DefaultGroup, Description: "Every authenticated user automatically belongs to this group"}); err != nil {
+		users, err := NewGroup(tx, Group{Name: DefaultGroup, Description: "Every authenticated user automatically belongs to this group"})
+		if err != nil {
 			return err
 		}
 		admins, err := NewGroup(tx, Group{Name: "sonar-administrators", Description: "System administrators"})
@@ -299,8 +318,15 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 		if err := tx.AddMember(admins.ID, admin.ID); err != nil {
 			return err
 		}
-		if err := tx.Grant(Subject{'g', admins.ID}, PermAdmin); err != nil {
-			return err
+		for gid, perms := range map[string][]string{
+			admins.ID: {PermAdmin, PermGateAdmin, PermProfileAdmin, PermProvisioning},
+			users.ID:  {PermProvisioning, PermScan},
+		} {
+			for _, perm := range perms {
+				if err := tx.Grant(Subject{'g', gid}, perm); err != nil {
+					return err
+				}
+			}
 		}
 		if err := bootstrapTemplate(tx, admins.ID); err != nil {
 			return err
@@ -311,8 +337,8 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 }
 
 // bootstrapTemplate creates SonarQube's "Default template": administrators
-// administer new projects, sonar-users and Anyone browse them and see their
-// source (Anyone only on public ones).
+// administer new projects; sonar-users browse them, see their source and
+// administer their issues and security hotspots.
 func bootstrapTemplate(tx Tx, adminsID string) error {
 	def, err := tx.GroupByName(DefaultGroup)
 	if err != nil {
@@ -325,9 +351,8 @@ func bootstrapTemplate(tx Tx, adminsID string) error {
 		return err
 	}
 	entries := map[string][]string{
-		adminsID:    {PermAdmin, "issueadmin", "securityhotspotadmin"},
-		def.ID:      PublicPermissions,
-		AnyoneGroup: PublicPermissions,
+		adminsID: {PermAdmin},
+		def.ID:   {PermBrowse, PermCodeViewer, "issueadmin", "securityhotspotadmin"},
 	}
 	for gid, perms := range entries {
 		for _, perm := range perms {

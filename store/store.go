@@ -78,6 +78,8 @@ type Token struct {
 	Created        time.Time  `json:"created"`
 	Expires        *time.Time `json:"expires,omitempty"`
 	LastConnection *time.Time `json:"lastConnection,omitempty"`
+	// Project is the id of the project a project analysis token is for.
+	Project string `json:"project,omitempty"`
 }
 
 // Subject names who holds a permission: a user or a group.

@@ -52,6 +52,7 @@ type action struct {
 	path     string // controller path and key, set when registered
 	Key      string
 	Post     bool
+	AnyVerb  bool // GET and POST alike (api/authentication/validate)
 	Since    string
 	Desc     string
 	Internal bool
@@ -96,7 +97,7 @@ func (a *API) serve(c echo.Context, act action) error {
 	if act.Post {
 		want = http.MethodPost
 	}
-	if r.Method != want {
+	if r.Method != want && !(act.AnyVerb && (r.Method == http.MethodGet || r.Method == http.MethodPost)) {
 		if r.Method == http.MethodGet || r.Method == http.MethodPost {
 			return writeErrors(c, http.StatusMethodNotAllowed, "HTTP method "+want+" is required")
 		}
@@ -153,6 +154,9 @@ func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 		return false, nil // logging in or out must work with stale credentials
 	}
 	caller, err := a.auth.Authenticate(r.Context(), cr)
+	if err != nil && act.path == "api/authentication/validate" {
+		return true, c.JSON(http.StatusOK, map[string]bool{"valid": false}) // SonarQube answers 200 here, never 401
+	}
 	if caller.Via == "session" && act.Post && !validXSRF(r, cr.Session) {
 		return true, c.NoContent(http.StatusUnauthorized) // expired or not: a session's POST carries its token
 	}
@@ -165,6 +169,9 @@ func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 		return true, c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint
 	case err != nil:
 		return true, a.fail(c, err)
+	}
+	if caller.TokenType != "" && caller.TokenType != store.TokenUser && act.path != "api/authentication/validate" {
+		return true, writeErrors(c, http.StatusForbidden, "Insufficient privileges") // analysis tokens only analyse
 	}
 	cl.caller, cl.admin = &caller.User, caller.Admin && !cl.expired
 	return false, nil

@@ -400,7 +400,8 @@ func TestUserTokens(t *testing.T) {
 		{name: "generate bad date", path: "api/user_tokens/generate", form: "name=x&expirationDate=tomorrow", status: 400, body: errs("Supplied date format for parameter expirationDate is wrong. Please supply date in the ISO 8601 date format (YYYY-MM-DD)"), unchanged: true},
 		{name: "generate past date", path: "api/user_tokens/generate", form: "name=x&expirationDate=2000-01-01", status: 400, unchanged: true,
 			body: errs("The minimum value for parameter expirationDate is " + store.Now().AddDate(0, 0, 1).Format("2006-01-02") + ".")},
-		{name: "generate global analysis token without scan", path: "api/user_tokens/generate", form: "name=x&type=GLOBAL_ANALYSIS_TOKEN", auth: "alice", status: 403, body: errs("Insufficient privileges"), unchanged: true},
+		{name: "generate global analysis token without scan", setup: steps("api/permissions/remove_group?groupName=sonar-users&permission=scan"),
+			path: "api/user_tokens/generate", form: "name=x&type=GLOBAL_ANALYSIS_TOKEN", auth: "alice", status: 403, body: errs("Insufficient privileges"), unchanged: true},
 		{name: "revoke", path: "api/user_tokens/revoke", form: "name=laptop", auth: "alice", status: 204,
 			check: func(t *testing.T, e *env) {
 				if _, err := e.authenticate(e.aliceToken, "", false); err == nil {

@@ -249,7 +249,7 @@ func TestSessionsOverHTTP(t *testing.T) {
 	}
 	// Idle past the timeout (instance default 3 days): the session is over.
 	e.auth.Now = func() time.Time { return time.Now().Add(73 * time.Hour) }
-	if st := e.withCookies("GET", "api/authentication/validate", "", cookies, false); st != 401 {
+	if st := e.withCookies("GET", "api/users/current", "", cookies, false); st != 401 {
 		t.Fatalf("idle session: %d", st)
 	}
 	e.auth.Now = store.Now

@@ -59,7 +59,7 @@ func TestProjects(t *testing.T) {
 		{name: "empty name", path: "api/projects/create", form: "project=k&name=", status: 400, unchanged: true, body: errs("The 'name' parameter is missing")},
 		{name: "bad visibility", path: "api/projects/create", form: "project=k&name=k&visibility=secret", status: 400, unchanged: true,
 			body: errs("Value of parameter 'visibility' (secret) must be one of: [private, public]")},
-		{name: "without provisioning", auth: "alice", path: "api/projects/create", form: "project=k&name=k", status: 403, unchanged: true, body: errs("Insufficient privileges")},
+		{name: "without provisioning", auth: "alice", setup: steps("api/permissions/remove_group?groupName=sonar-users&permission=provisioning"), path: "api/projects/create", form: "project=k&name=k", status: 403, unchanged: true, body: errs("Insufficient privileges")},
 		{name: "with provisioning", auth: "alice", setup: steps("api/permissions/add_user?login=alice&permission=provisioning"),
 			path: "api/projects/create", form: "project=k&name=k", status: 200, body: `{"project":{"key":"k","name":"k","qualifier":"TRK","visibility":"public"}}`},
 		{name: "unknown organization", path: "api/projects/create", form: "project=k&name=k&organization=nope", status: 404, unchanged: true,
@@ -76,7 +76,8 @@ func TestProjects(t *testing.T) {
 					t.Errorf("deleted project still answers: %d", st)
 				}
 			}},
-		{name: "make private", setup: steps(publicAPI), path: "api/projects/update_visibility", form: "project=api&visibility=private", status: 204,
+		{name: "make private", setup: steps(publicAPI, "api/permissions/remove_group?groupName=sonar-users&permission=issueadmin&projectKey=api",
+			"api/permissions/remove_group?groupName=sonar-users&permission=securityhotspotadmin&projectKey=api"), path: "api/projects/update_visibility", form: "project=api&visibility=private", status: 204,
 			check: func(t *testing.T, e *env) {
 				if e.holds("alice", "user", "api") {
 					t.Error("alice still browses a private project")

@@ -2,6 +2,7 @@ package webapi
 
 import (
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/scimgate/scimgate/store"
@@ -31,8 +32,45 @@ var templateActions = []action{
 	{Key: "delete_template", Post: true, Since: "5.2", Access: admin, Handle: deleteTemplate,
 		Desc: "Delete a permission template. The default template cannot be deleted. Requires Administer System permission.", Params: templateRef},
 	{Key: "search_templates", Since: "5.2", Access: admin, Handle: searchTemplates,
-		Desc:   "List permission templates, their entries' counts and the default template. Requires Administer System permission.",
-		Params: []param{{Key: "q", Desc: "Limit search to template names that contain the supplied string."}}},
+		Desc: "List permission templates with, for each of the six project permissions, the count of users and groups and whether the project creator gets it; and the default template. Without p and ps every template is listed and there is no paging. Requires Administer System permission.",
+		Params: []param{
+			{Key: "q", Desc: "Limit search to template names that contain the supplied string."},
+			{Key: "p", Desc: "1-based page number", Int: true, Since: "2026.2"},
+			{Key: "ps", Desc: "Page size, 0 to 500", Int: true, Since: "2026.2"},
+		}},
+	{Key: "update_template", Post: true, Since: "5.2", Access: admin, Handle: updateTemplate,
+		Desc: "Update a permission template; a parameter left out keeps its value. Requires Administer System permission.",
+		Params: []param{
+			{Key: "id", Desc: "Template id", Required: true},
+			{Key: "name", Desc: "New name", MaxLen: 100},
+			{Key: "description", Desc: "New description", MaxLen: 4000},
+			{Key: "projectKeyPattern", Desc: "New project key pattern (a regular expression)"},
+		}},
+	{Key: "template_users", Since: "5.2", Internal: true, Access: admin, Handle: templateUsers,
+		Desc: "Lists the users with their permissions in a template: without q only those holding one, with q every matching active user. Requires Administer System permission.",
+		Params: append(append(append([]param{}, templateRef...),
+			param{Key: "q", Desc: "Limit search to user names, logins or emails that contain the supplied string.", MinLen: 3},
+			param{Key: "permission", Desc: "Project permission", Values: store.ProjectPermissions}), pagingParams(20, 100)...)},
+	{Key: "template_groups", Since: "5.2", Internal: true, Access: admin, Handle: templateGroups,
+		Desc: "Lists the groups with their permissions in a template (Anyone first, without id): without q only those holding one, with q every matching group. Requires Administer System permission.",
+		Params: append(append(append([]param{}, templateRef...),
+			param{Key: "q", Desc: "Limit search to group names that contain the supplied string.", MinLen: 3},
+			param{Key: "permission", Desc: "Project permission", Values: store.ProjectPermissions}), pagingParams(20, 100)...)},
+	{Key: "add_project_creator_to_template", Post: true, Since: "6.0", Access: admin, Handle: projectCreatorChange(true),
+		Desc:   "Make the user who creates a project get this permission on it when the template is applied at creation. Requires Administer System permission.",
+		Params: append(append([]param{}, templateRef...), param{Key: "permission", Desc: "Project permission", Required: true, Values: store.ProjectPermissions})},
+	{Key: "remove_project_creator_from_template", Post: true, Since: "6.0", Access: admin, Handle: projectCreatorChange(false),
+		Desc:   "Stop giving the project creator this permission. Requires Administer System permission.",
+		Params: append(append([]param{}, templateRef...), param{Key: "permission", Desc: "Project permission", Required: true, Values: store.ProjectPermissions})},
+	{Key: "bulk_apply_template", Post: true, Since: "5.5", Access: admin, Handle: bulkApplyTemplate,
+		Desc: "Apply a permission template to every project matching the filters (projects of another organization than the template's are skipped). Requires Administer System permission.",
+		Params: append(append([]param{}, templateRef...),
+			param{Key: "q", Desc: "Limit to projects whose name or key contains the supplied string"},
+			param{Key: "qualifiers", Desc: "Comma-separated list of component qualifiers", Default: "TRK"},
+			param{Key: "projects", Desc: "Comma-separated list of project keys, at most 1000"},
+			param{Key: "visibility", Desc: "Filter on visibility", Values: []string{"private", "public"}, Internal: true},
+			param{Key: "analyzedBefore", Desc: "Only projects analyzed before this date (scimgate records no analyses: matches none)"},
+			param{Key: "onProvisionedOnly", Desc: "Only projects never analyzed (every project, in scimgate)", Values: boolValues, Default: "false"})},
 	{Key: "add_user_to_template", Post: true, Since: "5.2", Access: admin, Handle: addUserToTemplate, Params: templateEntryParams("login"),
 		Desc: "Add a user to a permission template. Requires Administer System permission."},
 	{Key: "remove_user_from_template", Post: true, Since: "5.2", Access: admin, Handle: removeUserFromTemplate, Params: templateEntryParams("login"),
@@ -122,9 +160,10 @@ func deleteTemplate(cl *call) error {
 
 func searchTemplates(cl *call) error {
 	type permJSON struct {
-		Key         string `json:"key"`
-		UsersCount  int    `json:"usersCount"`
-		GroupsCount int    `json:"groupsCount"`
+		Key                string `json:"key"`
+		UsersCount         int    `json:"usersCount"`
+		GroupsCount        int    `json:"groupsCount"`
+		WithProjectCreator bool   `json:"withProjectCreator"`
 	}
 	type entry struct {
 		templateJSON
@@ -135,7 +174,31 @@ func searchTemplates(cl *call) error {
 		Qualifier    string `json:"qualifier"`
 		Organization string `json:"organization,omitempty"`
 	}
+	type permDesc struct {
+		Key         string `json:"key"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	paged := cl.has("p") || cl.has("ps")
+	p, ps := 1, 100
+	if paged {
+		if cl.has("p") {
+			p = cl.int("p")
+		}
+		if cl.has("ps") {
+			ps = cl.int("ps")
+		}
+		switch {
+		case p < 1:
+			return invalid("Page index must be strictly positive. Got %d", p)
+		case ps < 0:
+			return invalid("Page size must be >= 0")
+		case ps > 500:
+			return invalid("Page size must not exceed 500")
+		}
+	}
 	q := strings.ToLower(cl.str("q"))
+	w := newWindow(p, ps)
 	templates, defaults := []entry{}, []defaultJSON{}
 	err := cl.view(func(tx store.Tx) error {
 		for t, err := range tx.Templates() {
@@ -145,22 +208,23 @@ func searchTemplates(cl *call) error {
 			if t.Default {
 				defaults = append(defaults, defaultJSON{t.ID, "TRK", t.Organization})
 			}
-			if q != "" && !strings.Contains(strings.ToLower(t.Name), q) {
+			if q != "" && !strings.Contains(strings.ToLower(t.Name), q) || paged && !w.take() {
 				continue
 			}
 			e := entry{templateJSON: newTemplateJSON(t), Permissions: []permJSON{}}
 			for _, perm := range store.ProjectPermissions {
 				pj := permJSON{Key: perm}
 				for s := range tx.Holders(store.InTemplate(t.ID, perm)) {
-					if s.Kind == 'u' {
+					switch {
+					case s == store.Subject{Kind: 'u', ID: store.ProjectCreator}:
+						pj.WithProjectCreator = true
+					case s.Kind == 'u':
 						pj.UsersCount++
-					} else {
+					default:
 						pj.GroupsCount++
 					}
 				}
-				if pj.UsersCount+pj.GroupsCount > 0 {
-					e.Permissions = append(e.Permissions, pj)
-				}
+				e.Permissions = append(e.Permissions, pj)
 			}
 			templates = append(templates, e)
 		}
@@ -169,7 +233,206 @@ func searchTemplates(cl *call) error {
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"permissionTemplates": templates, "defaultTemplates": defaults})
+	perms := make([]permDesc, len(store.ProjectPermissions))
+	for i, k := range store.ProjectPermissions {
+		perms[i] = permDesc{k, projectPermNames[k][0], projectPermNames[k][1]}
+	}
+	out := map[string]any{"permissionTemplates": templates, "defaultTemplates": defaults, "permissions": perms}
+	if paged {
+		out["paging"] = w.paging(p)
+	}
+	return cl.json(out)
+}
+
+// projectPermNames are the display name and description of each project
+// permission, from SonarQube's English bundle.
+var projectPermNames = map[string][2]string{
+	store.PermAdmin:        {"Administer", "Access project settings and perform administration tasks. (Users will also need \"Browse\" permission)"},
+	store.PermCodeViewer:   {"See Source Code", "View the project's source code. (Users will also need \"Browse\" permission)"},
+	"issueadmin":           {"Administer Issues", "Grants the permission to perform advanced editing on issues: marking an issue False Positive / Won't Fix or changing an Issue's severity. (Users will also need \"Browse\" permission)"},
+	"securityhotspotadmin": {"Administer Security Hotspots", "Detect a Vulnerability from a \"Security Hotspot\". Reject, clear, accept, reopen a \"Security Hotspot\" (users also need \"Browse\" permissions)."},
+	store.PermScan:         {"Execute Analysis", "Ability to execute analyses, and to get all settings required to perform the analysis, even the secured ones like the scm account password, the jira account password, and so on."},
+	store.PermBrowse:       {"Browse", "Access a project, browse its measures, and create/edit issues for it."},
+}
+
+func updateTemplate(cl *call) error {
+	var out store.Template
+	err := cl.update(func(tx store.Tx) error {
+		id := cl.str("id")
+		t, err := tx.Template(id)
+		if err != nil {
+			return notFound("Permission template with id '%s' is not found", id)
+		}
+		if cl.has("name") {
+			name := cl.str("name")
+			if name == "" {
+				return invalid("The template name must not be blank")
+			}
+			if other, err := tx.TemplateByName(name); err == nil && other.ID != t.ID {
+				return invalid("A template with the name '%s' already exists (case insensitive).", name)
+			}
+			t.Name = name
+		}
+		if cl.has("description") {
+			t.Description = cl.str("description")
+		}
+		if cl.has("projectKeyPattern") {
+			pattern := cl.str("projectKeyPattern")
+			if _, err := regexp.Compile(pattern); pattern != "" && err != nil {
+				return invalid("The 'projectKeyPattern' parameter must be a valid Java regex. '%s' was passed", pattern)
+			}
+			t.KeyPattern = pattern
+		}
+		t.Updated = store.Now()
+		out = t
+		return tx.PutTemplate(t)
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"permissionTemplate": newTemplateJSON(out)})
+}
+
+// templateHolders returns, for each subject holding something in template
+// t, its permission names sorted alphabetically.
+func templateHolders(tx store.Tx, t store.Template) map[store.Subject][]string {
+	held := map[store.Subject][]string{}
+	for _, perm := range store.ProjectPermissions {
+		for s := range tx.Holders(store.InTemplate(t.ID, perm)) {
+			held[s] = append(held[s], perm)
+		}
+	}
+	for s := range held {
+		sort.Strings(held[s])
+	}
+	return held
+}
+
+func templateUsers(cl *call) error {
+	type entry struct {
+		Login       string   `json:"login"`
+		Name        string   `json:"name,omitempty"`
+		Email       string   `json:"email,omitempty"`
+		Avatar      string   `json:"avatar,omitempty"`
+		Permissions []string `json:"permissions"`
+	}
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	q, perm := strings.ToLower(cl.str("q")), cl.str("permission")
+	w := newWindow(p, ps)
+	users := []entry{}
+	err = cl.view(func(tx store.Tx) error {
+		t, err := cl.findTemplate(tx)
+		if err != nil {
+			return err
+		}
+		held := templateHolders(tx, t)
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
+			perms := held[store.Subject{Kind: 'u', ID: u.ID}]
+			switch {
+			case !u.Active, q == "" && len(perms) == 0, perm != "" && !contains(perms, perm),
+				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
+				continue
+			}
+			if w.take() {
+				users = append(users, entry{u.Login, u.Name, u.Email, avatar(u.Email), orEmpty(perms)})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
+}
+
+func templateGroups(cl *call) error {
+	type entry struct {
+		ID          string   `json:"id,omitempty"`
+		Name        string   `json:"name"`
+		Description string   `json:"description,omitempty"`
+		Permissions []string `json:"permissions"`
+	}
+	p, ps, err := cl.page()
+	if err != nil {
+		return err
+	}
+	q, perm := strings.ToLower(cl.str("q")), cl.str("permission")
+	w := newWindow(p, ps)
+	groups := []entry{}
+	err = cl.view(func(tx store.Tx) error {
+		t, err := cl.findTemplate(tx)
+		if err != nil {
+			return err
+		}
+		held := templateHolders(tx, t)
+		add := func(e entry) {
+			if q == "" && len(e.Permissions) == 0 || perm != "" && !contains(e.Permissions, perm) ||
+				q != "" && !strings.Contains(strings.ToLower(e.Name), q) {
+				return
+			}
+			if w.take() {
+				e.Permissions = orEmpty(e.Permissions)
+				groups = append(groups, e)
+			}
+		}
+		add(entry{Name: store.AnyoneGroup, Permissions: held[store.Subject{Kind: 'g', ID: store.AnyoneGroup}]})
+		for g, err := range tx.GroupsByName() {
+			if err != nil {
+				return err
+			}
+			add(entry{g.ID, g.Name, g.Description, held[store.Subject{Kind: 'g', ID: g.ID}]})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
+}
+
+// projectCreatorChange adds or removes the project creator's entry.
+func projectCreatorChange(add bool) func(*call) error {
+	return func(cl *call) error {
+		return cl.changed(cl.update(func(tx store.Tx) error {
+			t, err := cl.findTemplate(tx)
+			if err != nil {
+				return err
+			}
+			s, key := store.Subject{Kind: 'u', ID: store.ProjectCreator}, store.InTemplate(t.ID, cl.str("permission"))
+			if add {
+				return tx.Grant(s, key)
+			}
+			return tx.Revoke(s, key)
+		}))
+	}
+}
+
+func bulkApplyTemplate(cl *call) error {
+	return cl.changed(cl.update(func(tx store.Tx) error {
+		t, err := cl.findTemplate(tx)
+		if err != nil {
+			return err
+		}
+		projects, err := cl.matchingProjects(tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range projects {
+			if p.Organization != t.Organization {
+				continue
+			}
+			if _, err := store.ApplyTemplate(tx, p, t, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
 // templateChange resolves the template and checks the permission.
@@ -283,7 +546,7 @@ func applyTemplate(cl *call) error {
 		if t.Organization != tg.project.Organization {
 			return invalid("Template '%s' belongs to another organization than project '%s'", t.Name, tg.project.Key)
 		}
-		_, err = store.ApplyTemplate(tx, *tg.project, t)
+		_, err = store.ApplyTemplate(tx, *tg.project, t, "")
 		return err
 	}))
 }

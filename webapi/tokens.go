@@ -66,6 +66,7 @@ func generateToken(cl *call) error {
 	secret := store.NewTokenSecret()
 	var tok store.Token
 	var owner store.User
+	var project store.Project
 	err := cl.update(func(tx store.Tx) error {
 		var err error
 		if owner, err = tokenOwner(cl, tx); err != nil {
@@ -87,15 +88,30 @@ func generateToken(cl *call) error {
 			if owner.ID != cl.caller.ID {
 				return invalid("A Project Analysis Token cannot be generated for another user.")
 			}
-			if cl.str("projectKey") == "" {
+			key := cl.str("projectKey")
+			if key == "" {
 				return invalid("A projectKey is needed when creating Project Analysis Token")
 			}
-			return notFound("Project key '%s' not found", cl.str("projectKey"))
+			if project, err = tx.ProjectByKey(key); err != nil || project.Key != key {
+				return notFound("Project key '%s' not found", key)
+			}
+			global, err := store.HasPermission(tx, owner.ID, store.PermScan)
+			if err != nil {
+				return err
+			}
+			onProject, err := store.HasProjectPermission(tx, owner.ID, project, store.PermScan)
+			if err != nil {
+				return err
+			}
+			if !global && !onProject {
+				return forbidden()
+			}
+			secret = "sqp_" + secret[4:]
 		}
 		if _, err := tx.TokenByName(owner.ID, name); err == nil {
 			return invalid("A user token for login '%s' and name '%s' already exists", owner.Login, name)
 		}
-		tok = store.Token{Hash: store.HashToken(secret), UserID: owner.ID, Name: name, Type: typ, Created: store.Now(), Expires: expires}
+		tok = store.Token{Hash: store.HashToken(secret), UserID: owner.ID, Name: name, Type: typ, Created: store.Now(), Expires: expires, Project: project.ID}
 		return tx.PutToken(tok)
 	})
 	if err != nil {
@@ -107,9 +123,11 @@ func generateToken(cl *call) error {
 		Token          string `json:"token"`
 		CreatedAt      string `json:"createdAt"`
 		Type           string `json:"type"`
+		ProjectKey     string `json:"projectKey,omitempty"`
+		ProjectName    string `json:"projectName,omitempty"`
 		ExpirationDate string `json:"expirationDate,omitempty"`
 	}
-	return cl.json(generated{owner.Login, tok.Name, secret, formatDate(&tok.Created), tok.Type, formatDate(tok.Expires)})
+	return cl.json(generated{owner.Login, tok.Name, secret, formatDate(&tok.Created), tok.Type, project.Key, project.Name, formatDate(tok.Expires)})
 }
 
 func revokeToken(cl *call) error {
@@ -134,13 +152,18 @@ func revokeToken(cl *call) error {
 }
 
 func searchTokens(cl *call) error {
+	type projectRef struct {
+		Key  string `json:"key"`
+		Name string `json:"name"`
+	}
 	type entry struct {
-		Name               string `json:"name"`
-		CreatedAt          string `json:"createdAt"`
-		LastConnectionDate string `json:"lastConnectionDate,omitempty"`
-		Type               string `json:"type"`
-		ExpirationDate     string `json:"expirationDate,omitempty"`
-		IsExpired          *bool  `json:"isExpired,omitempty"`
+		Name               string      `json:"name"`
+		CreatedAt          string      `json:"createdAt"`
+		LastConnectionDate string      `json:"lastConnectionDate,omitempty"`
+		Type               string      `json:"type"`
+		Project            *projectRef `json:"project,omitempty"`
+		ExpirationDate     string      `json:"expirationDate,omitempty"`
+		IsExpired          *bool       `json:"isExpired,omitempty"`
 	}
 	var owner store.User
 	tokens := []entry{}
@@ -156,6 +179,11 @@ func searchTokens(cl *call) error {
 			if t.Expires != nil {
 				expired := !store.Now().Before(*t.Expires)
 				e.IsExpired = &expired
+			}
+			if t.Project != "" {
+				if p, err := tx.Project(t.Project); err == nil {
+					e.Project = &projectRef{p.Key, p.Name}
+				}
 			}
 			tokens = append(tokens, e)
 		}

@@ -119,7 +119,21 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 			param{Key: "deactivated", Desc: "Return deactivated users instead of active users", Values: boolValues, Default: "false"},
 			param{Key: "managed", Desc: "Return managed (SCIM-provisioned) or non-managed users", Values: boolValues},
 			param{Key: "externalIdentity", Desc: "Find a user by its external identity (ie. its login in the Identity Provider). Requires Administer System permission."},
+			param{Key: "lastConnectedAfter", Desc: "Users whose last connection is at or after this date-time (2020-01-01T00:00:00+0100). Requires Administer System permission.", Since: "10.1"},
+			param{Key: "lastConnectedBefore", Desc: "Users who never connected or whose last connection is at or before this date-time. Requires Administer System permission.", Since: "10.1"},
+			param{Key: "slLastConnectedAfter", Desc: "Users whose last SonarLint connection is at or after this date-time (scimgate records none: matches nobody). Requires Administer System permission.", Since: "10.1"},
+			param{Key: "slLastConnectedBefore", Desc: "Users who never connected with SonarLint or did at or before this date-time (everybody, in scimgate). Requires Administer System permission.", Since: "10.1"},
 		)},
+	{Key: "update_identity_provider", Post: true, Since: "8.7", Access: admin, Handle: updateIdentityProvider,
+		Desc: "Update the identity provider of a user. Refused for users managed by an identity provider through SCIM. Requires Administer System permission.",
+		Params: []param{
+			{Key: "login", Desc: "User login", Required: true},
+			{Key: "newExternalProvider", Desc: "New identity provider: github, gitlab, saml, sonarqube, LDAP or LDAP_{serverKey}", Required: true},
+			{Key: "newExternalIdentity", Desc: "New external identity, usually the login in the identity provider. Defaults to the current one."},
+		}},
+	{Key: "anonymize", Post: true, Since: "9.7", Access: admin, Handle: anonymizeUser,
+		Desc:   "Anonymize a deactivated user: login, name and external identity become a random sq-removed-XXXXXX. Requires Administer System permission.",
+		Params: []param{{Key: "login", Desc: "User login", Required: true}}},
 	{Key: "current", Since: "5.2", Internal: true, Access: anyone, Handle: currentUser,
 		Desc: "Get the details of the current authenticated user."},
 	{Key: "change_password", Post: true, Since: "5.2", Access: anyone, Handle: changePassword,
@@ -376,7 +390,7 @@ func groupNames(tx store.Tx, userID string) ([]string, error) {
 }
 
 func searchUsers(cl *call) error {
-	for _, p := range []string{"externalIdentity"} {
+	for _, p := range []string{"externalIdentity", "lastConnectedAfter", "lastConnectedBefore", "slLastConnectedAfter", "slLastConnectedBefore"} {
 		if cl.has(p) && !cl.admin {
 			return store.Errorf(store.EForbidden, "parameter %s requires Administer System permission.", p)
 		}
@@ -389,6 +403,26 @@ func searchUsers(cl *call) error {
 	deactivated := cl.bool("deactivated")
 	managedFilter, filterManaged := cl.bool("managed"), cl.has("managed")
 	extID, filterExt := cl.str("externalIdentity"), cl.has("externalIdentity")
+	dates := map[string]time.Time{}
+	for _, k := range []string{"lastConnectedAfter", "lastConnectedBefore", "slLastConnectedAfter", "slLastConnectedBefore"} {
+		if v := cl.str(k); v != "" {
+			d, err := time.Parse("2006-01-02T15:04:05-0700", v)
+			if err != nil {
+				return invalid("'%s' cannot be parsed as either a date or date+time", v)
+			}
+			dates[k] = d
+		}
+	}
+	connected := func(u store.User) bool {
+		if d, ok := dates["lastConnectedAfter"]; ok && (u.LastConnection == nil || u.LastConnection.Before(d)) {
+			return false
+		}
+		if d, ok := dates["lastConnectedBefore"]; ok && u.LastConnection != nil && u.LastConnection.After(d) {
+			return false
+		}
+		_, slAfter := dates["slLastConnectedAfter"]
+		return !slAfter // nobody connected with SonarLint
+	}
 	w := newWindow(p, ps)
 	users := []searchUser{}
 	err = cl.view(func(tx store.Tx) error {
@@ -400,7 +434,8 @@ func searchUsers(cl *call) error {
 			case u.Active == deactivated,
 				filterManaged && u.Managed != managedFilter,
 				filterExt && u.ExternalLogin != extID,
-				q != "" && !cl.matchesQuery(u, q):
+				q != "" && !cl.matchesQuery(u, q),
+				!connected(u):
 				continue
 			}
 			if !w.take() {
@@ -602,4 +637,48 @@ func userGroups(cl *call) error {
 		return err
 	}
 	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
+}
+
+// identityProviders are the values update_identity_provider accepts (with
+// LDAP_{serverKey}).
+var identityProviders = []string{"github", "gitlab", "saml", "sonarqube", "LDAP"}
+
+func updateIdentityProvider(cl *call) error {
+	login, provider := cl.str("login"), cl.str("newExternalProvider")
+	if login == "" {
+		return invalid("Login is mandatory and must not be empty")
+	}
+	if !contains(identityProviders, provider) && !strings.HasPrefix(provider, "LDAP_") {
+		return invalid("Value of parameter 'newExternalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", provider)
+	}
+	return cl.changed(cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok || !u.Active {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		if u.Managed {
+			return invalid(msgManaged)
+		}
+		u.ExternalProvider = provider
+		if cl.has("newExternalIdentity") && cl.str("newExternalIdentity") != "" {
+			u.ExternalLogin = cl.str("newExternalIdentity")
+		}
+		_, err := store.SaveUser(tx, u)
+		return err
+	}))
+}
+
+func anonymizeUser(cl *call) error {
+	login := cl.str("login")
+	return cl.changed(cl.update(func(tx store.Tx) error {
+		u, ok := userByLogin(tx, login)
+		if !ok {
+			return notFound("User '%s' doesn't exist", login)
+		}
+		if u.Managed {
+			return invalid(msgManaged)
+		}
+		_, err := store.Anonymize(tx, u)
+		return err
+	}))
 }

@@ -13,6 +13,10 @@ import (
 
 // API serves the Web API.
 type API struct {
+	// Version is the SonarQube version reported (DefaultVersion unless set).
+	Version string
+	// Edition is the edition api/system/info reports ("Community" unless set).
+	Edition     string
 	store       store.Store
 	log         *slog.Logger
 	auth        *store.Authenticator
@@ -29,8 +33,10 @@ func New(s store.Store, auth *store.Authenticator, log *slog.Logger) *API {
 	if auth == nil {
 		auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
 	}
-	return &API{store: s, log: log, auth: auth, controllers: []controller{authenticationController, organizationsController, permissionsController,
-		projectsController, userGroupsController, userTokensController, usersController, webservicesController, scimgateController}}
+	return &API{Version: DefaultVersion, Edition: "Community", store: s, log: log, auth: auth, controllers: []controller{authenticationController,
+		componentsController, organizationsController, permissionsController, projectBadgesController, projectTagsController,
+		projectsController, serverController, systemController, userGroupsController, userTokensController, usersController,
+		webservicesController, scimgateController}}
 }
 
 // Register mounts every action on e, and answers unknown api/ paths the

@@ -187,6 +187,7 @@ func (e *env) snapshot() string {
 	var b strings.Builder
 	_ = e.store.View(context.Background(), func(tx store.Tx) error {
 		for u := range values(tx.UsersByLogin()) {
+			u.LastConnection = nil // written in the background by any sign-in
 			raw, _ := json.Marshal(u)
 			b.Write(raw)
 			perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})

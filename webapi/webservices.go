@@ -9,8 +9,8 @@ var authenticationController = controller{Path: "api/authentication", Since: "6.
 		}},
 	{Key: "logout", Post: true, Since: "6.3", Access: anyone, Handle: logout,
 		Desc: "Log out the user of the session."},
-	{Key: "validate", Since: "3.3", Access: anyone, Handle: validateAuth,
-		Desc: "Check credentials."},
+	{Key: "validate", Since: "3.3", AnyVerb: true, Access: anyone, Handle: validateAuth,
+		Desc: "Check credentials: always 200, {\"valid\":true} for a valid user and {\"valid\":false} for none or bad ones (authentication is forced)."},
 }}
 
 var webservicesController = controller{Path: "api/webservices", Since: "4.2", Desc: "Get information on the web api supported on this instance.", Action: []action{

@@ -54,6 +54,7 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	s.metrics = newMetrics(raw)
 	s.store = store.Audited(raw, s.metrics.audited)
 	s.auth = store.NewAuthenticator(s.store, o.Policy, o.Lockout)
+	s.auth.OnError = func(err error) { log.Warn("cannot record a last connection", "err", err) }
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(o.Proxies)

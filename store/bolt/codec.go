@@ -20,6 +20,10 @@ const codecVersion = 1
 // still read; they are rewritten as version 2 when next saved.
 const userVersion = 2
 
+// tokenVersion is the format of token records: version 2 appends the
+// project of a project analysis token.
+const tokenVersion = 2
+
 // groupVersion is the format of group records: version 2 appends the
 // organisation.
 const groupVersion = 2
@@ -282,7 +286,7 @@ func decodeGroup(b []byte) (store.Group, error) {
 }
 
 func encodeToken(t store.Token) []byte {
-	e := encoder{b: []byte{codecVersion}}
+	e := encoder{b: []byte{tokenVersion}}
 	e.str(t.Hash)
 	e.str(t.UserID)
 	e.str(t.Name)
@@ -290,12 +294,16 @@ func encodeToken(t store.Token) []byte {
 	e.time(t.Created)
 	e.optTime(t.Expires)
 	e.optTime(t.LastConnection)
+	e.str(t.Project)
 	return e.b
 }
 
 func decodeToken(b []byte) (store.Token, error) {
-	d := newDecoder(b, codecVersion)
+	d := newDecoder(b, tokenVersion)
 	t := store.Token{Hash: d.str(), UserID: d.str(), Name: d.str(), Type: d.str(), Created: d.time(),
 		Expires: d.optTime(), LastConnection: d.optTime()}
+	if d.version >= 2 {
+		t.Project = d.str()
+	}
 	return t, d.done()
 }
