@@ -13,6 +13,7 @@ type tcase struct {
 	method    string
 	path      string
 	form      string
+	formf     func(e *env) string // the form, when it depends on the setup
 	auth      string // "admin", "alice", "none", or a raw header
 	status    int
 	body      string // exact body, or "golden:<name>"
@@ -48,7 +49,11 @@ func run(t *testing.T, cases []tcase) {
 			if method == "" {
 				method = "POST"
 			}
-			status, body := e.do(method, tc.path, tc.form, e.authFor(tc.auth))
+			form := tc.form
+			if tc.formf != nil {
+				form = tc.formf(e)
+			}
+			status, body := e.do(method, tc.path, form, e.authFor(tc.auth))
 			if status != tc.status {
 				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
 			}

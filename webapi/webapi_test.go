@@ -145,7 +145,7 @@ func errs(msgs ...string) string {
 var (
 	uuidRe  = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	dateRe  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}`)
-	tokenRe = regexp.MustCompile(`sq[uap]_[0-9a-f]{40}`)
+	tokenRe = regexp.MustCompile(`sq[uapb]_[0-9a-f]{40}`)
 	anonRe  = regexp.MustCompile(`sq-removed-[0-9a-z]{6}`)
 )
 

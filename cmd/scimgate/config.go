@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/webapi"
 )
 
 // config is the serve command's configuration, from flags and SCIMGATE_*
@@ -42,6 +44,9 @@ type config struct {
 	// peer and only scimgate's own TLS counts as HTTPS.
 	TrustedProxies string
 	proxies        []*net.IPNet
+	// SonarQubeVersion and Edition are what the platform actions report.
+	SonarQubeVersion string
+	Edition          string
 }
 
 func env(name, def string) string {
@@ -72,6 +77,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Policy.PasswordMinLength, "password-min-length", envInt("SCIMGATE_PASSWORD_MIN_LENGTH", def.PasswordMinLength), "minimum length of local passwords, 8 to 128 (env SCIMGATE_PASSWORD_MIN_LENGTH)")
 	fs.IntVar(&c.Policy.PasswordExpirationDays, "password-expiration-days", envInt("SCIMGATE_PASSWORD_EXPIRATION_DAYS", 0), "days after which local passwords expire, 0 for never (env SCIMGATE_PASSWORD_EXPIRATION_DAYS)")
 	fs.DurationVar(&c.Policy.SessionTimeout, "session-timeout", envDuration("SCIMGATE_SESSION_TIMEOUT", def.SessionTimeout), "idle time after which a session ends, 60s to 168h (env SCIMGATE_SESSION_TIMEOUT)")
+	fs.StringVar(&c.SonarQubeVersion, "sonarqube-version", env("SCIMGATE_SONARQUBE_VERSION", webapi.DefaultVersion), "SonarQube version reported by api/server/version, api/system/status and api/system/info: the Web API level clients should expect (env SCIMGATE_SONARQUBE_VERSION)")
+	fs.StringVar(&c.Edition, "edition", env("SCIMGATE_EDITION", "Community"), "edition reported by api/system/info (env SCIMGATE_EDITION)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SCIMGATE_TRUSTED_PROXIES", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (env SCIMGATE_TRUSTED_PROXIES)")
 }
 
@@ -118,6 +125,9 @@ func (c *config) validate() error {
 		} else if c.MetricsAddr == c.Addr {
 			errs = append(errs, fmt.Errorf("-metrics-addr/SCIMGATE_METRICS_ADDR must differ from -addr/SCIMGATE_ADDR"))
 		}
+	}
+	if !versionRe.MatchString(c.SonarQubeVersion) {
+		errs = append(errs, fmt.Errorf("-sonarqube-version/SCIMGATE_SONARQUBE_VERSION %q must be a version such as 10.7.0.96327", c.SonarQubeVersion))
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("-db/SCIMGATE_DB must name the store file"))
@@ -181,6 +191,8 @@ func (c *config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+var versionRe = regexp.MustCompile(`^\d+(\.\d+){1,3}$`)
 
 func (c *config) logger(w io.Writer) *slog.Logger {
 	var lvl slog.Level

@@ -45,6 +45,9 @@ type serverOptions struct {
 	// MetricsApart: /metrics is served on its own listener (see
 	// metricsHandler), not beside the APIs.
 	MetricsApart bool
+	// Version and Edition are what the platform actions report (empty:
+	// webapi's defaults).
+	Version, Edition string
 }
 
 // newServer wires both APIs over raw, the backend store, sharing one
@@ -65,7 +68,14 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 		return nil, err
 	}
 	h.Register(e)
-	webapi.New(s.store, s.auth, log).Register(e)
+	api := webapi.New(s.store, s.auth, log)
+	if o.Version != "" {
+		api.Version = o.Version
+	}
+	if o.Edition != "" {
+		api.Edition = o.Edition
+	}
+	api.Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
 	if !o.MetricsApart {
