@@ -14,7 +14,7 @@ type tcase struct {
 	path      string
 	form      string
 	formf     func(e *env) string // the form, when it depends on the setup
-	auth      string // "admin", "alice", "none", or a raw header
+	auth      string              // "admin", "alice", "none", or a raw header
 	status    int
 	body      string // exact body, or "golden:<name>"
 	unchanged bool   // the store must be as before

@@ -134,7 +134,7 @@ func TestProjectClients(t *testing.T) {
 		{name: "project_tags/search", setup: steps(privateWeb, publicAPI, "api/project_tags/set?project=web&tags=finance,ops", "api/project_tags/set?project=api&tags=ops,web"),
 			method: "GET", path: "api/project_tags/search", form: "q=o", status: 200, body: `{"tags":["ops"]}`},
 		{name: "project_tags/search shows only browsable projects", auth: "alice",
-			setup: steps(privateWeb, "api/project_tags/set?project=web&tags=secret", "api/permissions/remove_group?groupName=sonar-users&permission=user&projectKey=web"),
+			setup:  steps(privateWeb, "api/project_tags/set?project=web&tags=secret", "api/permissions/remove_group?groupName=sonar-users&permission=user&projectKey=web"),
 			method: "GET", path: "api/project_tags/search", status: 200, body: `{"tags":[]}`},
 		{name: "project_badges/token", setup: steps(privateWeb), method: "GET", path: "api/project_badges/token", form: "project=web", status: 200, body: "golden:project_badges_token",
 			check: func(t *testing.T, e *env) {

@@ -120,7 +120,9 @@ func TestTerraformProviderCalls(t *testing.T) {
 			if who.key == "groupName" {
 				add, remove = "api/permissions/add_group"+suffix, "api/permissions/remove_group"+rmSuffix
 			}
-			with := func(kv ...string) url.Values { return v(append(append([]string{who.key, who.name}, scope.where...), kv...)...) }
+			with := func(kv ...string) url.Values {
+				return v(append(append([]string{who.key, who.name}, scope.where...), kv...)...)
+			}
 			read := func() map[string]any {
 				q := v(append([]string{"ps", "100"}, scope.where...)...)
 				if suffix == "" {

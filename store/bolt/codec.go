@@ -12,8 +12,8 @@ import (
 // Records are stored in a compact binary form: a format version byte, then
 // the fields in a fixed order as length-prefixed strings, varints and flags.
 // Decoding one is about ten times cheaper than JSON, and every request
-// decodes several (token, caller, resource).
-const codecVersion = 1
+// decodes several (token, caller, resource). Each record kind has its own
+// format version below.
 
 // userVersion is the format of user records: version 2 appends the locale,
 // the password change time and the per-user policy. Version 1 records are
