@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,7 @@ func applyUserDoc(u *store.User, doc map[string]any) error {
 		}
 	}
 	prune(attrs)
+	normalizeMulti(attrs)
 	if err := boundStrings("", attrs); err != nil {
 		return err
 	}
@@ -77,6 +79,64 @@ func applyUserDoc(u *store.User, doc map[string]any) error {
 	u.Login, u.ExternalID, u.ExternalLogin, u.SCIM = userName, extID, userName, raw
 	u.Name, u.Email = displayName(attrs, userName), primaryEmail(attrs)
 	return nil
+}
+
+// normalizeMulti makes every multi-valued attribute (emails, phoneNumbers,
+// addresses, ..., at the top level and in extensions) hold each {type,
+// value} once and at most one primary value (RFC 7643 §2.4). Of several
+// marked primary, the last one keeps the mark, as PATCH does; of duplicates
+// the first stays, primary if any of them was.
+func normalizeMulti(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			if strings.HasPrefix(strings.ToLower(k), "urn:") {
+				normalizeMulti(x)
+			}
+		case []any:
+			m[k] = normalizeList(x)
+		}
+	}
+}
+
+func normalizeList(list []any) []any {
+	type id struct{ typ, value string }
+	seen := map[id]map[string]any{}
+	out := list[:0]
+	for _, e := range list {
+		em, ok := e.(map[string]any)
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		v, _, hasValue := getKey(em, "value")
+		t, _, _ := getKey(em, "type")
+		if hasValue {
+			k := id{strings.ToLower(fmt.Sprint(t)), fmt.Sprint(v)}
+			if first, dup := seen[k]; dup {
+				if em["primary"] == true {
+					first["primary"] = true
+				}
+				continue
+			}
+			seen[k] = em
+		}
+		out = append(out, em)
+	}
+	last := -1
+	for i, e := range out {
+		if em, ok := e.(map[string]any); ok && em["primary"] == true {
+			last = i
+		}
+	}
+	for i, e := range out {
+		if em, ok := e.(map[string]any); ok && i != last {
+			if _, k, ok := getKey(em, "primary"); ok && em[k] == true {
+				delete(em, k)
+			}
+		}
+	}
+	return out
 }
 
 // prune drops empty values (null, "", [], {}) recursively: Entra's way of

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // maxFilterLen bounds the filters we parse.
@@ -274,4 +277,74 @@ func mentions(expr filter.Expression, attrs ...string) bool {
 		return containsFold(attrs, e.AttributePath.AttributeName)
 	}
 	return false
+}
+
+// checkOrdering refuses ordering comparisons (gt, ge, lt, le) on attributes
+// that have no order (RFC 7644 §3.4.2.2): booleans, binary values and complex
+// attributes named without a sub-attribute. Unknown attributes pass: they
+// match nothing.
+func checkOrdering(expr filter.Expression, attrs attrSet) error {
+	var walk func(e filter.Expression, parent *attrInfo) error
+	walk = func(e filter.Expression, parent *attrInfo) error {
+		switch x := e.(type) {
+		case *filter.LogicalExpression:
+			if err := walk(x.Left, parent); err != nil {
+				return err
+			}
+			return walk(x.Right, parent)
+		case *filter.NotExpression:
+			return walk(x.Expression, parent)
+		case *filter.ValuePath:
+			info, ok := lookupAttr(x.AttributePath.URI(), x.AttributePath.AttributeName, attrs)
+			if !ok {
+				return nil
+			}
+			return walk(x.ValueFilter, &info)
+		case *filter.AttributeExpression:
+			switch x.Operator {
+			case filter.GT, filter.GE, filter.LT, filter.LE:
+			default:
+				return nil
+			}
+			p := x.AttributePath
+			var def schema.CoreAttribute
+			if parent != nil {
+				d, ok := parent.defs[strings.ToLower(p.AttributeName)]
+				if !ok {
+					return nil
+				}
+				def = d
+			} else {
+				info, ok := lookupAttr(p.URI(), p.AttributeName, attrs)
+				if !ok {
+					return nil
+				}
+				def = info.def
+				if sub := p.SubAttributeName(); sub != "" {
+					if def, ok = info.defs[strings.ToLower(sub)]; !ok {
+						return nil
+					}
+				}
+			}
+			switch t := def.AttributeType(); {
+			case t == "boolean", t == "binary", def.HasSubAttributes():
+				name := p.AttributeName
+				if sub := p.SubAttributeName(); sub != "" {
+					name += "." + sub
+				}
+				return store.Errorf(store.EInvalid, "invalidFilter: %s is of type %s and has no order: %s cannot compare it", name, t, strings.ToLower(string(x.Operator)))
+			}
+		}
+		return nil
+	}
+	return walk(expr, nil)
+}
+
+// lookupAttr finds an attribute of the resource's schema or, by URI, of the
+// enterprise extension.
+func lookupAttr(uri, name string, attrs attrSet) (attrInfo, bool) {
+	if uri != "" && strings.EqualFold(uri, enterpriseURN) {
+		return enterpriseAttrs.lookup(name)
+	}
+	return attrs.lookup(name)
 }

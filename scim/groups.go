@@ -57,7 +57,7 @@ func applyGroupDoc(g *store.Group, doc map[string]any) ([]string, error) {
 		el, _ := m.(map[string]any)
 		id, _ := el["value"].(string)
 		if t, _ := el["type"].(string); t != "" && !strings.EqualFold(t, "User") {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: only users can be members; %q is a %s", id, t)
+			return nil, store.Errorf(store.EInvalid, "invalidValue: only users can be members (member type %q given for %q)", t, id)
 		}
 		if id != "" {
 			ids = append(ids, id)

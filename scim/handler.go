@@ -9,6 +9,9 @@
 package scim
 
 import (
+	"cmp"
+	"encoding/json"
+	"net/http/httptest"
 	"context"
 	"fmt"
 	"log/slog"
@@ -26,8 +29,12 @@ import (
 	"github.com/scimgate/scimgate/store"
 )
 
-// Prefix is where the SCIM API is mounted.
+// Prefix is where the SCIM API is mounted, as in SonarQube.
 const Prefix = "/api/scim/v2"
+
+// AliasPrefix is the SCIM root many IdP setup guides and auto-discovery
+// assume; the same API is served there too unless turned off.
+const AliasPrefix = "/scim/v2"
 
 const (
 	contentType     = "application/scim+json"
@@ -41,6 +48,9 @@ type Options struct {
 	// BaseURL is the absolute URL clients reach Prefix at, used in
 	// meta.location and Location headers, e.g. "https://idm.example.com/api/scim/v2".
 	BaseURL string
+	// Prefix is the path the API is mounted at: Prefix (the default) or
+	// AliasPrefix.
+	Prefix string
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get 413.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
@@ -52,6 +62,7 @@ type Options struct {
 
 // Handler serves the SCIM API.
 type Handler struct {
+	prefix  string
 	store   store.Store
 	baseURL string
 	maxBody int64
@@ -62,7 +73,7 @@ type Handler struct {
 
 // New builds the SCIM API over s.
 func New(s store.Store, opts Options) (*Handler, error) {
-	h := &Handler{store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth}
+	h := &Handler{prefix: cmp.Or(opts.Prefix, Prefix), store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth}
 	if h.maxBody <= 0 {
 		h.maxBody = defaultMaxBytes
 	}
@@ -108,9 +119,9 @@ func New(s store.Store, opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Register mounts the API on e under Prefix, behind authentication.
+// Register mounts the API on e under its prefix, behind authentication.
 func (h *Handler) Register(e *echo.Echo) {
-	g := e.Group(Prefix, h.authenticate)
+	g := e.Group(h.prefix, h.authenticate)
 	g.Any("", h.serve)
 	g.Any("/*", h.serve)
 }
@@ -155,7 +166,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // Microsoft Postman collection asks for /users.
 var endpoints = map[string]string{
 	"users": "Users", "groups": "Groups", "schemas": "Schemas",
-	"resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig",
+	"resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig", "bulk": "Bulk",
 }
 
 // serve routes one request: reads and PATCH to our own handlers, other
@@ -163,7 +174,7 @@ var endpoints = map[string]string{
 func (h *Handler) serve(c echo.Context) error {
 	r, w := c.Request(), c.Response()
 	w.Header().Set("Content-Type", contentType)
-	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), Prefix), "/")
+	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), h.prefix), "/")
 	var segs []string
 	if rest != "" {
 		segs = strings.Split(rest, "/")
@@ -179,6 +190,19 @@ func (h *Handler) serve(c echo.Context) error {
 	}
 	segs[0] = endpoint
 	resource := endpoint == "Users" || endpoint == "Groups"
+	if endpoint == "Bulk" {
+		if r.Method != http.MethodPost || len(segs) != 1 {
+			w.Header().Set("Allow", "POST")
+			writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: "Bulk takes POST at /Bulk."})
+			return nil
+		}
+		h.bulk(c)
+		return nil
+	}
+	if resource && len(segs) == 2 && segs[1] == ".search" && r.Method == http.MethodPost {
+		h.search(w, h.withActor(r, c), endpoint)
+		return nil
+	}
 	var allow string
 	switch {
 	case !resource:
@@ -199,8 +223,7 @@ func (h *Handler) serve(c echo.Context) error {
 		writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: detail})
 		return nil
 	}
-	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
-	c.SetRequest(r)
+	r = h.withActor(r, c)
 	if resource && len(segs) == 2 {
 		id, err := url.PathUnescape(segs[1])
 		if err != nil || !store.ValidID(id) {
@@ -211,7 +234,7 @@ func (h *Handler) serve(c echo.Context) error {
 	}
 	switch {
 	case resource && r.Method == http.MethodGet && len(segs) == 1:
-		h.list(w, r, endpoint)
+		h.list(w, r, r.URL.Query(), endpoint)
 		return nil
 	case resource && r.Method == http.MethodGet:
 		h.get(w, r, endpoint, segs[1])
@@ -226,6 +249,10 @@ func (h *Handler) serve(c echo.Context) error {
 			return nil
 		}
 	}
+	if endpoint == "ServiceProviderConfig" {
+		h.serviceProviderConfig(w, r)
+		return nil
+	}
 	uw := &unavailableWriter{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), unavailableKey{}, uw)) // a copy: the request log keeps the full path
 	u := *r.URL
@@ -235,21 +262,56 @@ func (h *Handler) serve(c echo.Context) error {
 	return nil
 }
 
+// withActor returns r carrying the audit actor, and sets it on c.
+func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
+	endpoint, _, _ := strings.Cut(strings.Trim(strings.TrimPrefix(r.URL.Path, h.prefix), "/"), "/")
+	if e, ok := endpoints[strings.ToLower(endpoint)]; ok {
+		endpoint = e
+	}
+	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
+	c.SetRequest(r)
+	return r
+}
+
 func scimErr(err error, log *slog.Logger) scimerrors.ScimError {
 	return scimError(err, log).(scimerrors.ScimError)
 }
 
 // RouteLabel names the SCIM route of a request path for metrics:
-// "/api/scim/v2/Users/{id}" whatever the id, "unknown" for what is not ours.
+// "/api/scim/v2/Users/{id}" whatever the id (under either prefix), "unknown"
+// for what is not ours.
 func RouteLabel(path string) string {
-	rest := strings.Trim(strings.TrimPrefix(path, Prefix), "/")
+	prefix := Prefix
+	if strings.HasPrefix(path, AliasPrefix) {
+		prefix = AliasPrefix
+	}
+	rest := strings.Trim(strings.TrimPrefix(path, prefix), "/")
 	segs := strings.Split(rest, "/")
 	endpoint, ok := endpoints[strings.ToLower(segs[0])]
 	switch {
 	case !ok || len(segs) > 2:
 		return "unknown"
 	case len(segs) == 2:
-		return Prefix + "/" + endpoint + "/{id}"
+		return prefix + "/" + endpoint + "/{id}"
 	}
-	return Prefix + "/" + endpoint
+	return prefix + "/" + endpoint
+}
+
+// serviceProviderConfig answers what is served, not the library's fixed
+// flags: ETags and If-Match, sorting and bulk are supported.
+func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	r = r.Clone(r.Context())
+	r.URL.Path, r.URL.RawPath = "/ServiceProviderConfig", ""
+	h.lib.ServeHTTP(rec, r)
+	var doc map[string]any
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
+		writeError(w, scimerrors.ScimErrorInternal)
+		return
+	}
+	doc["etag"] = map[string]bool{"supported": true}
+	doc["sort"] = map[string]bool{"supported": true}
+	doc["bulk"] = map[string]any{"supported": true, "maxOperations": maxBulkOperations, "maxPayloadSize": h.maxBody}
+	doc["filter"] = map[string]any{"supported": true, "maxResults": maxCount}
+	writeJSON(w, http.StatusOK, doc)
 }

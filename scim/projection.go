@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/scimgate/scimgate/store"
@@ -24,6 +25,11 @@ func newProjection(q url.Values) (projection, error) {
 	return p, err
 }
 
+// attrPathRe is an attribute path of RFC 7644's ABNF: an optional schema
+// URN, a name, an optional sub-attribute. Well-formed names the schema does
+// not know are accepted and select nothing, as the RFC allows.
+var attrPathRe = regexp.MustCompile(`^(?:[uU][rR][nN]:[A-Za-z0-9:._-]+:)?[A-Za-z][\w$-]*(?:\.[A-Za-z][\w$-]*)?$`)
+
 func parseAttrList(s string) ([][2]string, error) {
 	var out [][2]string
 	for _, a := range strings.Split(s, ",") {
@@ -33,6 +39,9 @@ func parseAttrList(s string) ([][2]string, error) {
 		}
 		if len(a) > 512 {
 			return nil, store.Errorf(store.EInvalid, "invalidValue: attribute name too long")
+		}
+		if !attrPathRe.MatchString(a) {
+			return nil, store.Errorf(store.EInvalid, "invalidSyntax: %q is not an attribute path (attributes and excludedAttributes take comma-separated names such as userName, name.givenName or %s:employeeNumber)", a, enterpriseURN)
 		}
 		container := ""
 		if strings.HasPrefix(strings.ToLower(a), "urn:") {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -179,11 +181,11 @@ type listParams struct {
 	expr       filter.Expression
 	startIndex int
 	count      int
+	sort       sortSpec
 	proj       projection
 }
 
-func parseListParams(r *http.Request) (listParams, error) {
-	q := r.URL.Query()
+func parseListParams(q url.Values, endpoint string) (listParams, error) {
 	p := listParams{startIndex: 1, count: defaultCount}
 	for _, x := range []struct {
 		name string
@@ -204,17 +206,28 @@ func parseListParams(r *http.Request) (listParams, error) {
 		if err != nil {
 			return p, store.Errorf(store.EInvalid, "invalidFilter: the filter %q is not valid SCIM filter syntax", f)
 		}
+		attrs := userAttrs
+		if endpoint == "Groups" {
+			attrs = groupAttrs
+		}
+		if err := checkOrdering(expr, attrs); err != nil {
+			return p, err
+		}
 		p.expr = expr
 	}
 	var err error
+	if p.sort, err = parseSort(q.Get("sortBy"), q.Get("sortOrder"), endpoint); err != nil {
+		return p, err
+	}
 	p.proj, err = newProjection(q)
 	return p, err
 }
 
-// list serves GET /Users and GET /Groups: filter, stable order (creation),
-// 1-based paging, and itemsPerPage equal to what is returned.
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) {
-	p, err := parseListParams(r)
+// list serves GET /Users and GET /Groups (and POST /.search): filter, sort
+// (creation order by default, stable across pages), 1-based paging, and
+// itemsPerPage equal to what is returned.
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, endpoint string) {
+	p, err := parseListParams(q, endpoint)
 	if err != nil {
 		writeError(w, scimErr(err, h.log))
 		return
@@ -226,52 +239,95 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, endpoint string) 
 	deep := p.expr != nil && mentions(p.expr, "groups", "members")
 	// A filter that is exactly one indexed equality is answered by the index.
 	evaluate := p.expr != nil
-	if hi, ok := hint(p.expr); ok && hi.exact && indexed(endpoint, hi.attr) {
+	hi, hinted := hint(p.expr)
+	if hinted && hi.exact && indexed(endpoint, hi.attr) {
 		evaluate = false
 	}
+	// A sort that follows an index streams; any other one collects the
+	// matches and sorts them (also when an indexed equality leaves few).
+	streamed := p.sort.by == "" || p.sort.streamed(endpoint) && !(hinted && indexed(endpoint, hi.attr))
+	var items []sortItem
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
 		// render(false) is for evaluating the filter, render(true) for output.
-		emit := func(render func(output bool) (map[string]any, error), fast func() (json.RawMessage, bool, error)) (bool, error) {
-			if evaluate {
+		output := func(render func(output bool) (map[string]any, error), fast func() (json.RawMessage, bool, error)) (any, error) {
+			if fast != nil && p.proj.empty() {
+				raw, ok, err := fast()
+				if err != nil || ok {
+					return raw, err
+				}
+			}
+			d, err := render(true)
+			if err != nil {
+				return nil, err
+			}
+			return p.proj.apply(d), nil
+		}
+		emit := func(render func(output bool) (map[string]any, error), fast func() (json.RawMessage, bool, error), key func(map[string]any) (string, bool), id string) (bool, error) {
+			var light map[string]any
+			if evaluate || !streamed {
 				d, err := render(false)
 				if err != nil {
 					return false, err
 				}
-				if !match(p.expr, d) {
+				if evaluate && !match(p.expr, d) {
 					return true, nil
 				}
+				light = d
 			}
 			total++
+			if !streamed {
+				k, has := key(light)
+				items = append(items, sortItem{key: k, has: has, id: id, render: func() (any, error) { return output(render, fast) }})
+				return true, nil
+			}
 			if total >= p.startIndex && len(resources) < p.count {
-				if fast != nil && p.proj.empty() {
-					raw, ok, err := fast()
-					if err != nil {
-						return false, err
-					}
-					if ok {
-						resources = append(resources, raw)
-						return true, nil
-					}
-				}
-				d, err := render(true)
+				res, err := output(render, fast)
 				if err != nil {
 					return false, err
 				}
-				resources = append(resources, p.proj.apply(d))
+				resources = append(resources, res)
 			}
 			return true, nil
 		}
 		if endpoint == "Users" {
-			return h.eachUser(tx, p.expr, func(u store.User) (bool, error) {
+			src := tx.Users("")
+			switch {
+			case streamed && p.sort.by == "username":
+				src = tx.UsersByLogin()
+			case streamed && p.sort.by == "displayname":
+				src = tx.UsersByName()
+			}
+			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUserGroups(tx, u, output || deep) },
-					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) })
+					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
+					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
 			})
+			if err != nil || streamed {
+				return err
+			}
+		} else {
+			src := tx.Groups("")
+			if streamed && p.sort.by == "displayname" {
+				src = tx.GroupsByName()
+			}
+			err := h.eachGroup(tx, p.expr, src, func(g store.Group) (bool, error) {
+				return emit(func(output bool) (map[string]any, error) {
+					return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
+				}, nil, func(map[string]any) (string, bool) { return groupSortKey(g, p.sort.by) }, g.ID)
+			})
+			if err != nil || streamed {
+				return err
+			}
 		}
-		return h.eachGroup(tx, p.expr, func(g store.Group) (bool, error) {
-			return emit(func(output bool) (map[string]any, error) {
-				return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
-			}, nil)
-		})
+		sortItems(items, p.sort.desc)
+		for i := p.startIndex - 1; i < len(items) && len(resources) < p.count; i++ {
+			res, err := items[i].render()
+			if err != nil {
+				return err
+			}
+			resources = append(resources, res)
+		}
+		return nil
 	})
 	if err != nil {
 		writeError(w, scimErr(err, h.log))
@@ -319,7 +375,8 @@ func indexed(endpoint, attr string) bool {
 
 // eachUser walks the managed users a filter may match, through an index when
 // the filter pins one down.
-func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.User) (bool, error)) error {
+// Without an index hint it walks src.
+func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
 	var candidates []store.User
 	if hi, ok := hint(expr); ok && indexed("Users", hi.attr) {
 		switch hi.attr {
@@ -348,7 +405,7 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.Us
 		}
 		return nil
 	}
-	for u, err := range tx.Users("") {
+	for u, err := range src {
 		if err != nil {
 			return err
 		}
@@ -363,7 +420,7 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, fn func(store.Us
 }
 
 // eachGroup is eachUser for managed groups.
-func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, fn func(store.Group) (bool, error)) error {
+func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, src iter.Seq2[store.Group, error], fn func(store.Group) (bool, error)) error {
 	if hi, ok := hint(expr); ok && indexed("Groups", hi.attr) {
 		var candidates []store.Group
 		switch hi.attr {
@@ -392,7 +449,7 @@ func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, fn func(store.G
 		}
 		return nil
 	}
-	for g, err := range tx.Groups("") {
+	for g, err := range src {
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package scim
 import (
 	"strings"
 
+	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 )
 
@@ -69,13 +70,59 @@ func (a attrInfo) sub(name string) string {
 
 var (
 	userSchema       = schema.CoreUserSchema()
-	groupSchema      = schema.CoreGroupSchema()
+	groupSchema      = coreGroupSchema()
 	enterpriseSchema = schema.ExtensionEnterpriseUser()
 
 	userAttrs       = newAttrSet(userSchema)
 	groupAttrs      = newAttrSet(groupSchema)
 	enterpriseAttrs = newAttrSet(enterpriseSchema)
 )
+
+// coreGroupSchema is RFC 7643's Group schema as scimgate serves it: only
+// users can be members, so members.type and $ref name User alone.
+func coreGroupSchema() schema.Schema {
+	return schema.Schema{
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+				Description: optional.NewString("A human-readable name for the Group. REQUIRED."),
+				Name:        "displayName",
+				Required:    true,
+			})),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Description: optional.NewString("A list of members of the Group: users only."),
+				MultiValued: true,
+				Name:        "members",
+				SubAttributes: []schema.SimpleParams{
+					schema.SimpleStringParams(schema.StringParams{
+						Description: optional.NewString("Identifier of the member of this Group."),
+						Mutability:  schema.AttributeMutabilityImmutable(),
+						Name:        "value",
+					}),
+					schema.SimpleReferenceParams(schema.ReferenceParams{
+						Description:    optional.NewString("The URI corresponding to the User that is a member of this Group."),
+						Mutability:     schema.AttributeMutabilityImmutable(),
+						Name:           "$ref",
+						ReferenceTypes: []schema.AttributeReferenceType{"User"},
+					}),
+					schema.SimpleStringParams(schema.StringParams{
+						CanonicalValues: []string{"User"},
+						Description:     optional.NewString("The type of the member: always 'User'."),
+						Mutability:      schema.AttributeMutabilityImmutable(),
+						Name:            "type",
+					}),
+					schema.SimpleStringParams(schema.StringParams{
+						Description: optional.NewString("A human-readable name for the group member, primarily used for display purposes."),
+						Mutability:  schema.AttributeMutabilityImmutable(),
+						Name:        "display",
+					}),
+				},
+			}),
+		},
+		Description: optional.NewString("Group"),
+		ID:          groupURN,
+		Name:        optional.NewString("Group"),
+	}
+}
 
 // caseExact lists the attributes compared exactly in filters (RFC 7643:
 // identifiers and references); every other string compares case-insensitively.

@@ -123,6 +123,9 @@ type Tx interface {
 	Users(after string) iter.Seq2[User, error]
 	// UsersByLogin yields users in lower-cased login order.
 	UsersByLogin() iter.Seq2[User, error]
+	// UsersByName yields users in lower-cased display name order, users of
+	// the same name in id order.
+	UsersByName() iter.Seq2[User, error]
 	CountUsers() (int, error)
 
 	Group(id string) (Group, error)

@@ -47,6 +47,9 @@ type config struct {
 	// SonarQubeVersion and Edition are what the platform actions report.
 	SonarQubeVersion string
 	Edition          string
+	// SCIMAlias serves SCIM at /scim/v2 as well as /api/scim/v2.
+	SCIMAlias bool
+	badEnv    []string // boolean variables that did not parse
 }
 
 func env(name, def string) string {
@@ -79,6 +82,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Policy.SessionTimeout, "session-timeout", envDuration("SCIMGATE_SESSION_TIMEOUT", def.SessionTimeout), "idle time after which a session ends, 60s to 168h (env SCIMGATE_SESSION_TIMEOUT)")
 	fs.StringVar(&c.SonarQubeVersion, "sonarqube-version", env("SCIMGATE_SONARQUBE_VERSION", webapi.DefaultVersion), "SonarQube version reported by api/server/version, api/system/status and api/system/info: the Web API level clients should expect (env SCIMGATE_SONARQUBE_VERSION)")
 	fs.StringVar(&c.Edition, "edition", env("SCIMGATE_EDITION", "Community"), "edition reported by api/system/info (env SCIMGATE_EDITION)")
+	fs.BoolVar(&c.SCIMAlias, "scim-alias", c.envBool("SCIMGATE_SCIM_ALIAS", true), "also serve the SCIM API at /scim/v2, the root many IdP guides assume (env SCIMGATE_SCIM_ALIAS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SCIMGATE_TRUSTED_PROXIES", ""), "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (env SCIMGATE_TRUSTED_PROXIES)")
 }
 
@@ -94,6 +98,21 @@ func envDuration(name string, def time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// envBool reads a boolean variable; a malformed value keeps the default
+// and is reported by validate.
+func (c *config) envBool(name string, def bool) bool {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		c.badEnv = append(c.badEnv, name)
+		return def
+	}
+	return b
 }
 
 // envInt reads an integer variable; a malformed value becomes -1, which
@@ -128,6 +147,9 @@ func (c *config) validate() error {
 	}
 	if !versionRe.MatchString(c.SonarQubeVersion) {
 		errs = append(errs, fmt.Errorf("-sonarqube-version/SCIMGATE_SONARQUBE_VERSION %q must be a version such as 10.7.0.96327", c.SonarQubeVersion))
+	}
+	for _, name := range c.badEnv {
+		errs = append(errs, fmt.Errorf("%s must be true or false", name))
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("-db/SCIMGATE_DB must name the store file"))

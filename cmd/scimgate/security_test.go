@@ -263,3 +263,27 @@ func fill(t *testing.T, path string, spare int64) {
 		t.Fatal(err)
 	}
 }
+
+// The SCIM API answers at /scim/v2 too, with locations under the root the
+// client used; SCIMGATE_SCIM_ALIAS=false turns the alias off.
+func TestSCIMAlias(t *testing.T) {
+	g := newGateway(t)
+	bearer := g.bearer("idp")
+	st, u, raw := g.req("POST", "/scim/v2/Users", "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alias@example.com"}`, bearer)
+	if st != 201 {
+		t.Fatalf("POST /scim/v2/Users: %d %s", st, raw)
+	}
+	if loc := u["meta"].(map[string]any)["location"].(string); !strings.Contains(loc, "/scim/v2/Users/") || strings.Contains(loc, "/api/scim") {
+		t.Errorf("location %s", loc)
+	}
+	if st, _, raw := g.req("GET", "/api/scim/v2/Users/"+u["id"].(string), "", "", bearer); st != 200 || !strings.Contains(raw, "/api/scim/v2/Users/") {
+		t.Errorf("the same user at /api/scim/v2: %d %s", st, raw)
+	}
+	if st, _, _ := g.req("GET", "/scim/v2/Users", "", "", ""); st != 401 {
+		t.Errorf("the alias without a token: %d", st)
+	}
+	off := newGatewayWith(t, func(o *serverOptions) { o.NoSCIMAlias = true })
+	if st, _, _ := off.req("GET", "/scim/v2/ServiceProviderConfig", "", "", off.bearer("idp")); st != 404 {
+		t.Errorf("alias turned off: %d", st)
+	}
+}

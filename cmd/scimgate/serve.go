@@ -69,7 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "Created user 'admin' with the password from SCIMGATE_ADMIN_PASSWORD.")
 	}
 
-	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies, MetricsApart: cfg.MetricsAddr != "", Version: cfg.SonarQubeVersion, Edition: cfg.Edition,
+	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies, MetricsApart: cfg.MetricsAddr != "", Version: cfg.SonarQubeVersion, Edition: cfg.Edition, NoSCIMAlias: !cfg.SCIMAlias,
 		Lockout: store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute)}, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)

@@ -48,6 +48,8 @@ type serverOptions struct {
 	// Version and Edition are what the platform actions report (empty:
 	// webapi's defaults).
 	Version, Edition string
+	// NoSCIMAlias: SCIM is served at /api/scim/v2 only, not also at /scim/v2.
+	NoSCIMAlias bool
 }
 
 // newServer wires both APIs over raw, the backend store, sharing one
@@ -63,11 +65,17 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	e.IPExtractor = ipExtractor(o.Proxies)
 	s.echo = e
 	e.Use(s.requestLog, middleware.Recover(), s.https, retryAfter, s.metrics.middleware, s.auditRefusals)
-	h, err := scim.New(s.store, scim.Options{BaseURL: o.BaseURL + scim.Prefix, Logger: log, Auth: s.auth})
-	if err != nil {
-		return nil, err
+	prefixes := []string{scim.Prefix}
+	if !o.NoSCIMAlias {
+		prefixes = append(prefixes, scim.AliasPrefix)
 	}
-	h.Register(e)
+	for _, prefix := range prefixes { // meta.location follows the root the client used
+		h, err := scim.New(s.store, scim.Options{BaseURL: o.BaseURL + prefix, Prefix: prefix, Logger: log, Auth: s.auth})
+		if err != nil {
+			return nil, err
+		}
+		h.Register(e)
+	}
 	api := webapi.New(s.store, s.auth, log)
 	if o.Version != "" {
 		api.Version = o.Version
@@ -192,7 +200,7 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 func routeLabel(c echo.Context) string {
 	p := c.Path()
-	if strings.HasPrefix(p, scim.Prefix) {
+	if strings.HasPrefix(p, scim.Prefix) || strings.HasPrefix(p, scim.AliasPrefix) {
 		return scim.RouteLabel(c.Request().URL.Path)
 	}
 	if p == "/api/*" || p == "" {

@@ -40,6 +40,7 @@ const (
 	bTemplateName               // folded name -> id
 	bOrgs                       // key -> Organization JSON
 	bUserSkeleton               // confusable skeleton of the login 0 id -> nil
+	bUserName                   // folded display name 0 id -> nil
 	numBuckets
 )
 
@@ -50,7 +51,7 @@ var bucketNames = [numBuckets][]byte{
 	bTokens: []byte("tokens"), bTokensUser: []byte("tokens_user"), bCounts: []byte("counts"), bAudit: []byte("audit"),
 	bProjects: []byte("projects"), bProjectKey: []byte("projects_key"), bTemplates: []byte("templates"),
 	bTemplateName: []byte("templates_name"), bOrgs: []byte("organizations"),
-	bUserSkeleton: []byte("users_skeleton"),
+	bUserSkeleton: []byte("users_skeleton"), bUserName: []byte("users_name"),
 }
 
 // Store is a store.Store backed by bbolt.
@@ -99,7 +100,30 @@ func migrate(t *tx) error {
 	if err := migrateActive(t); err != nil {
 		return err
 	}
-	return migrateSkeletons(t)
+	if err := migrateSkeletons(t); err != nil {
+		return err
+	}
+	return migrateNames(t)
+}
+
+// namesKey marks a store whose display name index is complete.
+var namesKey = []byte("users_name")
+
+// migrateNames indexes the display name of every user of a store written
+// before the index existed.
+func migrateNames(t *tx) error {
+	if t.b(bCounts).Get(namesKey) != nil {
+		return nil
+	}
+	for u, err := range t.Users("") {
+		if err != nil {
+			return err
+		}
+		if err := t.b(bUserName).Put(key(store.FoldLogin(u.Name), u.ID), nil); err != nil {
+			return err
+		}
+	}
+	return t.b(bCounts).Put(namesKey, []byte{1})
 }
 
 // skeletonsKey marks, in the counts bucket, a store whose login skeleton

@@ -143,6 +143,17 @@ func (t *tx) PutUser(u store.User) error {
 			return err
 		}
 	}
+	if err == nil && store.FoldLogin(old.Name) != store.FoldLogin(u.Name) || store.IsNotFound(err) {
+		names := t.b(bUserName)
+		if old.ID != "" {
+			if err := names.Delete(key(store.FoldLogin(old.Name), u.ID)); err != nil {
+				return err
+			}
+		}
+		if err := names.Put(key(store.FoldLogin(u.Name), u.ID), nil); err != nil {
+			return err
+		}
+	}
 	switch {
 	case err == nil:
 		// Rewrite index entries only when they change: an unchanged key
@@ -229,6 +240,19 @@ func (t *tx) Users(after string) iter.Seq2[store.User, error] {
 
 func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
 	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser)
+}
+
+func (t *tx) UsersByName() iter.Seq2[store.User, error] {
+	return func(yield func(store.User, error) bool) {
+		c := t.b(bUserName).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			i := bytes.LastIndexByte(k, 0)
+			u, err := t.User(string(k[i+1:]))
+			if !yield(u, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }

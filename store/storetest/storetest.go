@@ -11,6 +11,7 @@ import (
 	"iter"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,6 +216,30 @@ func testUsersOrder(t *testing.T, s store.Store) {
 		}
 		if len(logins) != 3 || logins[0] != "amy" || logins[1] != "Mia" || logins[2] != "zed" {
 			t.Errorf("UsersByLogin = %v", logins)
+		}
+		return nil
+	})
+	// Display names order users case-insensitively, and follow renames.
+	update(t, s, func(tx store.Tx) error {
+		for i, name := range []string{"Carol", "alice", "Bob"} {
+			u, err := tx.User(ids[i])
+			if err != nil {
+				return err
+			}
+			u.Name = name
+			if err := tx.PutUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		var names []string
+		for u := range all(t, tx.UsersByName()) {
+			names = append(names, u.Name)
+		}
+		if strings.Join(names, ",") != "alice,Bob,Carol" {
+			return fmt.Errorf("UsersByName = %v", names)
 		}
 		return nil
 	})
