@@ -10,12 +10,12 @@ package scim
 
 import (
 	"cmp"
-	"encoding/json"
-	"net/http/httptest"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
