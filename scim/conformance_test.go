@@ -137,6 +137,11 @@ func TestSorting(t *testing.T) {
 			t.Errorf("%s: %d %s, want %s", tc.query, r.status, got, tc.want)
 		}
 	}
+	// Unfiltered pages count managed users only (admin is local), and stop
+	// reading once full.
+	if r := e.do("GET", "/Users?count=1&startIndex=2", nil); r.body["totalResults"] != float64(4) || r.body["itemsPerPage"] != float64(1) {
+		t.Errorf("unfiltered page: %s", r.raw)
+	}
 	for _, q := range []string{"sortBy=password", "sortBy=userName&sortOrder=sideways"} {
 		if r := e.do("GET", "/Users?"+q, nil); r.status != 400 || r.body["scimType"] != "invalidValue" {
 			t.Errorf("%s: %d %s", q, r.status, r.raw)

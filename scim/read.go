@@ -246,6 +246,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	// A sort that follows an index streams; any other one collects the
 	// matches and sorts them (also when an indexed equality leaves few).
 	streamed := p.sort.by == "" || p.sort.streamed(endpoint) && !(hinted && indexed(endpoint, hi.attr))
+	// Without a filter, totalResults is the managed-user count: the walk stops
+	// once the page is full.
+	counted := p.expr == nil && endpoint == "Users" && streamed
 	var items []sortItem
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
 		// render(false) is for evaluating the filter, render(true) for output.
@@ -280,6 +283,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 				items = append(items, sortItem{key: k, has: has, id: id, render: func() (any, error) { return output(render, fast) }})
 				return true, nil
 			}
+			if counted && len(resources) >= p.count {
+				return false, nil
+			}
 			if total >= p.startIndex && len(resources) < p.count {
 				res, err := output(render, fast)
 				if err != nil {
@@ -302,6 +308,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
 					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
 			})
+			if err == nil && counted {
+				total, err = tx.CountManagedUsers()
+			}
 			if err != nil || streamed {
 				return err
 			}

@@ -127,6 +127,8 @@ type Tx interface {
 	// the same name in id order.
 	UsersByName() iter.Seq2[User, error]
 	CountUsers() (int, error)
+	// CountManagedUsers counts the users provisioned through SCIM (Managed).
+	CountManagedUsers() (int, error)
 
 	Group(id string) (Group, error)
 	GroupByName(name string) (Group, error) // case-insensitive

@@ -103,7 +103,28 @@ func migrate(t *tx) error {
 	if err := migrateSkeletons(t); err != nil {
 		return err
 	}
-	return migrateNames(t)
+	if err := migrateNames(t); err != nil {
+		return err
+	}
+	return migrateManaged(t)
+}
+
+// migrateManaged counts the managed users of a store written before the
+// count existed.
+func migrateManaged(t *tx) error {
+	if t.b(bCounts).Get(managedKey) != nil {
+		return nil
+	}
+	n := 0
+	for u, err := range t.Users("") {
+		if err != nil {
+			return err
+		}
+		if u.Managed {
+			n++
+		}
+	}
+	return t.addManaged(n)
 }
 
 // namesKey marks a store whose display name index is complete.

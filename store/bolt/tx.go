@@ -176,12 +176,22 @@ func (t *tx) PutUser(u store.User) error {
 				return err
 			}
 		}
+		if old.Managed != u.Managed {
+			if err := t.addManaged(map[bool]int{true: 1, false: -1}[u.Managed]); err != nil {
+				return err
+			}
+		}
 	case store.IsNotFound(err):
 		if err := t.addCount(bUsers, 1); err != nil {
 			return err
 		}
 		if u.Active {
 			if err := t.addActive(1); err != nil {
+				return err
+			}
+		}
+		if u.Managed {
+			if err := t.addManaged(1); err != nil {
 				return err
 			}
 		}
@@ -402,6 +412,24 @@ func (t *tx) addActive(delta int) error {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(t.activeUsers()+delta))
 	return t.b(bCounts).Put(activeKey, v[:])
+}
+
+// managedKey is the counts entry of managed (SCIM-provisioned) users.
+var managedKey = []byte("managed_users")
+
+func (t *tx) CountManagedUsers() (int, error) {
+	v := t.b(bCounts).Get(managedKey)
+	if len(v) != 8 {
+		return 0, nil
+	}
+	return int(binary.BigEndian.Uint64(v)), nil
+}
+
+func (t *tx) addManaged(delta int) error {
+	n, _ := t.CountManagedUsers()
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n+delta))
+	return t.b(bCounts).Put(managedKey, v[:])
 }
 
 func (t *tx) AddMember(groupID, userID string) error {

@@ -243,6 +243,32 @@ func testUsersOrder(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// The managed count follows creation and changes of the flag.
+	update(t, s, func(tx store.Tx) error {
+		before, err := tx.CountManagedUsers()
+		if err != nil {
+			return err
+		}
+		if _, err := store.NewUser(tx, store.User{Login: "idp-user", Name: "I", Active: true, Managed: true}); err != nil {
+			return err
+		}
+		u, err := tx.User(ids[0])
+		if err != nil {
+			return err
+		}
+		u.Managed = true
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		u.Managed = false
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		if after, err := tx.CountManagedUsers(); err != nil || after != before+1 {
+			return fmt.Errorf("CountManagedUsers %d -> %d (%v), want +1", before, after, err)
+		}
+		return nil
+	})
 }
 
 func testGroupsAndMembers(t *testing.T, s store.Store) {
