@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -47,54 +48,88 @@ func scimError(err error, log *slog.Logger) error {
 	return scimerrors.ScimError{Status: http.StatusInternalServerError, Detail: "Internal server error"}
 }
 
-// writeError writes a SCIM error body with the SCIM content type.
+// writeError writes a SCIM error body with the SCIM content type, noting it
+// for the audit trail when w is a request's answer.
 func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
+	if a, ok := w.(*answer); ok && !a.replaced {
+		a.note(e)
+	}
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(e.Status)
 	raw, _ := json.Marshal(e)
 	_, _ = w.Write(raw)
 }
 
+// WriteError writes a SCIM error with status and detail: for answers the
+// API's own handlers did not give (a panic, an unknown path).
+func WriteError(w http.ResponseWriter, status int, detail string) {
+	writeError(w, scimerrors.ScimError{Status: status, Detail: detail})
+}
+
 func notFound(id string) error {
 	return store.Errorf(store.ENotFound, "Resource %s not found", id)
 }
 
-// fail maps err for a resource handler the library calls. The library
-// answers no 503 to POST, PUT or DELETE (it turns one into a 500), so a
-// store that cannot write is recorded in the request for serve to answer
-// itself (see unavailableWriter).
+// fail maps err for a resource handler the library calls, noting a refusal
+// for the audit trail. The library answers no 503 to POST, PUT or DELETE (it
+// turns one into a 500), so a store that cannot write is noted for the
+// answer to write itself (see answer).
 func (h *Handler) fail(r *http.Request, err error) error {
 	mapped := scimError(err, h.log)
-	if e, ok := mapped.(scimerrors.ScimError); ok && e.Status == http.StatusServiceUnavailable {
-		if u, ok := r.Context().Value(unavailableKey{}).(*unavailableWriter); ok {
-			u.answer = &e
+	if e, ok := mapped.(scimerrors.ScimError); ok {
+		if a, ok := r.Context().Value(answerKey{}).(*answer); ok {
+			a.note(e)
 		}
 	}
 	return mapped
 }
 
-type unavailableKey struct{}
+type answerKey struct{}
 
-// unavailableWriter passes the library's answer through, unless a handler
-// recorded that the store cannot write: then it writes that 503 instead.
-type unavailableWriter struct {
+// answer is the response of one SCIM request. It notes the refusal it
+// carries (writeError and fail tell it), for serve to audit where it
+// happened, and writes a noted 503 in place of the library's 500.
+type answer struct {
 	http.ResponseWriter
-	answer   *scimerrors.ScimError
+	refusal  *scimerrors.ScimError
 	replaced bool
 }
 
-func (w *unavailableWriter) WriteHeader(code int) {
-	if w.answer != nil {
-		w.replaced = true
-		writeError(w.ResponseWriter, *w.answer)
-		return
+// note remembers a refusal (4xx but 401) and a store that cannot write.
+func (a *answer) note(e scimerrors.ScimError) {
+	if e.Status >= 400 && e.Status < 500 && e.Status != http.StatusUnauthorized || e.Status == http.StatusServiceUnavailable {
+		a.refusal = &e
 	}
-	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *unavailableWriter) Write(b []byte) (int, error) {
-	if w.replaced {
+func (a *answer) WriteHeader(code int) {
+	if a.refusal != nil && a.refusal.Status == http.StatusServiceUnavailable && code != http.StatusServiceUnavailable {
+		a.replaced = true
+		e := *a.refusal
+		a.refusal = nil
+		writeError(a.ResponseWriter, e)
+		return
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answer) Write(b []byte) (int, error) {
+	if a.replaced {
 		return len(b), nil
 	}
-	return w.ResponseWriter.Write(b)
+	return a.ResponseWriter.Write(b)
+}
+
+// auditRefusal records a refused write in the audit trail with its message.
+func (h *Handler) auditRefusal(r *http.Request, e scimerrors.ScimError) {
+	if e.Status >= 500 || store.ActorFrom(r.Context()).Login == "" {
+		return
+	}
+	kind := "user"
+	if strings.Contains(strings.ToLower(r.URL.Path), "/groups") {
+		kind = "group"
+	}
+	if err := store.RecordRefusal(context.WithoutCancel(r.Context()), h.store, kind, r.URL.Path, e.Detail); err != nil {
+		h.log.Error("audit: cannot record a refusal", "err", err)
+	}
 }

@@ -169,10 +169,22 @@ var endpoints = map[string]string{
 	"resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig", "bulk": "Bulk",
 }
 
-// serve routes one request: reads and PATCH to our own handlers, other
-// writes and discovery to the library after bodies are bounded and normalised.
+// serve answers one request, then audits it if it was a refused write.
 func (h *Handler) serve(c echo.Context) error {
-	r, w := c.Request(), c.Response()
+	a := &answer{ResponseWriter: c.Response()}
+	c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), answerKey{}, a)))
+	r := h.route(c, a)
+	if a.refusal != nil && r.Method != http.MethodGet {
+		h.auditRefusal(r, *a.refusal)
+	}
+	return nil
+}
+
+// route routes one request: reads and PATCH to our own handlers, other
+// writes and discovery to the library after bodies are bounded and
+// normalised. It returns the request as it ended up (with the actor).
+func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
+	r := c.Request()
 	w.Header().Set("Content-Type", contentType)
 	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), h.prefix), "/")
 	var segs []string
@@ -181,12 +193,12 @@ func (h *Handler) serve(c echo.Context) error {
 	}
 	if len(segs) == 0 || len(segs) > 2 {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
-		return nil
+		return r
 	}
 	endpoint, ok := endpoints[strings.ToLower(segs[0])]
 	if !ok {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
-		return nil
+		return r
 	}
 	segs[0] = endpoint
 	resource := endpoint == "Users" || endpoint == "Groups"
@@ -194,14 +206,14 @@ func (h *Handler) serve(c echo.Context) error {
 		if r.Method != http.MethodPost || len(segs) != 1 {
 			w.Header().Set("Allow", "POST")
 			writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: "Bulk takes POST at /Bulk."})
-			return nil
+			return r
 		}
 		h.bulk(c)
-		return nil
+		return r
 	}
 	if resource && len(segs) == 2 && segs[1] == ".search" && r.Method == http.MethodPost {
 		h.search(w, h.withActor(r, c), endpoint)
-		return nil
+		return r
 	}
 	var allow string
 	switch {
@@ -221,45 +233,42 @@ func (h *Handler) serve(c echo.Context) error {
 			detail = "Users cannot be deleted. Deprovision them with PATCH active=false (reversible); in Entra ID, untick the Delete target action."
 		}
 		writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: detail})
-		return nil
+		return r
 	}
 	r = h.withActor(r, c)
 	if resource && len(segs) == 2 {
 		id, err := url.PathUnescape(segs[1])
 		if err != nil || !store.ValidID(id) {
 			writeError(w, scimErr(notFound(segs[1]), h.log))
-			return nil
+			return r
 		}
 		segs[1] = id
 	}
 	switch {
 	case resource && r.Method == http.MethodGet && len(segs) == 1:
 		h.list(w, r, r.URL.Query(), endpoint)
-		return nil
+		return r
 	case resource && r.Method == http.MethodGet:
 		h.get(w, r, endpoint, segs[1])
-		return nil
+		return r
 	case resource && r.Method == http.MethodPatch:
 		h.patch(w, r, endpoint, segs[1])
-		return nil
+		return r
 	}
 	if r.Method != http.MethodGet {
 		if err := h.prepareBody(r, endpoint); err != nil {
 			writeError(w, err.(scimerrors.ScimError))
-			return nil
+			return r
 		}
 	}
 	if endpoint == "ServiceProviderConfig" {
 		h.serviceProviderConfig(w, r)
-		return nil
+		return r
 	}
-	uw := &unavailableWriter{ResponseWriter: w}
-	r = r.WithContext(context.WithValue(r.Context(), unavailableKey{}, uw)) // a copy: the request log keeps the full path
-	u := *r.URL
-	u.Path, u.RawPath = "/"+strings.Join(segs, "/"), ""
-	r.URL = &u
-	h.lib.ServeHTTP(uw, r)
-	return nil
+	lib := r.Clone(r.Context()) // a copy: the request log keeps the full path
+	lib.URL.Path, lib.URL.RawPath = "/"+strings.Join(segs, "/"), ""
+	h.lib.ServeHTTP(w, lib)
+	return r
 }
 
 // withActor returns r carrying the audit actor, and sets it on c.

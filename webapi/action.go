@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -110,6 +111,9 @@ func (a *API) serve(c echo.Context, act action) error {
 	if cl.caller != nil {
 		r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: cl.caller.Login, API: "webapi", Op: act.path}))
 		c.SetRequest(r)
+		if act.Post {
+			defer a.auditRefusal(cl, act)
+		}
 	}
 	switch {
 	case act.Access >= loggedIn && cl.caller == nil:
@@ -138,6 +142,45 @@ func (a *API) serve(c echo.Context, act action) error {
 		return a.fail(c, err)
 	}
 	return a.fail(c, act.Handle(cl))
+}
+
+// auditRefusal records a refused write of an authenticated caller in the
+// audit trail, with the message the caller got, where it happened.
+func (a *API) auditRefusal(cl *call, act action) {
+	c := cl.c
+	status := c.Response().Status
+	msg, _ := c.Get(refusalKey).(string)
+	if status < 400 || status >= 500 || status == http.StatusUnauthorized || msg == "" {
+		return
+	}
+	name := "/" + act.path
+	for _, k := range []string{"login", "name", "groupName", "currentName", "project", "projectKey", "templateName", "templateId", "key", "organization", "from", "id"} {
+		if v := cl.c.Request().Form.Get(k); v != "" {
+			name = v
+			break
+		}
+	}
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := store.RecordRefusal(ctx, a.store, refusalKind(act.path), name, msg); err != nil {
+		a.log.Error("audit: cannot record a refusal", "err", err)
+	}
+}
+
+// refusalKind names what an action is about, for the audit trail.
+func refusalKind(path string) string {
+	switch ctl, _, _ := strings.Cut(strings.TrimPrefix(path, "api/"), "/"); ctl {
+	case "user_groups":
+		return "group"
+	case "permissions":
+		return "permission"
+	case "user_tokens":
+		return "token"
+	case "projects", "project_tags", "project_badges", "components":
+		return "project"
+	case "organizations":
+		return "organization"
+	}
+	return "user"
 }
 
 // authenticate resolves the caller from the Authorization header or the

@@ -70,6 +70,11 @@ func backup(cl *call) error {
 	w := cl.c.Response()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="scimgate-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
+	// A large store takes longer than the server's write timeout: this
+	// answer alone has none (the client's disconnect still ends it).
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Time{}); err != nil {
+		cl.api.log.Warn("backup: cannot lift the write deadline", "err", err)
+	}
 	w.WriteHeader(http.StatusOK)
 	_, err := cl.api.store.Backup(cl.c.Request().Context(), w)
 	if err != nil {

@@ -45,7 +45,14 @@ type errorMsg struct {
 	Msg string `json:"msg"`
 }
 
+// refusalKey is where an answer's refusal message waits, in the request's
+// echo context, for serve to audit it.
+const refusalKey = "scimgate.refusal"
+
 func writeErrors(c echo.Context, status int, msgs ...string) error {
+	if status >= 400 && status < 500 && len(msgs) > 0 {
+		c.Set(refusalKey, msgs[0])
+	}
 	body := errorBody{Errors: make([]errorMsg, len(msgs))}
 	for i, m := range msgs {
 		body.Errors[i].Msg = m

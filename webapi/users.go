@@ -528,7 +528,10 @@ func currentUser(cl *call) error {
 
 // changePassword answers in its own format: 204, or 400 {"result": ...}.
 func changePassword(cl *call) error {
-	result := func(msg string) error { return cl.c.JSON(http.StatusBadRequest, map[string]string{"result": msg}) }
+	result := func(msg string) error {
+		cl.c.Set(refusalKey, msg)
+		return cl.c.JSON(http.StatusBadRequest, map[string]string{"result": msg})
+	}
 	if cl.caller == nil {
 		return writeErrors(cl.c, http.StatusUnauthorized, "Authentication is required")
 	}

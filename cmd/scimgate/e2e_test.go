@@ -25,9 +25,10 @@ import (
 const adminPass = "Gate-keeper-123!"
 
 type gateway struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store *bolt.Store
+	t      *testing.T
+	srv    *httptest.Server
+	store  *bolt.Store
+	server *server
 }
 
 func newGateway(t *testing.T) *gateway { return newGatewayWith(t, nil) }
@@ -76,7 +77,7 @@ func newGatewayOn(t *testing.T, db string, opts ...func(*serverOptions)) *gatewa
 	srv.Config.Handler = e.echo
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &gateway{t: t, srv: srv, store: st}
+	return &gateway{t: t, srv: srv, store: st, server: e}
 }
 
 func (g *gateway) req(method, path, contentType, body, auth string) (int, map[string]any, string) {

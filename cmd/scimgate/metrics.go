@@ -52,12 +52,14 @@ func (m *metrics) audited(entries []store.AuditEntry) {
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
+		if err := next(c); err != nil {
+			c.Error(err) // answered here, so the status counted is the one sent
+		}
 		route := routeLabel(c)
 		method := c.Request().Method
 		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-		return err
+		return nil
 	}
 }
 

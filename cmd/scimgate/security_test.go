@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
 )
@@ -52,6 +54,28 @@ func TestRefusalAuditBounded(t *testing.T) {
 	}
 	if entry.Actor != "eve" || len(entry.Name) > 255*4 || len(entry.Detail) > 1024*4 || !entry.Truncated {
 		t.Errorf("refusal entry: actor %q, name %d bytes, detail %d bytes, truncated %v", entry.Actor, len(entry.Name), len(entry.Detail), entry.Truncated)
+	}
+	// SCIM refusals are recorded where they happen too, with their detail.
+	if st, _, raw := g.req("POST", "/api/scim/v2/Groups", "application/scim+json",
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"anyone"}`, g.bearer("idp")); st != 400 {
+		t.Fatalf("SCIM group named anyone: %d %s", st, raw)
+	}
+	err = g.store.View(context.Background(), func(tx store.Tx) error {
+		for e, err := range tx.Audit() {
+			if err != nil {
+				return err
+			}
+			if e.Action == "refused" && e.API == "scim" {
+				if e.Kind != "group" || e.Detail != "Anyone group cannot be used" || e.Actor != "admin" || e.Op != "POST /Groups" {
+					return fmt.Errorf("SCIM refusal entry %+v", e)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no SCIM refusal recorded")
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 
@@ -285,5 +309,31 @@ func TestSCIMAlias(t *testing.T) {
 	off := newGatewayWith(t, func(o *serverOptions) { o.NoSCIMAlias = true })
 	if st, _, _ := off.req("GET", "/scim/v2/ServiceProviderConfig", "", "", off.bearer("idp")); st != 404 {
 		t.Errorf("alias turned off: %d", st)
+	}
+}
+
+// A panic is answered in the format of the API whose path it is, logged,
+// and counted in /metrics; so are paths no API serves.
+func TestPanicsAndUnknownPaths(t *testing.T) {
+	g := newGateway(t)
+	boom := func(echo.Context) error { panic("boom") }
+	g.server.echo.GET("/api/scim/v2/boom", boom)
+	g.server.echo.GET("/api/boom", boom)
+	st, body, raw := g.req("GET", "/api/scim/v2/boom", "", "", "")
+	if st != 500 || body["status"] != "500" || body["schemas"] == nil {
+		t.Errorf("SCIM panic: %d %s", st, raw)
+	}
+	st, _, raw = g.req("GET", "/api/boom", "", "", "")
+	if st != 500 || raw != `{"errors":[{"msg":"An error has occurred. Please contact your administrator"}]}` {
+		t.Errorf("Web API panic: %d %s", st, raw)
+	}
+	if st, _, raw := g.req("GET", "/nowhere", "", "", ""); st != 404 || raw != "Not Found" {
+		t.Errorf("unknown path: %d %s", st, raw)
+	}
+	_, _, metrics := g.req("GET", "/metrics", "", "", "")
+	for _, want := range []string{`route="unknown",status="500"} 1`, `route="/api/boom",status="500"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("panic not counted: no %s", want)
+		}
 	}
 }

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,7 +63,11 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(o.Proxies)
 	s.echo = e
-	e.Use(s.requestLog, middleware.Recover(), s.https, retryAfter, s.metrics.middleware, s.auditRefusals)
+	e.HTTPErrorHandler = errorHandler(log)
+	// Recover is innermost, so a panicking request is still answered in its
+	// API's format, logged and counted.
+	recoverer := middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true})
+	e.Use(s.requestLog, s.https, retryAfter, s.metrics.middleware, recoverer)
 	prefixes := []string{scim.Prefix}
 	if !o.NoSCIMAlias {
 		prefixes = append(prefixes, scim.AliasPrefix)
@@ -125,6 +128,36 @@ func (s *server) fromProxy(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// errorHandler answers what no handler answered (unknown paths outside the
+// APIs' own catch-alls, wrong methods, panics) in the format of the API the
+// path belongs to: SCIM's error, SonarQube's {"errors":[...]}, else text.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status := http.StatusInternalServerError
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+		}
+		msg := http.StatusText(status)
+		if status >= 500 {
+			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+			msg = "An error has occurred. Please contact your administrator"
+		}
+		path := c.Request().URL.Path
+		switch {
+		case strings.HasPrefix(path, scim.Prefix) || strings.HasPrefix(path, scim.AliasPrefix):
+			scim.WriteError(c.Response(), status, msg)
+		case strings.HasPrefix(path, "/api/"):
+			_ = c.JSON(status, map[string]any{"errors": []map[string]string{{"msg": msg}}})
+		default:
+			_ = c.String(status, msg)
+		}
+	}
 }
 
 // retryAfter adds Retry-After to every 503 that lacks one (SCIM errors are
@@ -207,93 +240,4 @@ func routeLabel(c echo.Context) string {
 		return "unknown"
 	}
 	return p
-}
-
-// auditRefusals records refused writes of authenticated callers in the
-// audit trail, with the message the caller got, whichever API refused.
-func (s *server) auditRefusals(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
-			return next(c)
-		}
-		rec := &errorRecorder{ResponseWriter: c.Response().Writer}
-		c.Response().Writer = rec
-		err := next(c)
-		r := c.Request() // the adapters' request: it carries the actor and the parsed form
-		status := c.Response().Status
-		actor := store.ActorFrom(r.Context())
-		if actor.Login == "" || status < 400 || status >= 500 || status == http.StatusUnauthorized {
-			return err
-		}
-		name := r.URL.Path
-		for _, k := range []string{"login", "name", "groupName", "currentName", "project", "projectKey", "templateName", "key", "organization"} {
-			if v := r.Form.Get(k); v != "" {
-				name = v
-				break
-			}
-		}
-		if rerr := store.RecordRefusal(context.WithoutCancel(r.Context()), s.store, refusalKind(r.URL.Path), name, rec.message()); rerr != nil {
-			s.log.Error("audit: cannot record a refusal", "err", rerr)
-		}
-		return err
-	}
-}
-
-// errorRecorder keeps the start of an error response's body.
-type errorRecorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (e *errorRecorder) WriteHeader(status int) {
-	e.status = status
-	e.ResponseWriter.WriteHeader(status)
-}
-
-func (e *errorRecorder) Write(b []byte) (int, error) {
-	if e.status >= 400 && e.body.Len() < 4096 {
-		e.body.Write(b[:min(len(b), 4096-e.body.Len())])
-	}
-	return e.ResponseWriter.Write(b)
-}
-
-// message extracts the text of a SCIM ("detail") or Web API ("errors",
-// "result") error body.
-func (e *errorRecorder) message() string {
-	var body struct {
-		Detail string `json:"detail"`
-		Result string `json:"result"`
-		Errors []struct {
-			Msg string `json:"msg"`
-		} `json:"errors"`
-	}
-	_ = json.Unmarshal(e.body.Bytes(), &body)
-	switch {
-	case body.Detail != "":
-		return body.Detail
-	case body.Result != "":
-		return body.Result
-	case len(body.Errors) > 0:
-		return body.Errors[0].Msg
-	}
-	return http.StatusText(e.status)
-}
-
-// refusalKind names what a refused request was about, from its path.
-func refusalKind(path string) string {
-	p := strings.ToLower(path)
-	switch {
-	case strings.Contains(p, "/groups") || strings.Contains(p, "/user_groups/"):
-		return "group"
-	case strings.Contains(p, "/permissions/"):
-		return "permission"
-	case strings.Contains(p, "/user_tokens/"):
-		return "token"
-	case strings.Contains(p, "/projects/"):
-		return "project"
-	case strings.Contains(p, "/organizations/"):
-		return "organization"
-	}
-	return "user"
 }
