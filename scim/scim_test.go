@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -15,6 +14,7 @@ import (
 	"github.com/scimgate/scimgate/scim"
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
 // env is a running SCIM API on a real bbolt file, with an admin token.
@@ -27,17 +27,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := bolttest.MustOpen(t)
 	ctx := context.Background()
 	if _, _, err := store.Bootstrap(ctx, st, "Admin-pass-123"); err != nil {
 		t.Fatal(err)
 	}
 	token := store.NewTokenSecret()
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err := st.Update(ctx, func(tx store.Tx) error {
 		admin, err := tx.UserByLogin("admin")
 		if err != nil {
 			return err

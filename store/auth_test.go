@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/scimgate/scimgate/store"
-	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
 func basic(login, pw string) string {
@@ -30,16 +29,12 @@ var (
 func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenticator, *time.Time, string) {
 	t.Helper()
 	store.PasswordCost = bcrypt.MinCost
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := bolttest.MustOpen(t)
 	if _, _, err := store.Bootstrap(ctx, st, adminPW); err != nil {
 		t.Fatal(err)
 	}
 	token := store.NewTokenSecret()
-	_ = st.Update(ctx, func(tx store.Tx) error {
+	mustUpdate(t, st, func(tx store.Tx) error {
 		admin, _ := tx.UserByLogin("admin")
 		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: admin.ID, Name: "t"})
 	})
@@ -226,7 +221,7 @@ func TestSessions(t *testing.T) {
 	if use(s1) == nil {
 		t.Error("session survives logout")
 	}
-	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+	mustUpdate(t, a.Store, func(tx store.Tx) error {
 		u, _ := tx.UserByLogin("bob")
 		u.PasswordHash, _ = store.HashPassword("Other-pass-1234")
 		_, err := store.SaveUser(tx, u)
@@ -235,7 +230,7 @@ func TestSessions(t *testing.T) {
 	if use(s2) == nil {
 		t.Error("session survives a password change")
 	}
-	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+	mustUpdate(t, a.Store, func(tx store.Tx) error {
 		u, _ := tx.UserByLogin("carol")
 		_, err := store.Deactivate(tx, "", u, false)
 		return err
@@ -253,7 +248,7 @@ func TestTrustedHosts(t *testing.T) {
 	}
 	u := addLocal(t, a, "bob", "Bob-pass-1234", time.Time{}, store.UserPolicy{TrustedHosts: hosts})
 	token := store.NewTokenSecret()
-	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+	mustUpdate(t, a.Store, func(tx store.Tx) error {
 		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: u.ID, Name: "t"})
 	})
 	creds := map[string]store.Credentials{
@@ -317,7 +312,7 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		}
 	}
 	// A grant is a write: the cached caller is not reused.
-	_ = a.Store.Update(ctx, func(tx store.Tx) error { return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermAdmin) })
+	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermAdmin) })
 	if c, err := auth(secret); err != nil || !c.Admin {
 		t.Fatalf("after the grant: %+v %v", c, err)
 	}
@@ -327,7 +322,7 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		t.Fatal("expired token accepted from the cache")
 	}
 	*now = now.Add(-time.Hour)
-	_ = a.Store.Update(ctx, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
+	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
 	if _, err := auth(secret); err == nil {
 		t.Fatal("revoked token accepted")
 	}
@@ -338,7 +333,7 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err != nil {
 		t.Fatal(err)
 	}
-	_ = a.Store.Update(ctx, func(tx store.Tx) error {
+	mustUpdate(t, a.Store, func(tx store.Tx) error {
 		admin, _ := tx.UserByLogin("admin")
 		admin.Policy.TrustedHosts = []string{"127.0.0.1/32"}
 		return tx.PutUser(admin)
@@ -378,5 +373,13 @@ func TestPerUserLockoutThreshold(t *testing.T) {
 	_ = try("strict", "wrong")
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("per-user threshold ignored when the instance threshold is 0")
+	}
+}
+
+// mustUpdate runs fn in a write transaction; any error fails the test.
+func mustUpdate(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatal(err)
 	}
 }

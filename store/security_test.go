@@ -1,14 +1,13 @@
 package store_test
 
 import (
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
-	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
 // Finding 2: reservations are atomic, so of many attempts arriving at once
@@ -45,11 +44,7 @@ func TestLockoutReservesAtomically(t *testing.T) {
 // Finding 3: audit entries are bounded, and one caller's refusals are
 // limited to a burst a minute with the rest counted.
 func TestAuditBounded(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := bolttest.MustOpen(t)
 	s := store.Audited(st, nil)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	defer func(old func() time.Time) { store.Now = old }(store.Now)

@@ -1,7 +1,7 @@
 package webapi_test
 
 import (
-	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,12 +34,19 @@ var (
 
 // holds reports whether login holds perm on the project with key.
 func (e *env) holds(login, perm, key string) bool {
+	e.t.Helper()
 	var ok bool
-	_ = e.store.View(context.Background(), func(tx store.Tx) error {
-		u, _ := tx.UserByLogin(login)
-		p, _ := tx.ProjectByKey(key)
-		ok, _ = store.HasProjectPermission(tx, u.ID, p, perm)
-		return nil
+	e.view(func(tx store.Tx) error {
+		u, err := userIn(tx, login)
+		if err != nil {
+			return err
+		}
+		p, err := tx.ProjectByKey(key)
+		if err != nil {
+			return fmt.Errorf("project %q: %w", key, err)
+		}
+		ok, err = store.HasProjectPermission(tx, u.ID, p, perm)
+		return err
 	})
 	return ok
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 	"github.com/scimgate/scimgate/webapi"
 )
 
@@ -51,17 +52,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := bolttest.MustOpen(t)
 	ctx := context.Background()
 	if _, _, err := store.Bootstrap(ctx, st, adminPass); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: st, aliceToken: store.NewTokenSecret()}
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err := st.Update(ctx, func(tx store.Tx) error {
 		hash, _ := store.HashPassword(alicePass)
 		alice, err := store.NewUser(tx, store.User{Login: "alice", Name: "Alice", Email: "alice@example.com", Active: true, Local: true,
 			ExternalLogin: "alice", ExternalProvider: "sonarqube", PasswordHash: hash})
@@ -182,10 +179,12 @@ func golden(t *testing.T, name, body string) {
 }
 
 // snapshot is what the store holds about users, groups, members, grants and
-// tokens: refused requests must leave it unchanged.
+// tokens: refused requests must leave it unchanged. A store that cannot be
+// read gives a snapshot that differs from every other (it also runs inside
+// fuzz targets, where the env's testing.F must not be used).
 func (e *env) snapshot() string {
 	var b strings.Builder
-	_ = e.store.View(context.Background(), func(tx store.Tx) error {
+	err := e.store.View(context.Background(), func(tx store.Tx) error {
 		for u := range values(tx.UsersByLogin()) {
 			u.LastConnection = nil // written in the background by any sign-in
 			raw, _ := json.Marshal(u)
@@ -211,6 +210,9 @@ func (e *env) snapshot() string {
 		}
 		return nil
 	})
+	if err != nil {
+		return "unreadable store: " + err.Error()
+	}
 	return b.String()
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
 // cli runs one command and returns its exit code and outputs.
@@ -225,7 +226,7 @@ func TestBackupAndRestore(t *testing.T) {
 	if err := st.Check(); err != nil {
 		t.Fatalf("restored store fails the check: %v", err)
 	}
-	_ = st.View(context.Background(), func(tx store.Tx) error {
+	must(t, st.View(context.Background(), func(tx store.Tx) error {
 		for i := 0; i < 20; i++ {
 			if _, err := tx.UserByLogin(fmt.Sprintf("pre%d", i)); err != nil {
 				t.Errorf("pre%d missing from the backup", i)
@@ -235,7 +236,7 @@ func TestBackupAndRestore(t *testing.T) {
 			t.Error("a user created after the backup is in it")
 		}
 		return nil
-	})
+	}))
 	bad := filepath.Join(t.TempDir(), "garbage.db")
 	_ = os.WriteFile(bad, []byte("not a store"), 0o600)
 	st.Close()
@@ -313,11 +314,7 @@ func TestAuditTrailAndMetrics(t *testing.T) {
 
 // Logs carry request id, method, path, status and caller, never secrets.
 func TestRequestLogHasNoSecrets(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := bolttest.MustOpen(t)
 	if _, _, err := store.Bootstrap(context.Background(), st, adminPass); err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func TestCrashSafety(t *testing.T) {
 		if err := st.Check(); err != nil {
 			t.Fatalf("round %d: store fails the consistency check after SIGKILL: %v", round, err)
 		}
-		_ = st.View(context.Background(), func(tx store.Tx) error {
+		must(t, st.View(context.Background(), func(tx store.Tx) error {
 			for login := range acked {
 				u, err := tx.UserByLogin(login)
 				if err != nil {
@@ -150,7 +150,7 @@ func TestCrashSafety(t *testing.T) {
 				t.Errorf("round %d: user count %d but %d records", round, n, walked)
 			}
 			return nil
-		})
+		}))
 		st.Close()
 	}
 	if len(acked) == 0 || len(deactivated) == 0 {

@@ -142,7 +142,7 @@ func TestManagedUserEndToEnd(t *testing.T) {
 
 	snapshot := func() string {
 		var b bytes.Buffer
-		_ = g.store.View(context.Background(), func(tx store.Tx) error {
+		must(t, g.store.View(context.Background(), func(tx store.Tx) error {
 			for u, err := range tx.Users("") {
 				raw, _ := json.Marshal(u)
 				b.Write(raw)
@@ -161,7 +161,7 @@ func TestManagedUserEndToEnd(t *testing.T) {
 				}
 			}
 			return nil
-		})
+		}))
 		return b.String()
 	}
 	before := snapshot()
@@ -313,5 +313,13 @@ func TestUsage(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"serve", "-nope"}, &out, &errOut); code != 2 {
 		t.Errorf("bad flag: %d", code)
+	}
+}
+
+// must fails the test on err; safe from any goroutine.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Error(err)
 	}
 }

@@ -30,14 +30,14 @@ func BenchmarkStore(b *testing.B) {
 		b.Run(fmt.Sprintf("UserByID/users=%d", n), func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					_ = st.View(ctx, func(tx store.Tx) error { _, err := tx.User(ids[rand.IntN(n)]); return err })
+					must(b, st.View(ctx, func(tx store.Tx) error { _, err := tx.User(ids[rand.IntN(n)]); return err }))
 				}
 			})
 		})
 		b.Run(fmt.Sprintf("UserByLogin/users=%d", n), func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					_ = st.View(ctx, func(tx store.Tx) error { _, err := tx.UserByLogin(fmt.Sprintf("user%d", rand.IntN(n))); return err })
+					must(b, st.View(ctx, func(tx store.Tx) error { _, err := tx.UserByLogin(fmt.Sprintf("user%d", rand.IntN(n))); return err }))
 				}
 			})
 		})

@@ -204,16 +204,27 @@ func migrateActive(t *tx) error {
 // DB exposes the bbolt handle for tests and tools.
 func (s *Store) DB() *bolt.DB { return s.db }
 
-// Check runs bbolt's consistency check over the whole file.
+// Check runs bbolt's consistency check over the whole file. It runs inside
+// a write transaction that it rolls back: a read transaction would compare
+// its snapshot with the live free list, which concurrent writers change.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	var found error
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
-		return errors.Join(errs...)
+		found = errors.Join(errs...)
+		return errCheckDone
 	})
+	if errors.Is(err, errCheckDone) {
+		return found
+	}
+	return err
 }
+
+// errCheckDone rolls Check's transaction back.
+var errCheckDone = errors.New("check done")
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }

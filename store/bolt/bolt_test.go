@@ -14,15 +14,13 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/bolt/bolttest"
 	"github.com/scimgate/scimgate/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := bolt.Open(filepath.Join(t.TempDir(), "scimgate.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := bolttest.MustOpen(t)
 		return s
 	})
 }
@@ -62,10 +60,10 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 					return
 				default:
 				}
-				_ = s.Update(ctx, func(tx store.Tx) error {
+				must(t, s.Update(ctx, func(tx store.Tx) error {
 					_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("w%d-%d", w, i), Active: true, ExternalID: "x"})
 					return err
-				})
+				}))
 			}
 		}()
 	}
@@ -92,7 +90,7 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 		}); err != nil {
 			t.Errorf("backup %d fails the consistency check: %v", b, err)
 		}
-		_ = copy.View(ctx, func(tx store.Tx) error {
+		must(t, copy.View(ctx, func(tx store.Tx) error {
 			n, _ := tx.CountUsers()
 			walked := 0
 			for _, err := range tx.Users("") {
@@ -107,9 +105,17 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 				t.Errorf("backup %d: count %d, records %d, externalId index %d", b, n, walked, ext)
 			}
 			return nil
-		})
+		}))
 		copy.Close()
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// must fails the test (or benchmark) on err; safe from any goroutine.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Error(err)
+	}
 }

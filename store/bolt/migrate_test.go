@@ -45,7 +45,7 @@ func TestMigrateDefaultGroupRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_ = s.View(ctx, func(st store.Tx) error {
+	if err := s.View(ctx, func(st store.Tx) error {
 		t2 := st.(*tx)
 		def := t2.defaultGroup()
 		if n := countPrefix(t2.b(bMembers), def); n != 0 {
@@ -63,5 +63,7 @@ func TestMigrateDefaultGroupRows(t *testing.T) {
 			t.Errorf("GroupsOf(admin) = %v: want the default group once, then sonar-administrators", groups)
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

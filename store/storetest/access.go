@@ -40,7 +40,7 @@ func testProjectsTemplatesOrgs(t *testing.T, s store.Store) {
 	if store.ErrorCode(err) != store.EConflict {
 		t.Errorf("duplicate template name: %v, want conflict", err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		got, err := tx.ProjectByKey("WEB-APP")
 		if err != nil || !reflect.DeepEqual(got, p) {
 			t.Errorf("ProjectByKey = %+v, %v; want %+v", got, err, p)
@@ -74,7 +74,7 @@ func testProjectsTemplatesOrgs(t *testing.T, s store.Store) {
 		}
 		return store.RemoveProject(tx, p)
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if _, err := tx.ProjectByKey("web"); !store.IsNotFound(err) {
 			t.Errorf("deleted project found: %v", err)
 		}
@@ -150,7 +150,7 @@ func testProjectPermissionRules(t *testing.T, s store.Store) {
 		service, err = store.CreateProject(tx, store.Project{Key: "svc-billing", Private: true})
 		return err
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		cases := []struct {
 			name string
 			key  string
@@ -257,14 +257,14 @@ func testOrganizationMembership(t *testing.T, s store.Store) {
 		}
 		return tx.Grant(store.Subject{Kind: 'u', ID: dan.ID}, store.OnProject(p.ID, store.PermBrowse))
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if ok, _ := store.HasProjectPermission(tx, dan.ID, p, store.PermBrowse); !ok {
 			t.Error("member with Browse cannot browse")
 		}
 		return nil
 	})
 	update(t, s, func(tx store.Tx) error { return store.RemoveOrgMember(tx, "acme", dan) })
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if ok, _ := store.IsOrgMember(tx, "acme", dan.ID); ok {
 			t.Error("still a member")
 		}
@@ -287,7 +287,7 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 	eve, fox := mkUser(t, s, "eve"), mkUser(t, s, "fox")
 	check := func(when string, want ...string) {
 		t.Helper()
-		_ = s.View(ctx, func(tx store.Tx) error {
+		view(t, s, func(tx store.Tx) error {
 			def, err := tx.GroupByName(store.DefaultGroup)
 			if err != nil {
 				t.Fatal(err)
@@ -337,8 +337,10 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 // authenticator's token cache) rely on it.
 func testGeneration(t *testing.T, s store.Store) {
 	g0 := s.Generation()
-	_ = s.View(ctx, func(tx store.Tx) error { _, err := tx.CountUsers(); return err })
-	_ = s.Update(ctx, func(tx store.Tx) error { return store.Errorf(store.EInvalid, "no") })
+	view(t, s, func(tx store.Tx) error { _, err := tx.CountUsers(); return err })
+	if err := s.Update(ctx, func(tx store.Tx) error { return store.Errorf(store.EInvalid, "no") }); store.ErrorCode(err) != store.EInvalid {
+		t.Fatalf("a refused Update returned %v", err)
+	}
 	if g := s.Generation(); g != g0 {
 		t.Fatalf("a read or a rolled-back write moved the generation: %d -> %d", g0, g)
 	}

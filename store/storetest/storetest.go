@@ -75,6 +75,14 @@ func all[T any](t *testing.T, seq iter.Seq2[T, error]) iter.Seq[T] {
 	}
 }
 
+// view runs fn in a read transaction and fails the test on any error.
+func view(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.View(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	t.Helper()
 	if err := s.Update(ctx, fn); err != nil {
@@ -98,7 +106,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 	if !store.ValidID(u.ID) || u.Version != 1 || u.Created.IsZero() {
 		t.Fatalf("new user not filled in: %+v", u)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		got, err := tx.User(u.ID)
 		if err != nil || got.Login != "alice" || !got.Active {
 			t.Errorf("User(%s) = %+v, %v", u.ID, got, err)
@@ -121,7 +129,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 	full.Email, full.SCMAccounts, full.PasswordHash, full.Locale, full.PasswordChanged = "a@example.com", []string{"al"}, "hash", "fr", changed
 	full.Policy = store.UserPolicy{PasswordExpirationDays: &days, SessionTimeout: time.Hour, TrustedHosts: []string{"10.0.0.0/8"}, LockoutThreshold: &days}
 	update(t, s, func(tx store.Tx) error { return tx.PutUser(full) })
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if got, err := tx.User(u.ID); err != nil || !reflect.DeepEqual(got, full) {
 			t.Errorf("User after PutUser = %+v, %v; want %+v", got, err, full)
 		}
@@ -138,7 +146,7 @@ func testLoginUnique(t *testing.T, s store.Store) {
 	if store.ErrorCode(err) != store.EConflict {
 		t.Fatalf("duplicate login err = %v, want conflict", err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if n, _ := tx.CountUsers(); n != 1 {
 			t.Errorf("CountUsers = %d after refused insert, want 1", n)
 		}
@@ -154,7 +162,7 @@ func testLoginRename(t *testing.T, s store.Store) {
 		return err
 	})
 	mkUser(t, s, "carol") // old login is free again
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		got, err := tx.UserByLogin("carol2")
 		if err != nil || got.ID != u.ID || got.Version != 2 {
 			t.Errorf("renamed user = %+v, %v", got, err)
@@ -176,7 +184,7 @@ func testExternalIDIndex(t *testing.T, s store.Store) {
 		_, err := store.SaveUser(tx, u)
 		return err
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if us, _ := tx.UsersByExternalID("ext-1"); len(us) != 0 {
 			t.Errorf("stale externalId index: %v", us)
 		}
@@ -195,7 +203,7 @@ func testUsersOrder(t *testing.T, s store.Store) {
 	for _, l := range []string{"zed", "amy", "Mia"} {
 		ids = append(ids, mkUser(t, s, l).ID)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		var got []string
 		for u := range all(t, tx.Users("")) {
 			got = append(got, u.ID)
@@ -296,7 +304,7 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 		t.Errorf("duplicate group name err = %v, want conflict", err)
 	}
 	update(t, s, func(tx store.Tx) error { return tx.RemoveMember(g.ID, u2.ID) })
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if n, _ := tx.CountMembers(g.ID); n != 1 {
 			t.Errorf("CountMembers = %d, want 1", n)
 		}
@@ -334,7 +342,7 @@ func testDeleteGroupCascades(t *testing.T, s store.Store) {
 		return tx.Grant(store.Subject{Kind: 'g', ID: g.ID}, store.PermScan)
 	})
 	update(t, s, func(tx store.Tx) error { return tx.DeleteGroup(g.ID) })
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if _, err := tx.Group(g.ID); !store.IsNotFound(err) {
 			t.Errorf("group still there: %v", err)
 		}
@@ -369,7 +377,7 @@ func testPermissions(t *testing.T, s store.Store) {
 		}
 		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermGateAdmin)
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		perms, _ := store.UserPermissions(tx, u.ID)
 		if len(perms) != 2 || perms[0] != store.PermGateAdmin || perms[1] != store.PermScan {
 			t.Errorf("UserPermissions = %v", perms)
@@ -391,7 +399,7 @@ func testTokens(t *testing.T, s store.Store) {
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("Authenticate(token) = %v, %v", got, err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		toks, _ := tx.Tokens(u.ID)
 		if len(toks) != 1 || toks[0].Name != "ci" || toks[0].Hash == secret {
 			t.Errorf("Tokens = %+v", toks)
@@ -423,7 +431,7 @@ func testRollback(t *testing.T, s store.Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update err = %v", err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if _, err := tx.UserByLogin("ghost"); !store.IsNotFound(err) {
 			t.Error("write of a failed transaction is visible")
 		}
@@ -446,7 +454,7 @@ func testBootstrap(t *testing.T, s store.Store) {
 	if _, err := authenticate(s, "admin", pw+"x", true); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); !ok {
 			t.Error("admin lacks admin")
 		}
@@ -466,7 +474,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	var admin store.User
-	_ = s.View(ctx, func(tx store.Tx) error { admin, _ = tx.UserByLogin("admin"); return nil })
+	view(t, s, func(tx store.Tx) error { admin, _ = tx.UserByLogin("admin"); return nil })
 	u := mkUser(t, s, "hal")
 	secret := store.NewTokenSecret()
 	update(t, s, func(tx store.Tx) error {
@@ -486,7 +494,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 		_, err := store.Deactivate(tx, admin.ID, u, false)
 		return err
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		got, _ := tx.User(u.ID)
 		toks, _ := tx.Tokens(u.ID)
 		perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
@@ -506,7 +514,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 	if store.ErrorMessage(err) != "User is last administrator, and cannot be deactivated" {
 		t.Errorf("last admin err = %v", err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if got, _ := tx.User(admin.ID); !got.Active {
 			t.Error("refused deactivation left the admin inactive")
 		}
@@ -517,7 +525,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 		_, err := store.Reactivate(tx, u)
 		return err
 	})
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		g, _ := tx.GroupByName(store.DefaultGroup)
 		if ok, _ := tx.IsMember(g.ID, u.ID); !ok {
 			t.Error("reactivated user not back in sonar-users")
@@ -544,7 +552,7 @@ func testLastAdminGroup(t *testing.T, s store.Store) {
 	if store.ErrorCode(err) != store.EInvalid {
 		t.Fatalf("EnsureAdmin err = %v", err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if _, err := tx.GroupByName("sonar-administrators"); err != nil {
 			t.Error("refused change was not rolled back")
 		}
@@ -613,7 +621,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	if ok != 40 || conflicts != 10 {
 		t.Errorf("%d created, %d conflicts; want 40 and 10", ok, conflicts)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		if c, _ := tx.CountUsers(); c != 40 {
 			t.Errorf("CountUsers = %d, want 40", c)
 		}
@@ -629,7 +637,7 @@ func testAuditLog(t *testing.T, s store.Store) {
 	}
 	var ops []string
 	var seqs []uint64
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		for e := range all(t, tx.Audit()) {
 			ops = append(ops, e.Op)
 			seqs = append(seqs, e.Seq)
@@ -665,20 +673,27 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = a.Update(actx, func(tx store.Tx) error {
+	rollback := errors.New("rolled back")
+	err = a.Update(actx, func(tx store.Tx) error {
 		u.Active = false
 		if _, err := store.SaveUser(tx, u); err != nil {
 			return err
 		}
-		return errors.New("rolled back")
+		return rollback
 	})
-	_ = a.Update(actx, func(tx store.Tx) error {
+	if !errors.Is(err, rollback) {
+		t.Fatalf("rolled-back Update returned %v", err)
+	}
+	err = a.Update(actx, func(tx store.Tx) error {
 		u.Active = false
 		_, err := store.SaveUser(tx, u)
 		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		for e := range all(t, tx.Audit()) {
 			if e.Actor != "okta" || e.API != "scim" || e.Op != "PATCH /Users" {
 				t.Errorf("entry without its actor: %+v", e)
@@ -692,7 +707,7 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 		t.Errorf("audit = %v, want %v", got, want)
 	}
 	var last store.AuditEntry
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		for e := range all(t, tx.Audit()) {
 			last = e
 			break
@@ -708,7 +723,7 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 	if err := store.RecordRefusal(actx, s, "user", "kim", "nope"); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		for e := range all(t, tx.Audit()) {
 			if e.Action != "refused" || e.Detail != "nope" || e.Actor != "okta" {
 				t.Errorf("refusal entry = %+v", e)
@@ -726,10 +741,13 @@ func testBackup(t *testing.T, s store.Store) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 50; i++ {
-			_ = s.Update(ctx, func(tx store.Tx) error {
+			if err := s.Update(ctx, func(tx store.Tx) error {
 				_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("during%d", i), Active: true})
 				return err
-			})
+			}); err != nil {
+				t.Errorf("write during the backup: %v", err)
+				return
+			}
 		}
 	}()
 	var buf bytes.Buffer
@@ -755,7 +773,7 @@ func testPruneAudit(t *testing.T, s store.Store) {
 		t.Fatalf("PruneAudit = %d, %v; want 2", n, err)
 	}
 	var ops []string
-	_ = s.View(ctx, func(tx store.Tx) error {
+	view(t, s, func(tx store.Tx) error {
 		for e := range all(t, tx.Audit()) {
 			ops = append(ops, e.Op)
 		}
