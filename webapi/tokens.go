@@ -1,21 +1,18 @@
 package webapi
 
 import (
-	"cmp"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
 )
-
-var tokenTypes = []string{store.TokenUser, "GLOBAL_ANALYSIS_TOKEN", "PROJECT_ANALYSIS_TOKEN"}
 
 var userTokensController = controller{Path: "api/user_tokens", Since: "5.3", Desc: "List, create, and delete a user's access tokens. The secret is shown once, when the token is generated; only its hash is stored.", Action: []action{
 	{Key: "generate", Post: true, Since: "5.3", Access: loggedIn, Handle: generateToken,
 		Desc: "Generate a user access token. Administer System permission is required to generate a token for another user.",
 		Params: []param{
 			{Key: "login", Desc: "User login. If not set, the token is generated for the authenticated user."},
-			{Key: "name", Desc: "Token name", Required: true, MaxLen: 100},
-			{Key: "type", Desc: "Token type", Values: tokenTypes, Default: store.TokenUser, Since: "9.5"},
+			{Key: "name", Desc: "Token name", Required: true, MaxLen: store.MaxTokenName},
+			{Key: "type", Desc: "Token type", Values: store.TokenTypes, Default: store.TokenUser, Since: "9.5"},
 			{Key: "projectKey", Desc: "The key of the only project that can be analyzed by the PROJECT_ANALYSIS_TOKEN created.", Since: "9.5"},
 			{Key: "expirationDate", Desc: "The expiration date of the token being generated, in ISO 8601 format (YYYY-MM-DD). If not set, the token never expires.", Since: "9.6"},
 		}},
@@ -30,90 +27,21 @@ var userTokensController = controller{Path: "api/user_tokens", Since: "5.3", Des
 		Params: []param{{Key: "login", Desc: "User login"}}},
 }}
 
-// tokenOwner resolves the login parameter: the caller by default, another
-// user only for administrators.
-func tokenOwner(cl *call, tx store.Tx) (store.User, error) {
-	if !cl.has("login") || cl.str("login") == cl.caller.Login {
-		return *cl.caller, nil
-	}
-	if !cl.admin {
-		if ok, err := store.HasPermission(tx, cl.caller.ID, store.PermUserAdmin); err != nil || !ok {
-			return store.User{}, cmp.Or(err, forbidden())
-		}
-	}
-	login := cl.str("login")
-	u, ok := userByLogin(tx, login)
-	if !ok {
-		return u, notFound("User with login '%s' doesn't exist", login)
-	}
-	return u, cl.mayChange(tx, u) // a token acts as its user: no tokens for the more privileged
+// caller is the request's caller as the use cases take it.
+func (cl *call) callerOf() store.Caller {
+	return store.Caller{User: *cl.caller, Admin: cl.admin}
 }
 
 func generateToken(cl *call) error {
-	name, typ := cl.str("name"), cl.str("type")
-	var expires *time.Time
+	req := store.TokenRequest{Login: cl.str("login"), Name: cl.str("name"), Type: cl.str("type"), ProjectKey: cl.str("projectKey")}
 	if s := cl.str("expirationDate"); s != "" {
 		d, err := time.ParseInLocation("2006-01-02", s, time.UTC)
 		if err != nil {
 			return invalid("Supplied date format for parameter expirationDate is wrong. Please supply date in the ISO 8601 date format (YYYY-MM-DD)")
 		}
-		tomorrow := store.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-		if d.Before(tomorrow) {
-			return invalid("The minimum value for parameter expirationDate is %s.", tomorrow.Format("2006-01-02"))
-		}
-		expires = &d
+		req.Expires = &d
 	}
-	secret := store.NewTokenSecret()
-	var tok store.Token
-	var owner store.User
-	var project store.Project
-	err := cl.update(func(tx store.Tx) error {
-		var err error
-		if owner, err = tokenOwner(cl, tx); err != nil {
-			return err
-		}
-		if !owner.Active { // its token would start working on reactivation
-			return notFound("User with login '%s' doesn't exist", owner.Login)
-		}
-		switch typ {
-		case "GLOBAL_ANALYSIS_TOKEN":
-			if owner.ID != cl.caller.ID {
-				return invalid("A Global Analysis Token cannot be generated for another user.")
-			}
-			if ok, err := store.HasPermission(tx, owner.ID, store.PermScan); err != nil || !ok {
-				return forbidden()
-			}
-			secret = "sqa_" + secret[4:]
-		case "PROJECT_ANALYSIS_TOKEN":
-			if owner.ID != cl.caller.ID {
-				return invalid("A Project Analysis Token cannot be generated for another user.")
-			}
-			key := cl.str("projectKey")
-			if key == "" {
-				return invalid("A projectKey is needed when creating Project Analysis Token")
-			}
-			if project, err = tx.ProjectByKey(key); err != nil || project.Key != key {
-				return notFound("Project key '%s' not found", key)
-			}
-			global, err := store.HasPermission(tx, owner.ID, store.PermScan)
-			if err != nil {
-				return err
-			}
-			onProject, err := store.HasProjectPermission(tx, owner.ID, project, store.PermScan)
-			if err != nil {
-				return err
-			}
-			if !global && !onProject {
-				return forbidden()
-			}
-			secret = "sqp_" + secret[4:]
-		}
-		if _, err := tx.TokenByName(owner.ID, name); err == nil {
-			return invalid("A user token for login '%s' and name '%s' already exists", owner.Login, name)
-		}
-		tok = store.Token{Hash: store.HashToken(secret), UserID: owner.ID, Name: name, Type: typ, Created: store.Now(), Expires: expires, Project: project.ID}
-		return tx.PutToken(tok)
-	})
+	tok, err := store.GenerateToken(cl.c.Request().Context(), cl.api.store, cl.callerOf(), req)
 	if err != nil {
 		return err
 	}
@@ -127,25 +55,12 @@ func generateToken(cl *call) error {
 		ProjectName    string `json:"projectName,omitempty"`
 		ExpirationDate string `json:"expirationDate,omitempty"`
 	}
-	return cl.json(generated{owner.Login, tok.Name, secret, formatDate(&tok.Created), tok.Type, project.Key, project.Name, formatDate(tok.Expires)})
+	return cl.json(generated{tok.Owner.Login, tok.Name, tok.Secret, formatDate(&tok.Created), tok.Type, tok.Project.Key, tok.Project.Name, formatDate(tok.Expires)})
 }
 
 func revokeToken(cl *call) error {
-	err := cl.update(func(tx store.Tx) error {
-		owner, err := tokenOwner(cl, tx)
-		if err != nil {
-			return err
-		}
-		tok, err := tx.TokenByName(owner.ID, cl.str("name"))
-		if store.IsNotFound(err) {
-			return nil // silent, as SonarQube
-		}
-		if err != nil {
-			return err
-		}
-		return tx.DeleteToken(tok.Hash)
-	})
-	if err != nil {
+	// A token that does not exist is no error, as in SonarQube.
+	if _, err := store.RevokeToken(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), cl.str("name")); err != nil {
 		return err
 	}
 	return cl.noContent()
@@ -169,7 +84,7 @@ func searchTokens(cl *call) error {
 	tokens := []entry{}
 	err := cl.view(func(tx store.Tx) error {
 		var err error
-		if owner, err = tokenOwner(cl, tx); err != nil {
+		if owner, err = store.TokenOwner(tx, cl.callerOf(), cl.str("login")); err != nil {
 			return err
 		}
 		list, err := tx.Tokens(owner.ID)

@@ -60,6 +60,10 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
+// operator is who the offline commands act as: whoever may open the store
+// file holds every right.
+var operator = store.Caller{Admin: true}
+
 func findUser(tx store.Tx, login string) (store.User, error) {
 	u, err := tx.UserByLogin(login)
 	if err != nil || u.Login != login {
@@ -77,8 +81,8 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if code := parseFlags(fs, args, stderr); code >= 0 {
 		return code
 	}
-	if *name == "" || len(*name) > 100 {
-		fmt.Fprintln(stderr, "scimgate: -name is required (at most 100 characters)")
+	if *name == "" || len(*name) > store.MaxTokenName {
+		fmt.Fprintf(stderr, "scimgate: -name is required (at most %d characters)\n", store.MaxTokenName)
 		return 2
 	}
 	var exp *time.Time
@@ -95,24 +99,11 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer done()
-	secret := store.NewTokenSecret()
-	err := st.Update(ctx, func(tx store.Tx) error {
-		u, err := findUser(tx, *login)
-		if err != nil {
-			return err
-		}
-		if !u.Active {
-			return store.Errorf(store.EInvalid, "user '%s' is deactivated", *login)
-		}
-		if _, err := tx.TokenByName(u.ID, *name); err == nil {
-			return store.Errorf(store.EConflict, "a token named '%s' already exists for '%s'", *name, *login)
-		}
-		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: *name, Type: store.TokenUser, Created: store.Now(), Expires: exp})
-	})
+	tok, err := store.GenerateToken(ctx, st, operator, store.TokenRequest{Login: *login, Name: *name, Expires: exp})
 	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintln(stdout, secret)
+	fmt.Fprintln(stdout, tok.Secret)
 	return 0
 }
 
@@ -160,17 +151,10 @@ func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer done()
-	err := st.Update(ctx, func(tx store.Tx) error {
-		u, err := findUser(tx, *login)
-		if err != nil {
-			return err
-		}
-		t, err := tx.TokenByName(u.ID, *name)
-		if err != nil {
-			return store.Errorf(store.ENotFound, "'%s' has no token named '%s'", *login, *name)
-		}
-		return tx.DeleteToken(t.Hash)
-	})
+	revoked, err := store.RevokeToken(ctx, st, operator, *login, *name)
+	if err == nil && !revoked {
+		err = store.Errorf(store.ENotFound, "'%s' has no token named '%s'", *login, *name)
+	}
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -115,7 +115,7 @@ func TestTokenCommands(t *testing.T) {
 	if code, _, errOut := cli(t, "token", "create", "-db", db, "-name", "okta"); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("duplicate token: %d %q", code, errOut)
 	}
-	if code, _, errOut := cli(t, "token", "create", "-db", db, "-name", "x", "-login", "ghost"); code != 1 || !strings.Contains(errOut, "no user") {
+	if code, _, errOut := cli(t, "token", "create", "-db", db, "-name", "x", "-login", "ghost"); code != 1 || !strings.Contains(errOut, "User with login 'ghost' doesn't exist") {
 		t.Errorf("unknown login: %d %q", code, errOut)
 	}
 	if code, out, _ := cli(t, "token", "list", "-db", db); code != 0 || !strings.Contains(out, "okta") || strings.Contains(out, secret) {
