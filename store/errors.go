@@ -32,6 +32,11 @@ func Errorf(code, format string, args ...any) error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
 }
 
+// ErrManaged refuses, outside SCIM, a change of what the identity provider
+// owns: a provisioned user's identity and lifecycle, a provisioned group's
+// membership (SonarQube's message for a managed instance).
+var ErrManaged = &Error{Code: EManaged, Msg: "Operation not allowed when the instance is externally managed."}
+
 // ErrUnavailable is returned when a change could not be written to storage;
 // nothing of it was kept, and the same change may succeed later.
 var ErrUnavailable = &Error{Code: EUnavailable, Msg: "The store cannot write at the moment (storage full or failing). Try again later."}

@@ -109,7 +109,7 @@ func updateGroup(cl *call) error {
 			return notFound("Could not find a user group with name '%s'.", current)
 		}
 		if g.Managed {
-			return invalid(msgManaged)
+			return store.ErrManaged
 		}
 		if err := checkDefault(g); err != nil {
 			return err
@@ -169,7 +169,7 @@ func editableGroup(tx store.Tx, name string) (store.Group, error) {
 		return g, err
 	}
 	if g.Managed {
-		return g, invalid(msgManaged)
+		return g, store.ErrManaged
 	}
 	return g, checkDefault(g)
 }

