@@ -310,7 +310,7 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 		if _, err := store.Deactivate(tx, id, admin, false); err != nil {
 			return err
 		}
-		if err := tx.Grant(store.Subject{Kind: 'g', ID: gid}, store.PermAdmin); err != nil {
+		if err := tx.Grant(store.GroupSubject(gid), store.PermAdmin); err != nil {
 			return err
 		}
 		return tx.PutToken(store.Token{Hash: store.HashToken(bossToken), UserID: id, Name: "t"})
@@ -319,7 +319,7 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 		t.Fatal("deactivating admin while it is the only admin should fail")
 	}
 	err = e.store.Update(context.Background(), func(tx store.Tx) error {
-		if err := tx.Grant(store.Subject{Kind: 'g', ID: gid}, store.PermAdmin); err != nil {
+		if err := tx.Grant(store.GroupSubject(gid), store.PermAdmin); err != nil {
 			return err
 		}
 		admin, _ := tx.UserByLogin("admin")

@@ -85,7 +85,7 @@ func ApplyTemplate(tx Tx, p Project, tpl Template, creatorID string) (Project, e
 			if s.ID == AnyoneGroup && p.Private || !p.Private && slices.Contains(PublicPermissions, perm) {
 				continue
 			}
-			if s == (Subject{'u', ProjectCreator}) {
+			if s == (UserSubject(ProjectCreator)) {
 				if creatorID == "" {
 					continue
 				}
@@ -216,9 +216,9 @@ func HasProjectPermission(tx Tx, userID string, p Project, perm string) (bool, e
 	}
 	for s := range tx.Holders(OnProject(p.ID, perm)) {
 		switch {
-		case s.Kind == 'u' && s.ID == userID, s.Kind == 'g' && s.ID == AnyoneGroup && !p.Private:
+		case s.IsUser() && s.ID == userID, !s.IsUser() && s.ID == AnyoneGroup && !p.Private:
 			return true, nil
-		case s.Kind == 'g' && s.ID != AnyoneGroup:
+		case !s.IsUser() && s.ID != AnyoneGroup:
 			if ok, err := tx.IsMember(s.ID, userID); err != nil || ok {
 				return ok, err
 			}
@@ -232,7 +232,7 @@ func HasProjectPermission(tx Tx, userID string, p Project, perm string) (bool, e
 func EnsureProjectAdmin(tx Tx, p Project, msg string) error {
 	for s := range tx.Holders(OnProject(p.ID, PermAdmin)) {
 		ids := []string{s.ID}
-		if s.Kind == 'g' {
+		if !s.IsUser() {
 			ids = slices.Collect(tx.Members(s.ID))
 		}
 		for _, id := range ids {
@@ -246,7 +246,7 @@ func EnsureProjectAdmin(tx Tx, p Project, msg string) error {
 
 // IsOrgMember reports whether a user is a member of organisation org.
 func IsOrgMember(tx Tx, org, userID string) (bool, error) {
-	perms, err := tx.Permissions(Subject{'u', userID})
+	perms, err := tx.Permissions(UserSubject(userID))
 	return slices.Contains(perms, MemberOf(org)), err
 }
 
@@ -264,7 +264,7 @@ func CheckOrgMember(tx Tx, org string, u User) error {
 
 // AddOrgMember makes u a member of org.
 func AddOrgMember(tx Tx, org string, u User) error {
-	return tx.Grant(Subject{'u', u.ID}, MemberOf(org))
+	return tx.Grant(UserSubject(u.ID), MemberOf(org))
 }
 
 // RemoveOrgMember ends u's membership of org, with its memberships of the
@@ -276,7 +276,7 @@ func RemoveOrgMember(tx Tx, org string, u User) error {
 	if err != nil {
 		return err
 	}
-	s := Subject{'u', u.ID}
+	s := UserSubject(u.ID)
 	perms, err := tx.Permissions(s)
 	if err != nil {
 		return err
@@ -359,7 +359,7 @@ func Grantees(tx Tx, p Project, perm string) (map[string][]AccessPath, error) {
 	}
 	for _, s := range slices.Collect(tx.Holders(OnProject(p.ID, perm))) {
 		switch {
-		case s.Kind == 'u':
+		case s.IsUser():
 			if err := add(s.ID, path(s, "user", "")); err != nil {
 				return nil, err
 			}

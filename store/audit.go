@@ -295,10 +295,10 @@ func (t *auditTx) RemoveMember(groupID, userID string) error {
 }
 
 func (t *auditTx) subjectName(s Subject) string {
-	if s == (Subject{'u', ProjectCreator}) {
+	if s == (UserSubject(ProjectCreator)) {
 		return "project creator"
 	}
-	if s.Kind == 'u' {
+	if s.IsUser() {
 		u, _ := t.Tx.User(s.ID)
 		return u.Login
 	}
@@ -320,7 +320,10 @@ func (t *auditTx) permission(s Subject, perm, action string, change func(Subject
 	if err := change(s, perm); err != nil {
 		return err
 	}
-	kind := map[byte]string{'u': "user", 'g': "group"}[s.Kind]
+	kind := "group"
+	if s.IsUser() {
+		kind = "user"
+	}
 	t.add("permission", action, s.ID, t.subjectName(s), kind+" "+DescribePerm(t.Tx, perm), nil, nil)
 	return nil
 }

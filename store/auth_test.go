@@ -312,7 +312,7 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		}
 	}
 	// A grant is a write: the cached caller is not reused.
-	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermAdmin) })
+	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.Grant(store.UserSubject(u.ID), store.PermAdmin) })
 	if c, err := auth(secret); err != nil || !c.Admin {
 		t.Fatalf("after the grant: %+v %v", c, err)
 	}

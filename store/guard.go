@@ -38,9 +38,9 @@ func NewGuard(tx Tx, caller User, admin bool) (*Guard, error) {
 // granted to it, to one of its groups, or to Anyone.
 func HeldKeys(tx Tx, userID string) (map[string]bool, error) {
 	held := map[string]bool{}
-	subjects := []Subject{{'u', userID}, {'g', AnyoneGroup}}
+	subjects := []Subject{UserSubject(userID), GroupSubject(AnyoneGroup)}
 	for gid := range tx.GroupsOf(userID) {
-		subjects = append(subjects, Subject{'g', gid})
+		subjects = append(subjects, GroupSubject(gid))
 	}
 	for _, s := range subjects {
 		keys, err := tx.Permissions(s)
@@ -126,7 +126,7 @@ func (g *Guard) Group(grp Group) error {
 	if g.admin {
 		return nil
 	}
-	perms, err := g.tx.Permissions(Subject{'g', grp.ID})
+	perms, err := g.tx.Permissions(GroupSubject(grp.ID))
 	if err != nil {
 		return err
 	}

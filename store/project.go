@@ -74,8 +74,8 @@ func OnProject(projectID, perm string) string { return "project:" + projectID + 
 func InTemplate(templateID, perm string) string { return "template:" + templateID + ":" + perm }
 
 // ProjectCreator is the pseudo-user of template entries that go to the user
-// who creates a project ("project creator" in SonarQube): a Subject of kind
-// 'u' that is no stored user.
+// who creates a project ("project creator" in SonarQube): a user subject
+// (UserSubject(ProjectCreator)) that is no stored user.
 const ProjectCreator = "ProjectCreator"
 
 // MemberOf is the key that makes a user a member of organisation org.

@@ -98,9 +98,9 @@ func joinDefaultGroup(tx Tx, userID string) error {
 func HasPermission(tx Tx, userID, perm string) (bool, error) {
 	for s := range tx.Holders(perm) {
 		switch {
-		case s.Kind == 'u' && s.ID == userID, s.Kind == 'g' && s.ID == AnyoneGroup:
+		case s.IsUser() && s.ID == userID, !s.IsUser() && s.ID == AnyoneGroup:
 			return true, nil
-		case s.Kind == 'g':
+		case !s.IsUser():
 			if ok, err := tx.IsMember(s.ID, userID); err != nil || ok {
 				return ok, err
 			}
@@ -136,7 +136,7 @@ func EnsureAdmin(tx Tx, msg string) error {
 		return err == nil && u.Active, err
 	}
 	for s := range tx.Holders(PermAdmin) {
-		if s.Kind == 'u' {
+		if s.IsUser() {
 			if ok, err := active(s.ID); err != nil || ok {
 				return err
 			}
@@ -172,12 +172,12 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 			return User{}, err
 		}
 	}
-	perms, err := tx.Permissions(Subject{'u', u.ID})
+	perms, err := tx.Permissions(UserSubject(u.ID))
 	if err != nil {
 		return User{}, err
 	}
 	for _, p := range perms {
-		if err := tx.Revoke(Subject{'u', u.ID}, p); err != nil {
+		if err := tx.Revoke(UserSubject(u.ID), p); err != nil {
 			return User{}, err
 		}
 	}
@@ -323,7 +323,7 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 			users.ID:  {PermProvisioning, PermScan},
 		} {
 			for _, perm := range perms {
-				if err := tx.Grant(Subject{'g', gid}, perm); err != nil {
+				if err := tx.Grant(GroupSubject(gid), perm); err != nil {
 					return err
 				}
 			}
@@ -331,7 +331,7 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 		if err := bootstrapTemplate(tx, admins.ID); err != nil {
 			return err
 		}
-		return tx.Grant(Subject{'u', admin.ID}, PermAdmin)
+		return tx.Grant(UserSubject(admin.ID), PermAdmin)
 	})
 	return password, created, err
 }
@@ -356,7 +356,7 @@ func bootstrapTemplate(tx Tx, adminsID string) error {
 	}
 	for gid, perms := range entries {
 		for _, perm := range perms {
-			if err := tx.Grant(Subject{'g', gid}, InTemplate(t.ID, perm)); err != nil {
+			if err := tx.Grant(GroupSubject(gid), InTemplate(t.ID, perm)); err != nil {
 				return err
 			}
 		}
@@ -401,7 +401,7 @@ func EnsureAdmins(tx Tx, held map[string]bool, globalMsg, projectMsg string) err
 
 // GroupKeys returns the permission keys granted to a group, as a set.
 func GroupKeys(tx Tx, groupID string) (map[string]bool, error) {
-	keys, err := tx.Permissions(Subject{'g', groupID})
+	keys, err := tx.Permissions(GroupSubject(groupID))
 	held := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		held[k] = true

@@ -82,11 +82,21 @@ type Token struct {
 	Project string `json:"project,omitempty"`
 }
 
-// Subject names who holds a permission: a user or a group.
+// Subject names who holds a permission: a user or a group (UserSubject,
+// GroupSubject).
 type Subject struct {
-	Kind byte // 'u' or 'g'
+	Kind byte // 'u' or 'g': the backends' encoding; use IsUser
 	ID   string
 }
+
+// UserSubject is the user with id as a permission holder.
+func UserSubject(id string) Subject { return Subject{'u', id} }
+
+// GroupSubject is the group with id (or AnyoneGroup) as a permission holder.
+func GroupSubject(id string) Subject { return Subject{'g', id} }
+
+// IsUser reports whether s is a user (else a group).
+func (s Subject) IsUser() bool { return s.Kind == 'u' }
 
 // Store is the persistence contract. Every change runs inside Update as one
 // atomic transaction; reads run inside View and see one consistent snapshot.

@@ -376,7 +376,7 @@ func TestLastAdminRules(t *testing.T) {
 	e := newEnv(t)
 	err := e.store.Update(context.Background(), func(tx store.Tx) error {
 		admin, _ := tx.UserByLogin("admin")
-		return tx.Revoke(store.Subject{Kind: 'u', ID: admin.ID}, store.PermAdmin)
+		return tx.Revoke(store.UserSubject(admin.ID), store.PermAdmin)
 	})
 	if err != nil {
 		t.Fatal(err)

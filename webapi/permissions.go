@@ -171,7 +171,7 @@ func addUserPermission(cl *call) error {
 		} else if err := store.CheckOrgMember(tx, t.project.Organization, u); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, t.key(perm))
+		return tx.Grant(store.UserSubject(u.ID), t.key(perm))
 	}))
 }
 
@@ -181,7 +181,7 @@ func removeUserPermission(cl *call) error {
 		if err != nil {
 			return err
 		}
-		s := store.Subject{Kind: 'u', ID: u.ID}
+		s := store.UserSubject(u.ID)
 		if t.project != nil {
 			if t.implied(perm) {
 				return invalid("Permission %s can't be removed from a public component", perm)
@@ -228,7 +228,7 @@ func groupPermissionChange(cl *call, tx store.Tx) (target, store.Subject, string
 		return t, store.Subject{}, "", err
 	}
 	name, perm := cl.str("groupName"), cl.str("permission")
-	s := store.Subject{Kind: 'g', ID: store.AnyoneGroup}
+	s := store.GroupSubject(store.AnyoneGroup)
 	if !strings.EqualFold(name, store.AnyoneGroup) {
 		g, err := groupByName(tx, name)
 		if err != nil {
@@ -358,7 +358,7 @@ func permissionUsers(cl *call) error {
 				!strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q) {
 				continue
 			}
-			keys, err := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+			keys, err := tx.Permissions(store.UserSubject(u.ID))
 			if err != nil {
 				return err
 			}
@@ -408,7 +408,7 @@ func permissionGroups(cl *call) error {
 				without = append(without, e)
 			}
 		}
-		keys, err := tx.Permissions(store.Subject{Kind: 'g', ID: store.AnyoneGroup})
+		keys, err := tx.Permissions(store.GroupSubject(store.AnyoneGroup))
 		if err != nil {
 			return err
 		}
@@ -417,7 +417,7 @@ func permissionGroups(cl *call) error {
 			if err != nil {
 				return err
 			}
-			if keys, err = tx.Permissions(store.Subject{Kind: 'g', ID: g.ID}); err != nil {
+			if keys, err = tx.Permissions(store.GroupSubject(g.ID)); err != nil {
 				return err
 			}
 			add(entry{g.ID, g.Name, g.Description, sortPerms(t.names(keys), t.order()), g.Managed})

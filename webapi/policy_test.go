@@ -21,7 +21,7 @@ func withUserAdmin(e *env) {
 		if err != nil {
 			return err
 		}
-		if err := tx.Grant(store.Subject{Kind: 'u', ID: ua.ID}, store.PermUserAdmin); err != nil {
+		if err := tx.Grant(store.UserSubject(ua.ID), store.PermUserAdmin); err != nil {
 			return err
 		}
 		return tx.PutToken(store.Token{Hash: store.HashToken(uaToken), UserID: ua.ID, Name: "t", Type: store.TokenUser, Created: store.Now()})

@@ -52,7 +52,7 @@ func TestOrgRemoveMemberKeepsAnAdmin(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return tx.Revoke(store.Subject{Kind: 'u', ID: admin.ID}, store.PermAdmin)
+		return tx.Revoke(store.UserSubject(admin.ID), store.PermAdmin)
 	})
 	if err != nil {
 		t.Fatal(err)

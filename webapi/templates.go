@@ -216,9 +216,9 @@ func searchTemplates(cl *call) error {
 				pj := permJSON{Key: perm}
 				for s := range tx.Holders(store.InTemplate(t.ID, perm)) {
 					switch {
-					case s == store.Subject{Kind: 'u', ID: store.ProjectCreator}:
+					case s == store.UserSubject(store.ProjectCreator):
 						pj.WithProjectCreator = true
-					case s.Kind == 'u':
+					case s.IsUser():
 						pj.UsersCount++
 					default:
 						pj.GroupsCount++
@@ -333,7 +333,7 @@ func templateUsers(cl *call) error {
 			if err != nil {
 				return err
 			}
-			perms := held[store.Subject{Kind: 'u', ID: u.ID}]
+			perms := held[store.UserSubject(u.ID)]
 			switch {
 			case !u.Active, q == "" && len(perms) == 0, perm != "" && !contains(perms, perm),
 				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
@@ -381,12 +381,12 @@ func templateGroups(cl *call) error {
 				groups = append(groups, e)
 			}
 		}
-		add(entry{Name: store.AnyoneGroup, Permissions: held[store.Subject{Kind: 'g', ID: store.AnyoneGroup}]})
+		add(entry{Name: store.AnyoneGroup, Permissions: held[store.GroupSubject(store.AnyoneGroup)]})
 		for g, err := range tx.GroupsByName() {
 			if err != nil {
 				return err
 			}
-			add(entry{g.ID, g.Name, g.Description, held[store.Subject{Kind: 'g', ID: g.ID}]})
+			add(entry{g.ID, g.Name, g.Description, held[store.GroupSubject(g.ID)]})
 		}
 		return nil
 	})
@@ -404,7 +404,7 @@ func projectCreatorChange(add bool) func(*call) error {
 			if err != nil {
 				return err
 			}
-			s, key := store.Subject{Kind: 'u', ID: store.ProjectCreator}, store.InTemplate(t.ID, cl.str("permission"))
+			s, key := store.UserSubject(store.ProjectCreator), store.InTemplate(t.ID, cl.str("permission"))
 			if add {
 				return tx.Grant(s, key)
 			}
@@ -467,7 +467,7 @@ func addUserToTemplate(cl *call) error {
 		if err := store.CheckOrgMember(tx, t.Organization, u); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.InTemplate(t.ID, perm))
+		return tx.Grant(store.UserSubject(u.ID), store.InTemplate(t.ID, perm))
 	}))
 }
 
@@ -477,7 +477,7 @@ func removeUserFromTemplate(cl *call) error {
 		if err != nil {
 			return err
 		}
-		return tx.Revoke(store.Subject{Kind: 'u', ID: u.ID}, store.InTemplate(t.ID, perm))
+		return tx.Revoke(store.UserSubject(u.ID), store.InTemplate(t.ID, perm))
 	}))
 }
 
@@ -486,7 +486,7 @@ func templateGroup(cl *call, tx store.Tx) (store.Template, store.Subject, string
 	if err != nil {
 		return t, store.Subject{}, "", err
 	}
-	s := store.Subject{Kind: 'g', ID: store.AnyoneGroup}
+	s := store.GroupSubject(store.AnyoneGroup)
 	if name := cl.str("groupName"); !strings.EqualFold(name, store.AnyoneGroup) {
 		g, err := groupByName(tx, name)
 		if err != nil {

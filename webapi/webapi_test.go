@@ -189,7 +189,7 @@ func (e *env) snapshot() string {
 			u.LastConnection = nil // written in the background by any sign-in
 			raw, _ := json.Marshal(u)
 			b.Write(raw)
-			perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+			perms, _ := tx.Permissions(store.UserSubject(u.ID))
 			toks, _ := tx.Tokens(u.ID)
 			b.WriteString(strings.Join(perms, ",") + "|" + string(rune('0'+len(toks))) + "\n")
 		}
@@ -197,10 +197,10 @@ func (e *env) snapshot() string {
 			raw, _ := json.Marshal(g)
 			b.Write(raw)
 			b.WriteString(" " + strings.Join(slices.Collect(tx.Members(g.ID)), " "))
-			perms, _ := tx.Permissions(store.Subject{Kind: 'g', ID: g.ID})
+			perms, _ := tx.Permissions(store.GroupSubject(g.ID))
 			b.WriteString("|" + strings.Join(perms, ",") + "\n")
 		}
-		perms, _ := tx.Permissions(store.Subject{Kind: 'g', ID: store.AnyoneGroup})
+		perms, _ := tx.Permissions(store.GroupSubject(store.AnyoneGroup))
 		b.WriteString("Anyone|" + strings.Join(perms, ",") + "\n")
 		for _, seq := range []iter.Seq[any]{anys(tx.Projects()), anys(tx.Templates()), anys(tx.Organizations())} {
 			for v := range seq {

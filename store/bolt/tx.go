@@ -351,12 +351,12 @@ func (t *tx) DeleteGroup(id string) error {
 			return err
 		}
 	}
-	perms, err := t.Permissions(store.Subject{Kind: 'g', ID: id})
+	perms, err := t.Permissions(store.GroupSubject(id))
 	if err != nil {
 		return err
 	}
 	for _, p := range perms {
-		if err := t.Revoke(store.Subject{Kind: 'g', ID: id}, p); err != nil {
+		if err := t.Revoke(store.GroupSubject(id), p); err != nil {
 			return err
 		}
 	}

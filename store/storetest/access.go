@@ -86,7 +86,7 @@ func testProjectsTemplatesOrgs(t *testing.T, s store.Store) {
 func holders(t *testing.T, tx store.Tx, key string) []string {
 	var out []string
 	for s := range tx.Holders(key) {
-		if s.Kind == 'u' {
+		if s.IsUser() {
 			u, _ := tx.User(s.ID)
 			out = append(out, u.Login)
 		} else if g, err := tx.Group(s.ID); err == nil {
@@ -125,11 +125,11 @@ func testProjectPermissionRules(t *testing.T, s store.Store) {
 			s    store.Subject
 			perm string
 		}{
-			{store.Subject{Kind: 'u', ID: ann.ID}, store.InTemplate(def.ID, store.PermAdmin)},
-			{store.Subject{Kind: 'g', ID: devs.ID}, store.InTemplate(def.ID, store.PermBrowse)},
-			{store.Subject{Kind: 'g', ID: store.AnyoneGroup}, store.InTemplate(def.ID, store.PermBrowse)},
-			{store.Subject{Kind: 'g', ID: store.AnyoneGroup}, store.InTemplate(def.ID, store.PermScan)},
-			{store.Subject{Kind: 'u', ID: cid.ID}, store.InTemplate(svc.ID, store.PermBrowse)},
+			{store.UserSubject(ann.ID), store.InTemplate(def.ID, store.PermAdmin)},
+			{store.GroupSubject(devs.ID), store.InTemplate(def.ID, store.PermBrowse)},
+			{store.GroupSubject(store.AnyoneGroup), store.InTemplate(def.ID, store.PermBrowse)},
+			{store.GroupSubject(store.AnyoneGroup), store.InTemplate(def.ID, store.PermScan)},
+			{store.UserSubject(cid.ID), store.InTemplate(svc.ID, store.PermBrowse)},
 		}
 		for _, g := range grants {
 			if err := tx.Grant(g.s, g.perm); err != nil {
@@ -221,7 +221,7 @@ func testProjectPermissionRules(t *testing.T, s store.Store) {
 	})
 	// The last administrator of a project is kept.
 	err = s.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Revoke(store.Subject{Kind: 'u', ID: ann.ID}, store.OnProject(private.ID, store.PermAdmin)); err != nil {
+		if err := tx.Revoke(store.UserSubject(ann.ID), store.OnProject(private.ID, store.PermAdmin)); err != nil {
 			return err
 		}
 		return store.EnsureProjectAdmin(tx, private, "last admin")
@@ -255,7 +255,7 @@ func testOrganizationMembership(t *testing.T, s store.Store) {
 		if p, err = store.CreateProject(tx, store.Project{Key: "acme-web", Private: true, Organization: "acme"}); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'u', ID: dan.ID}, store.OnProject(p.ID, store.PermBrowse))
+		return tx.Grant(store.UserSubject(dan.ID), store.OnProject(p.ID, store.PermBrowse))
 	})
 	view(t, s, func(tx store.Tx) error {
 		if ok, _ := store.HasProjectPermission(tx, dan.ID, p, store.PermBrowse); !ok {

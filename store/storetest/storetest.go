@@ -339,7 +339,7 @@ func testDeleteGroupCascades(t *testing.T, s store.Store) {
 		if err := tx.AddMember(g.ID, u.ID); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'g', ID: g.ID}, store.PermScan)
+		return tx.Grant(store.GroupSubject(g.ID), store.PermScan)
 	})
 	update(t, s, func(tx store.Tx) error { return tx.DeleteGroup(g.ID) })
 	view(t, s, func(tx store.Tx) error {
@@ -372,10 +372,10 @@ func testPermissions(t *testing.T, s store.Store) {
 		if err := tx.AddMember(g.ID, u.ID); err != nil {
 			return err
 		}
-		if err := tx.Grant(store.Subject{Kind: 'g', ID: g.ID}, store.PermScan); err != nil {
+		if err := tx.Grant(store.GroupSubject(g.ID), store.PermScan); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermGateAdmin)
+		return tx.Grant(store.UserSubject(u.ID), store.PermGateAdmin)
 	})
 	view(t, s, func(tx store.Tx) error {
 		perms, _ := store.UserPermissions(tx, u.ID)
@@ -478,7 +478,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 	u := mkUser(t, s, "hal")
 	secret := store.NewTokenSecret()
 	update(t, s, func(tx store.Tx) error {
-		if err := tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermScan); err != nil {
+		if err := tx.Grant(store.UserSubject(u.ID), store.PermScan); err != nil {
 			return err
 		}
 		return tx.PutToken(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "t"})
@@ -497,7 +497,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 	view(t, s, func(tx store.Tx) error {
 		got, _ := tx.User(u.ID)
 		toks, _ := tx.Tokens(u.ID)
-		perms, _ := tx.Permissions(store.Subject{Kind: 'u', ID: u.ID})
+		perms, _ := tx.Permissions(store.UserSubject(u.ID))
 		n := 0
 		n += len(slices.Collect(tx.GroupsOf(u.ID)))
 		if got.Active || len(toks) != 0 || len(perms) != 0 || n != 0 {
@@ -540,7 +540,7 @@ func testLastAdminGroup(t *testing.T, s store.Store) {
 	}
 	err := s.Update(ctx, func(tx store.Tx) error {
 		admin, _ := tx.UserByLogin("admin")
-		if err := tx.Revoke(store.Subject{Kind: 'u', ID: admin.ID}, store.PermAdmin); err != nil {
+		if err := tx.Revoke(store.UserSubject(admin.ID), store.PermAdmin); err != nil {
 			return err
 		}
 		g, _ := tx.GroupByName("sonar-administrators")
@@ -668,7 +668,7 @@ func testAuditedChanges(t *testing.T, s store.Store) {
 		if err := tx.AddMember(g.ID, u.ID); err != nil {
 			return err
 		}
-		return tx.Grant(store.Subject{Kind: 'u', ID: u.ID}, store.PermScan)
+		return tx.Grant(store.UserSubject(u.ID), store.PermScan)
 	})
 	if err != nil {
 		t.Fatal(err)
