@@ -23,6 +23,14 @@ const (
 type Error struct {
 	Code string
 	Msg  string
+	// All holds every message when a check found several (SonarQube
+	// reports all failed checks of a user at once); Msg is the first.
+	All []string
+}
+
+// Invalid is an EInvalid error carrying every message of msgs.
+func Invalid(msgs ...string) error {
+	return &Error{Code: EInvalid, Msg: msgs[0], All: msgs}
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -68,6 +68,10 @@ func (a *API) fail(c echo.Context, err error) error {
 	if errors.As(err, &many) {
 		return writeErrors(c, http.StatusBadRequest, many...)
 	}
+	var se *store.Error
+	if errors.As(err, &se) && len(se.All) > 1 {
+		return writeErrors(c, http.StatusBadRequest, se.All...)
+	}
 	msg := store.ErrorMessage(err)
 	switch store.ErrorCode(err) {
 	case store.EInvalid, store.EConflict, store.EManaged:

@@ -1,7 +1,6 @@
 package webapi
 
 import (
-	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 	"net/http"
@@ -157,67 +156,13 @@ var usersController = controller{Path: "api/users", Since: "3.6", Desc: "Manage 
 var boolValues = []string{"true", "false", "yes", "no"}
 
 func createUser(cl *call) error {
-	login, name, email := cl.str("login"), cl.str("name"), cl.str("email")
-	local := cl.bool("local")
-	password := cl.str("password")
-	switch {
-	case local && password == "":
-		return invalid("Password is mandatory and must not be empty")
-	case !local && cl.has("password"):
-		return invalid("Password should only be set on local user")
-	}
-	if email != "" && !validEmail(email) {
-		return invalid("Email '%s' is not valid", email)
-	}
-	if !local && cl.hasPasswordPolicy() {
-		return invalid(msgLocalOnly)
-	}
-	scm := cl.multi("scmAccount")
-	if msgs := scmErrors(scm, login, email); len(msgs) > 0 {
-		return messages(msgs)
-	}
-	var out store.User
-	err := cl.update(func(tx store.Tx) error {
-		existing, err := tx.UserByLogin(login)
-		exists := err == nil
-		switch {
-		case exists && existing.Active:
-			return invalid("An active user with login '%s' already exists", login)
-		case exists && existing.Managed:
-			return store.ErrManaged // SCIM owns this account's lifecycle
-		case exists && existing.Login != login:
-			return invalid("A user with login '%s' already exists", login)
-		}
-		var msgs []string
-		msgs = append(msgs, loginErrors(login)...)
-		if name == "" {
-			msgs = append(msgs, "Name can't be empty")
-		}
-		if local {
-			msgs = append(msgs, cl.api.auth.Policy.PasswordErrors(login, password)...)
-		}
-		if len(msgs) > 0 {
-			return messages(msgs)
-		}
-		u := store.User{Login: login, Name: name, Email: email, Active: true, Local: local,
-			ExternalLogin: login, ExternalProvider: "sonarqube", SCMAccounts: scm}
-		if err := cl.applyPolicy(&u); err != nil {
-			return err
-		}
-		if local {
-			if u.PasswordHash, err = store.HashPassword(password); err != nil {
-				return err
-			}
-			u.PasswordChanged = store.Now()
-		}
-		if exists { // reactivation keeps the row (same id)
-			u.ID, u.Created, u.Version, u.Active = existing.ID, existing.Created, existing.Version, false
-			out, err = store.Reactivate(tx, u)
-			return err
-		}
-		out, err = store.NewUser(tx, u)
+	settings, err := cl.settings()
+	if err != nil {
 		return err
-	})
+	}
+	req := store.NewUserRequest{Login: cl.str("login"), Name: cl.str("name"), Email: cl.str("email"), Local: cl.bool("local"),
+		Password: cl.optional("password"), SCMAccounts: cl.multi("scmAccount"), Settings: settings}
+	out, err := store.CreateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.api.auth.Policy, req)
 	if err != nil {
 		return err
 	}
@@ -233,56 +178,22 @@ func createUser(cl *call) error {
 	return cl.json(map[string]any{"user": createdUser{out.Login, out.Name, out.Email, orEmpty(out.SCMAccounts), out.Active, out.Local, newSettingsJSON(out)}})
 }
 
-func updateUser(cl *call) error {
-	login := cl.str("login")
-	email := cl.str("email")
-	if cl.has("email") && email != "" && !validEmail(email) {
-		return invalid("Email '%s' is not valid", email)
+// optional is a parameter's value when the request carries it.
+func (cl *call) optional(key string) *string {
+	if !cl.has(key) {
+		return nil
 	}
-	var out store.User
-	err := cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		if err := cl.mayChange(tx, u); err != nil {
-			return err
-		}
-		external := u.Managed || !u.Local
-		if cl.has("name") {
-			if external {
-				return invalid("It is not allowed to update name for this user")
-			}
-			if u.Name = cl.str("name"); u.Name == "" {
-				return invalid("Name can't be empty")
-			}
-		}
-		if cl.has("email") {
-			if external {
-				return invalid("It is not allowed to update email for this user")
-			}
-			u.Email = email
-		}
-		if scm := cl.multi("scmAccount"); len(scm) > 0 {
-			if u.Managed { // identity fields of a provisioned user are the IdP's
-				return invalid("It is not allowed to update SCM accounts for this user")
-			}
-			if msgs := scmErrors(scm, u.Login, u.Email); len(msgs) > 0 {
-				return messages(msgs)
-			}
-			u.SCMAccounts = scm
-		}
-		if err := cl.applyPolicy(&u); err != nil {
-			return err
-		}
-		if u.Managed { // only scimgate's own settings changed: the IdP's version stays
-			out = u
-			return tx.PutUser(u)
-		}
-		var err error
-		out, err = store.SaveUser(tx, u)
+	v := cl.str(key)
+	return &v
+}
+
+func updateUser(cl *call) error {
+	settings, err := cl.settings()
+	if err != nil {
 		return err
-	})
+	}
+	up := store.UserUpdate{Name: cl.optional("name"), Email: cl.optional("email"), SCMAccounts: cl.multi("scmAccount"), Settings: settings}
+	out, err := store.UpdateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), up)
 	if err != nil {
 		return err
 	}
@@ -290,55 +201,11 @@ func updateUser(cl *call) error {
 }
 
 func updateLogin(cl *call) error {
-	login, newLogin := cl.str("login"), cl.str("newLogin")
-	err := cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		if u.Managed {
-			return store.ErrManaged
-		}
-		if err := cl.mayChange(tx, u); err != nil {
-			return err
-		}
-		if msgs := loginErrors(newLogin); len(msgs) > 0 {
-			return messages(msgs)
-		}
-		if other, err := tx.UserByLogin(newLogin); err == nil && other.ID != u.ID {
-			return invalid("A user with login '%s' already exists", newLogin)
-		}
-		u.Login = newLogin
-		if u.Local || u.ExternalProvider == "sonarqube" {
-			u.ExternalLogin = newLogin
-		}
-		_, err := store.SaveUser(tx, u)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return cl.noContent()
+	return cl.changed(store.RenameUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), cl.str("newLogin")))
 }
 
 func deactivateUser(cl *call) error {
-	login := cl.str("login")
-	var out store.User
-	err := cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		if u.Managed {
-			return store.ErrManaged
-		}
-		if err := cl.mayChange(tx, u); err != nil {
-			return err
-		}
-		var err error
-		out, err = store.Deactivate(tx, cl.caller.ID, u, cl.bool("anonymize"))
-		return err
-	})
+	out, err := store.DeactivateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), cl.bool("anonymize"))
 	if err != nil {
 		return err
 	}
@@ -537,7 +404,7 @@ func changePassword(cl *call) error {
 			return result("The '" + k + "' parameter is missing")
 		}
 	}
-	login, password := cl.str("login"), cl.str("password")
+	login := cl.str("login")
 	own := login == cl.caller.Login
 	if own && !cl.has("previousPassword") {
 		return result("The 'previousPassword' parameter is missing")
@@ -545,50 +412,11 @@ func changePassword(cl *call) error {
 	if !own && cl.expired {
 		return writeErrors(cl.c, http.StatusUnauthorized, store.ErrorMessage(store.ErrPasswordExpired))
 	}
-	if !own && !cl.admin {
-		if ok, err := cl.holds(store.PermUserAdmin); err != nil || !ok {
-			return cmp.Or(err, forbidden())
-		}
+	err := store.SetPassword(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.api.auth.Policy, login, cl.optional("previousPassword"), cl.str("password"))
+	if store.ErrorCode(err) == store.EInvalid {
+		return result(store.ErrorMessage(err))
 	}
-	var msg string
-	err := cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound("User with login '%s' has not been found", login)
-		}
-		if err := cl.mayChange(tx, u); !own && err != nil {
-			return err
-		}
-		switch {
-		case u.Managed || !u.Local:
-			msg = msgExternalPasswd
-			return nil
-		case own && !store.CheckPassword(u.PasswordHash, cl.str("previousPassword")):
-			msg = "old_password_incorrect"
-			return nil
-		case own && cl.str("previousPassword") == password:
-			msg = "new_password_same_as_old"
-			return nil
-		}
-		if msgs := cl.api.auth.Policy.PasswordErrors(u.Login, password); len(msgs) > 0 {
-			msg = msgs[0]
-			return nil
-		}
-		hash, err := store.HashPassword(password)
-		if err != nil {
-			return err
-		}
-		u.PasswordHash, u.PasswordChanged = hash, store.Now()
-		_, err = store.SaveUser(tx, u)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if msg != "" {
-		return result(msg)
-	}
-	return cl.noContent()
+	return cl.changed(err)
 }
 
 func userGroups(cl *call) error {
@@ -639,46 +467,10 @@ func userGroups(cl *call) error {
 	return cl.json(map[string]any{"paging": w.paging(p), "groups": groups})
 }
 
-// identityProviders are the values update_identity_provider accepts (with
-// LDAP_{serverKey}).
-var identityProviders = []string{"github", "gitlab", "saml", "sonarqube", "LDAP"}
-
 func updateIdentityProvider(cl *call) error {
-	login, provider := cl.str("login"), cl.str("newExternalProvider")
-	if login == "" {
-		return invalid("Login is mandatory and must not be empty")
-	}
-	if !contains(identityProviders, provider) && !strings.HasPrefix(provider, "LDAP_") {
-		return invalid("Value of parameter 'newExternalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", provider)
-	}
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		if u.Managed {
-			return store.ErrManaged
-		}
-		u.ExternalProvider = provider
-		if cl.has("newExternalIdentity") && cl.str("newExternalIdentity") != "" {
-			u.ExternalLogin = cl.str("newExternalIdentity")
-		}
-		_, err := store.SaveUser(tx, u)
-		return err
-	}))
+	return cl.changed(store.SetIdentityProvider(cl.c.Request().Context(), cl.api.store, cl.str("login"), cl.str("newExternalProvider"), cl.str("newExternalIdentity")))
 }
 
 func anonymizeUser(cl *call) error {
-	login := cl.str("login")
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		if u.Managed {
-			return store.ErrManaged
-		}
-		_, err := store.Anonymize(tx, u)
-		return err
-	}))
+	return cl.changed(store.AnonymizeUser(cl.c.Request().Context(), cl.api.store, cl.str("login")))
 }

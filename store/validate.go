@@ -1,12 +1,10 @@
-package webapi
+package store
 
 import (
 	"net/mail"
 	"regexp"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/scimgate/scimgate/store"
 )
 
 var (
@@ -14,8 +12,9 @@ var (
 	loginChars = regexp.MustCompile(`^[\w.\-@]+$`)
 )
 
-// loginErrors returns SonarQube's login format messages for login.
-func loginErrors(login string) []string {
+// LoginErrors checks a local login as SonarQube does, reporting every
+// broken rule.
+func LoginErrors(login string) []string {
 	if login == "" {
 		return []string{"Login can't be empty"}
 	}
@@ -29,20 +28,20 @@ func loginErrors(login string) []string {
 	switch n := utf8.RuneCountInString(login); {
 	case n < 2:
 		out = append(out, "Login is too short (minimum is 2 characters)")
-	case n > store.MaxLoginLength:
+	case n > MaxLoginLength:
 		out = append(out, "Login is too long (maximum is 255 characters)")
 	}
 	return out
 }
 
-// validEmail accepts a bare address (no display name), as InternetAddress does.
-func validEmail(e string) bool {
+// ValidEmail accepts a bare address (no display name), as InternetAddress does.
+func ValidEmail(e string) bool {
 	a, err := mail.ParseAddress(e)
 	return err == nil && a.Address == e && a.Name == ""
 }
 
-// scmErrors checks SCM accounts the way SonarQube's UserUpdater does.
-func scmErrors(accounts []string, login, email string) []string {
+// SCMAccountErrors checks SCM accounts the way SonarQube's UserUpdater does.
+func SCMAccountErrors(accounts []string, login, email string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range accounts {
