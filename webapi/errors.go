@@ -27,7 +27,6 @@ func forbidden() error { return store.Errorf(store.EForbidden, "Insufficient pri
 
 // Messages SonarQube uses for edits of externally managed users and groups.
 const (
-	msgManagedGroup   = "Deleting managed groups is not allowed."
 	msgExternalPasswd = "Password cannot be changed when external authentication is used"
 	msgInternal       = "An error has occurred. Please contact your administrator"
 )

@@ -56,15 +56,6 @@ type groupJSON struct {
 	Organization string `json:"organization,omitempty"`
 }
 
-func groupNameErrors(name string) error {
-	switch {
-	case strings.TrimSpace(name) == "":
-		return invalid("Group name cannot be empty")
-	}
-	_, err := store.CleanGroupName(name) // checked again where stored; here, in SonarQube's order
-	return err
-}
-
 func groupByName(tx store.Tx, name string) (store.Group, error) {
 	g, err := tx.GroupByName(name)
 	if err != nil || g.Name != name {
@@ -73,27 +64,8 @@ func groupByName(tx store.Tx, name string) (store.Group, error) {
 	return g, nil
 }
 
-func checkDefault(g store.Group) error {
-	if g.Name == store.DefaultGroup {
-		return invalid("Default group '%s' cannot be used to perform this action", store.DefaultGroup)
-	}
-	return nil
-}
-
 func createGroup(cl *call) error {
-	name := cl.str("name")
-	if err := groupNameErrors(name); err != nil {
-		return err
-	}
-	var g store.Group
-	err := cl.update(func(tx store.Tx) error {
-		if err := findOrg(tx, cl.str("organization")); err != nil {
-			return err
-		}
-		var err error
-		g, err = store.NewGroup(tx, store.Group{Name: name, Description: cl.str("description"), Organization: cl.str("organization")})
-		return err
-	})
+	g, err := store.CreateGroup(cl.c.Request().Context(), cl.api.store, cl.str("name"), cl.str("description"), cl.str("organization"))
 	if err != nil {
 		return err
 	}
@@ -101,122 +73,23 @@ func createGroup(cl *call) error {
 }
 
 func updateGroup(cl *call) error {
-	current := cl.str("currentName")
-	var out groupJSON
-	err := cl.update(func(tx store.Tx) error {
-		g, err := tx.GroupByName(current)
-		if err != nil || g.Name != current {
-			return notFound("Could not find a user group with name '%s'.", current)
-		}
-		if g.Managed {
-			return store.ErrManaged
-		}
-		if err := checkDefault(g); err != nil {
-			return err
-		}
-		if err := cl.mayChangeGroup(tx, g); err != nil {
-			return err
-		}
-		if cl.has("name") {
-			if err := groupNameErrors(cl.str("name")); err != nil {
-				return err
-			}
-			g.Name = cl.str("name")
-		}
-		if cl.has("description") {
-			g.Description = cl.str("description")
-		}
-		if g, err = store.SaveGroup(tx, g); err != nil {
-			return err
-		}
-		n, err := tx.CountMembers(g.ID)
-		out = groupJSON{ID: g.ID, Name: g.Name, Description: g.Description, MembersCount: n}
-		return err
-	})
+	g, n, err := store.UpdateGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("currentName"), cl.optional("name"), cl.optional("description"))
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"group": out})
+	return cl.json(map[string]any{"group": groupJSON{ID: g.ID, Name: g.Name, Description: g.Description, MembersCount: n}})
 }
 
 func deleteGroup(cl *call) error {
-	err := cl.update(func(tx store.Tx) error {
-		g, err := groupByName(tx, cl.str("name"))
-		if err != nil {
-			return err
-		}
-		if err := checkDefault(g); err != nil {
-			return err
-		}
-		if g.Managed {
-			return invalid(msgManagedGroup)
-		}
-		if err := cl.mayChangeGroup(tx, g); err != nil {
-			return err
-		}
-		return store.DeleteGroup(tx, g.ID)
-	})
-	if err != nil {
-		return err
-	}
-	return cl.noContent()
-}
-
-// editableGroup finds a local, non-default group for a membership change.
-func editableGroup(tx store.Tx, name string) (store.Group, error) {
-	g, err := groupByName(tx, name)
-	if err != nil {
-		return g, err
-	}
-	if g.Managed {
-		return g, store.ErrManaged
-	}
-	return g, checkDefault(g)
-}
-
-// changeMembership runs change on the group and active user the request
-// names, inside one transaction; unknown is the message for a missing user.
-func changeMembership(cl *call, unknown string, change func(tx store.Tx, g store.Group, u store.User) error) error {
-	login := cl.str("login")
-	err := cl.update(func(tx store.Tx) error {
-		g, err := editableGroup(tx, cl.str("name"))
-		if err != nil {
-			return err
-		}
-		u, ok := userByLogin(tx, login)
-		if !ok || !u.Active {
-			return notFound(unknown, login)
-		}
-		if err := cl.mayChangeGroup(tx, g); err != nil {
-			return err
-		}
-		return change(tx, g, u)
-	})
-	if err != nil {
-		return err
-	}
-	return cl.noContent()
+	return cl.changed(store.RemoveGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name")))
 }
 
 func addGroupUser(cl *call) error {
-	return changeMembership(cl, "Could not find a user with login '%s'", func(tx store.Tx, g store.Group, u store.User) error {
-		if member, _ := tx.IsMember(g.ID, u.ID); member {
-			return invalid("User '%s' is already a member of group '%s'", u.Login, g.Name)
-		}
-		if err := store.CheckOrgMember(tx, g.Organization, u); err != nil {
-			return err
-		}
-		return tx.AddMember(g.ID, u.ID)
-	})
+	return cl.changed(store.AddGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name"), cl.str("login")))
 }
 
 func removeGroupUser(cl *call) error {
-	return changeMembership(cl, "User with login '%s' is not found'", func(tx store.Tx, g store.Group, u store.User) error {
-		if err := cl.mayChange(tx, u); err != nil {
-			return err
-		}
-		return store.RemoveMembers(tx, g.ID, u.ID)
-	})
+	return cl.changed(store.RemoveGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name"), cl.str("login")))
 }
 
 func searchGroups(cl *call) error {

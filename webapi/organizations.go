@@ -44,16 +44,6 @@ type orgJSON struct {
 var orgKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // findOrg checks that org (when not empty) exists.
-func findOrg(tx store.Tx, org string) error {
-	if org == "" {
-		return nil
-	}
-	if _, err := tx.Organization(org); err != nil {
-		return notFound("No organization found with key: %s", org)
-	}
-	return nil
-}
-
 func createOrganization(cl *call) error {
 	key := cl.str("key")
 	if !orgKeyRe.MatchString(key) {
@@ -104,7 +94,7 @@ func searchOrganizations(cl *call) error {
 // orgMember resolves the organization and the active user of the request.
 func orgMember(cl *call, tx store.Tx) (string, store.User, error) {
 	org, login := cl.str("organization"), cl.str("login")
-	if err := findOrg(tx, org); err != nil {
+	if err := store.CheckOrganization(tx, org); err != nil {
 		return "", store.User{}, err
 	}
 	u, ok := userByLogin(tx, login)
@@ -170,7 +160,7 @@ func searchOrgMembers(cl *call) error {
 	w := newWindow(p, ps)
 	users := []memberJSON{}
 	err = cl.view(func(tx store.Tx) error {
-		if err := findOrg(tx, org); err != nil {
+		if err := store.CheckOrganization(tx, org); err != nil {
 			return err
 		}
 		if !cl.admin {

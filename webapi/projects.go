@@ -111,7 +111,7 @@ func createProject(cl *call) error {
 	}
 	var out store.Project
 	err := cl.update(func(tx store.Tx) error {
-		if err := findOrg(tx, org); err != nil {
+		if err := store.CheckOrganization(tx, org); err != nil {
 			return err
 		}
 		if !cl.admin {

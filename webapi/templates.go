@@ -131,7 +131,7 @@ func createTemplate(cl *call) error {
 	}
 	var out store.Template
 	err := cl.update(func(tx store.Tx) error {
-		if err := findOrg(tx, org); err != nil {
+		if err := store.CheckOrganization(tx, org); err != nil {
 			return err
 		}
 		now := store.Now()

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"strings"
+)
+
+// The group use cases of the Web API (api/user_groups). Provisioned groups
+// are the IdP's: their name and membership change through SCIM only.
+
+// msgManagedGroup is SonarQube's refusal to delete a provisioned group.
+const msgManagedGroup = "Deleting managed groups is not allowed."
+
+// checkGroupName refuses an empty, reserved or look-alike group name.
+func checkGroupName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return Errorf(EInvalid, "Group name cannot be empty")
+	}
+	_, err := CleanGroupName(name)
+	return err
+}
+
+// localGroup finds the group of exactly name; notFound is the message
+// (with %s for the name) when there is none.
+func localGroup(tx Tx, name, notFound string) (Group, error) {
+	g, err := tx.GroupByName(name)
+	if err != nil || g.Name != name {
+		return Group{}, Errorf(ENotFound, notFound, name)
+	}
+	return g, nil
+}
+
+// notDefault refuses acting on the default group, whose members are the
+// active users.
+func notDefault(g Group) error {
+	if g.Name == DefaultGroup {
+		return Errorf(EInvalid, "Default group '%s' cannot be used to perform this action", DefaultGroup)
+	}
+	return nil
+}
+
+// CheckOrganization refuses an organisation key that names none.
+func CheckOrganization(tx Tx, org string) error {
+	if org == "" {
+		return nil
+	}
+	if _, err := tx.Organization(org); err != nil {
+		return Errorf(ENotFound, "No organization found with key: %s", org)
+	}
+	return nil
+}
+
+// mayChangeGroup refuses a caller acting on a group granting what it lacks.
+func mayChangeGroup(tx Tx, caller Caller, g Group) error {
+	guard, err := NewGuard(tx, caller.User, caller.Admin)
+	if err != nil {
+		return err
+	}
+	return guard.Group(g)
+}
+
+// CreateGroup creates a local group, in an organisation if org is set.
+func CreateGroup(ctx context.Context, s Store, name, description, org string) (Group, error) {
+	if err := checkGroupName(name); err != nil {
+		return Group{}, err
+	}
+	var g Group
+	err := s.Update(ctx, func(tx Tx) error {
+		if err := CheckOrganization(tx, org); err != nil {
+			return err
+		}
+		var err error
+		g, err = NewGroup(tx, Group{Name: name, Description: description, Organization: org})
+		return err
+	})
+	return g, err
+}
+
+// UpdateGroup renames a local group or changes its description (nil: left
+// as it is), and returns it with its member count.
+func UpdateGroup(ctx context.Context, s Store, caller Caller, current string, name, description *string) (Group, int, error) {
+	var out Group
+	var members int
+	err := s.Update(ctx, func(tx Tx) error {
+		g, err := localGroup(tx, current, "Could not find a user group with name '%s'.")
+		if err != nil {
+			return err
+		}
+		if g.Managed {
+			return ErrManaged
+		}
+		if err := notDefault(g); err != nil {
+			return err
+		}
+		if err := mayChangeGroup(tx, caller, g); err != nil {
+			return err
+		}
+		if name != nil {
+			if err := checkGroupName(*name); err != nil {
+				return err
+			}
+			g.Name = *name
+		}
+		if description != nil {
+			g.Description = *description
+		}
+		if out, err = SaveGroup(tx, g); err != nil {
+			return err
+		}
+		members, err = tx.CountMembers(out.ID)
+		return err
+	})
+	return out, members, err
+}
+
+// RemoveGroup deletes a local group (not the default one), keeping an
+// administrator of the instance and of every project.
+func RemoveGroup(ctx context.Context, s Store, caller Caller, name string) error {
+	return s.Update(ctx, func(tx Tx) error {
+		g, err := localGroup(tx, name, "No group with name '%s'")
+		if err != nil {
+			return err
+		}
+		if err := notDefault(g); err != nil {
+			return err
+		}
+		if g.Managed {
+			return Errorf(EInvalid, msgManagedGroup)
+		}
+		if err := mayChangeGroup(tx, caller, g); err != nil {
+			return err
+		}
+		return DeleteGroup(tx, g.ID)
+	})
+}
+
+// membership resolves a local group and an active user for a membership
+// change; unknown is the message for a missing user.
+func membership(tx Tx, caller Caller, group, login, unknown string) (Group, User, error) {
+	g, err := localGroup(tx, group, "No group with name '%s'")
+	if err != nil {
+		return g, User{}, err
+	}
+	if g.Managed {
+		return g, User{}, ErrManaged
+	}
+	if err := notDefault(g); err != nil {
+		return g, User{}, err
+	}
+	u, err := activeUser(tx, login, unknown)
+	if err != nil {
+		return g, u, err
+	}
+	return g, u, mayChangeGroup(tx, caller, g)
+}
+
+// AddGroupMember adds a user to a local group (of its organisation, if the
+// group has one).
+func AddGroupMember(ctx context.Context, s Store, caller Caller, group, login string) error {
+	return s.Update(ctx, func(tx Tx) error {
+		g, u, err := membership(tx, caller, group, login, "Could not find a user with login '%s'")
+		if err != nil {
+			return err
+		}
+		if member, err := tx.IsMember(g.ID, u.ID); err != nil || member {
+			return firstErr(err, Errorf(EInvalid, "User '%s' is already a member of group '%s'", u.Login, g.Name))
+		}
+		if err := CheckOrgMember(tx, g.Organization, u); err != nil {
+			return err
+		}
+		return tx.AddMember(g.ID, u.ID)
+	})
+}
+
+// RemoveGroupMember removes a user from a local group, keeping an
+// administrator of the instance and of every project.
+func RemoveGroupMember(ctx context.Context, s Store, caller Caller, group, login string) error {
+	return s.Update(ctx, func(tx Tx) error {
+		g, u, err := membership(tx, caller, group, login, "User with login '%s' is not found'")
+		if err != nil {
+			return err
+		}
+		if err := mayChange(tx, caller, u); err != nil {
+			return err
+		}
+		return RemoveMembers(tx, g.ID, u.ID)
+	})
+}
