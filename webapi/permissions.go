@@ -48,14 +48,6 @@ var permissionsController = controller{Path: "api/permissions", Since: "5.2", De
 // project (non-nil).
 type target struct{ project *store.Project }
 
-// key is the stored key of perm on the target.
-func (t target) key(perm string) string {
-	if t.project == nil {
-		return perm
-	}
-	return store.OnProject(t.project.ID, perm)
-}
-
 // names keeps the keys of the target among a subject's permission keys and
 // returns their permission names.
 func (t target) names(keys []string) []string {
@@ -76,216 +68,41 @@ func (t target) order() []string {
 	return store.ProjectPermissions
 }
 
-// check validates a permission name for the target, with SonarQube's messages.
-func (t target) check(perm string) error {
-	if t.project == nil && !contains(store.GlobalPermissions, perm) {
-		return invalid("Invalid global permission '%s'. Valid values are [%s]", perm, strings.Join(store.GlobalPermissions, ", "))
-	}
-	if t.project != nil && !contains(store.ProjectPermissions, perm) {
-		return invalid("Invalid project permission '%s'. Valid values are [%s]", perm, strings.Join(store.ProjectPermissions, ", "))
-	}
-	return nil
-}
-
-// implied reports whether perm is held by everyone on the target (Browse
-// and See Source Code on a public project).
-func (t target) implied(perm string) bool {
-	return t.project != nil && !t.project.Private && contains(store.PublicPermissions, perm)
-}
-
-// findProject resolves projectId or projectKey (nil when neither is given).
-func (cl *call) findProject(tx store.Tx) (*store.Project, error) {
-	id, key := cl.str("projectId"), cl.str("projectKey")
-	if id != "" && key != "" {
-		return nil, invalid("Project id or project key can be provided, not both.")
-	}
-	if id == "" && key == "" {
-		return nil, nil
-	}
-	var p store.Project
-	var err error
-	if id != "" {
-		p, err = tx.Project(id)
-	} else if p, err = tx.ProjectByKey(key); err == nil && p.Key != key {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, notFound("Entity not found")
-	}
-	return &p, nil
-}
+// check validates a permission name for the target.
+func (t target) check(perm string) error { return store.CheckPermissionName(t.project, perm) }
 
 // target resolves the request's target and checks the caller may manage
-// its permissions: global ones need admin or useradmin, a project's need
-// admin or the project's admin permission.
+// its permissions (store.PermissionTarget).
 func (cl *call) target(tx store.Tx) (target, error) {
-	p, err := cl.findProject(tx)
-	if err != nil || cl.admin {
-		return target{p}, err
-	}
-	ok, err := cl.holdsIn(tx, target{p}, store.PermAdmin)
-	if p == nil {
-		ok, err = store.HasPermission(tx, cl.caller.ID, store.PermUserAdmin)
-	}
-	if err == nil && !ok {
-		err = forbidden()
-	}
+	p, err := store.PermissionTarget(tx, cl.callerOf(), cl.str("projectId"), cl.str("projectKey"))
 	return target{p}, err
 }
 
-// holdsIn reports whether the caller holds perm on the target.
-func (cl *call) holdsIn(tx store.Tx, t target, perm string) (bool, error) {
-	if t.project == nil {
-		return store.HasPermission(tx, cl.caller.ID, perm)
+// permissionChange is the change the request names.
+func (cl *call) permissionChange(subject string) store.PermissionChange {
+	c := store.PermissionChange{Permission: cl.str("permission"), ProjectID: cl.str("projectId"), ProjectKey: cl.str("projectKey")}
+	if subject == "login" {
+		c.Login = cl.str("login")
+	} else {
+		c.Group = cl.str("groupName")
 	}
-	return store.HasProjectPermission(tx, cl.caller.ID, *t.project, perm)
-}
-
-// userPermissionChange resolves the target, the permission and the user.
-func userPermissionChange(cl *call, tx store.Tx) (target, store.User, string, error) {
-	t, err := cl.target(tx)
-	if err != nil {
-		return t, store.User{}, "", err
-	}
-	login, perm := cl.str("login"), cl.str("permission")
-	if err := t.check(perm); err != nil {
-		return t, store.User{}, "", err
-	}
-	u, ok := userByLogin(tx, login)
-	if !ok || !u.Active {
-		return t, u, "", notFound("User with login '%s' is not found'", login)
-	}
-	return t, u, perm, nil
+	return c
 }
 
 func addUserPermission(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, u, perm, err := userPermissionChange(cl, tx)
-		if err != nil || t.implied(perm) {
-			return err
-		}
-		if t.project == nil {
-			if err := cl.mayGrant(tx, perm, true); err != nil {
-				return err
-			}
-		} else if err := store.CheckOrgMember(tx, t.project.Organization, u); err != nil {
-			return err
-		}
-		return tx.Grant(store.UserSubject(u.ID), t.key(perm))
-	}))
+	return cl.changed(store.GrantPermission(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.permissionChange("login")))
 }
 
 func removeUserPermission(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, u, perm, err := userPermissionChange(cl, tx)
-		if err != nil {
-			return err
-		}
-		s := store.UserSubject(u.ID)
-		if t.project != nil {
-			if t.implied(perm) {
-				return invalid("Permission %s can't be removed from a public component", perm)
-			}
-			if t.project.Private && perm == store.PermBrowse && u.ID == cl.caller.ID && !cl.admin {
-				return invalid("Permission 'Browse' cannot be removed from a private project for a project administrator.")
-			}
-			return revokeProjectPerm(tx, *t.project, s, perm)
-		}
-		if perm == store.PermAdmin && u.ID == cl.caller.ID {
-			return invalid("As an admin, you can't remove your own admin right")
-		}
-		if err := cl.mayGrant(tx, perm, false); err != nil {
-			return err
-		}
-		if err := cl.mayChange(tx, u); err != nil {
-			return err
-		}
-		if err := tx.Revoke(s, perm); err != nil {
-			return err
-		}
-		return store.EnsureAdmin(tx, "Last user with permission 'admin'. Permission cannot be removed.")
-	}))
-}
-
-// revokeProjectPerm revokes perm on p from s; the last administrator of a
-// project keeps its admin permission.
-func revokeProjectPerm(tx store.Tx, p store.Project, s store.Subject, perm string) error {
-	held, err := tx.Permissions(s)
-	if err != nil || !contains(held, store.OnProject(p.ID, perm)) {
-		return err
-	}
-	if err := tx.Revoke(s, store.OnProject(p.ID, perm)); err != nil || perm != store.PermAdmin {
-		return err
-	}
-	return store.EnsureProjectAdmin(tx, p, "Last user with permission 'admin' on project '"+p.Key+"'. Permission cannot be removed.")
-}
-
-// groupPermissionChange resolves the target, the permission and the group
-// (or Anyone).
-func groupPermissionChange(cl *call, tx store.Tx) (target, store.Subject, string, error) {
-	t, err := cl.target(tx)
-	if err != nil {
-		return t, store.Subject{}, "", err
-	}
-	name, perm := cl.str("groupName"), cl.str("permission")
-	s := store.GroupSubject(store.AnyoneGroup)
-	if !strings.EqualFold(name, store.AnyoneGroup) {
-		g, err := groupByName(tx, name)
-		if err != nil {
-			return t, s, "", err
-		}
-		s.ID = g.ID
-	}
-	return t, s, perm, t.check(perm)
+	return cl.changed(store.RevokePermission(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.permissionChange("login")))
 }
 
 func addGroupPermission(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, s, perm, err := groupPermissionChange(cl, tx)
-		if err != nil {
-			return err
-		}
-		switch {
-		case s.ID == store.AnyoneGroup && perm == store.PermAdmin:
-			return invalid("It is not possible to add the 'admin' permission to group 'Anyone'.")
-		case s.ID == store.AnyoneGroup && t.project != nil && t.project.Private:
-			return invalid("No permission can be granted to Anyone on a private component")
-		case t.implied(perm):
-			return nil
-		case t.project == nil:
-			if err := cl.mayGrant(tx, perm, true); err != nil {
-				return err
-			}
-		}
-		return tx.Grant(s, t.key(perm))
-	}))
+	return cl.changed(store.GrantPermission(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.permissionChange("groupName")))
 }
 
 func removeGroupPermission(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, s, perm, err := groupPermissionChange(cl, tx)
-		if err != nil {
-			return err
-		}
-		if t.project != nil {
-			if t.implied(perm) {
-				return invalid("Permission %s can't be removed from a public component", perm)
-			}
-			return revokeProjectPerm(tx, *t.project, s, perm)
-		}
-		if err := cl.mayGrant(tx, perm, false); err != nil {
-			return err
-		}
-		if s.ID != store.AnyoneGroup {
-			if err := cl.mayChangeGroup(tx, store.Group{ID: s.ID, Name: cl.str("groupName")}); err != nil {
-				return err
-			}
-		}
-		if err := tx.Revoke(s, perm); err != nil {
-			return err
-		}
-		return store.EnsureAdmin(tx, "Last group with permission 'admin'. Permission cannot be removed.")
-	}))
+	return cl.changed(store.RevokePermission(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.permissionChange("groupName")))
 }
 
 // changed answers 204 for a write without a response body.

@@ -79,25 +79,3 @@ func (cl *call) mayChange(tx store.Tx, u store.User) error {
 	}
 	return g.User(u)
 }
-
-// mayChangeGroup refuses changes to a group granting permissions the caller
-// lacks, and to its members.
-func (cl *call) mayChangeGroup(tx store.Tx, grp store.Group) error {
-	g, err := cl.guard(tx)
-	if err != nil {
-		return err
-	}
-	return g.Group(grp)
-}
-
-// mayGrant refuses granting (or revoking) a permission the caller lacks.
-func (cl *call) mayGrant(tx store.Tx, perm string, grant bool) error {
-	g, err := cl.guard(tx)
-	if err != nil {
-		return err
-	}
-	if grant {
-		return g.Grant(perm)
-	}
-	return g.Revoke(perm)
-}
