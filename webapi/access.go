@@ -27,7 +27,8 @@ func projectAccess(cl *call) error {
 	anyone, users := []store.AccessPath{}, []userJSON{}
 	w := newWindow(p, ps)
 	err = cl.view(func(tx store.Tx) error {
-		if pr, err = cl.administeredProject(tx); err != nil {
+		key := cl.str("project")
+		if pr, err = store.ProjectFor(tx, cl.callerOf(), key, store.PermAdmin, notFound("Project '%s' not found", key)); err != nil {
 			return err
 		}
 		viaAnyone, all, err := store.ProjectAccess(tx, pr, perm)

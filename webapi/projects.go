@@ -1,7 +1,6 @@
 package webapi
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -84,11 +83,6 @@ var projectBadgesController = controller{Path: "api/project_badges", Since: "7.1
 		Params: []param{{Key: "project", Desc: "Project key", Required: true}}},
 }}
 
-var projectKeyRe = regexp.MustCompile(`^[a-zA-Z0-9:\-_.]*[a-zA-Z:\-_.][a-zA-Z0-9:\-_.]*$`)
-
-// tagRe is what a project tag may contain.
-var tagRe = regexp.MustCompile(`^[a-z0-9+\-#.]+$`)
-
 type projectJSON struct {
 	Key          string `json:"key"`
 	Name         string `json:"name"`
@@ -102,111 +96,20 @@ func newProjectJSON(p store.Project) projectJSON {
 }
 
 func createProject(cl *call) error {
-	key, name, org := cl.str("project"), cl.str("name"), cl.str("organization")
-	if !projectKeyRe.MatchString(key) {
-		return invalid("Malformed key for Project: '%s'. Allowed characters are alphanumeric, '-', '_', '.' and ':', with at least one non-digit.", key)
-	}
-	if name == "" {
-		return invalid("The 'name' parameter is missing")
-	}
-	var out store.Project
-	err := cl.update(func(tx store.Tx) error {
-		if err := store.CheckOrganization(tx, org); err != nil {
-			return err
-		}
-		if !cl.admin {
-			ok, err := store.HasPermission(tx, cl.caller.ID, store.PermProvisioning)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return forbidden()
-			}
-			if err := store.CheckOrgMember(tx, org, *cl.caller); err != nil {
-				return err
-			}
-		}
-		want := store.Project{Key: key, Name: name, Private: cl.str("visibility") == "private", Organization: org, Creator: cl.caller.ID}
-		if other, err := tx.ProjectByKey(key); err == nil {
-			if sameCreation(other, want) {
-				out = other // a retry of the same creation (its answer was lost): the same answer again
-				return nil
-			}
-			return invalid("Could not create Project with key: \"%s\". A similar key already exists: \"%s\"", key, other.Key)
-		}
-		var err error
-		out, err = store.CreateProject(tx, want)
-		return err
-	})
+	req := store.NewProjectRequest{Key: cl.str("project"), Name: cl.str("name"), Organization: cl.str("organization"), Private: cl.str("visibility") == "private"}
+	p, err := store.CreateProjectAs(cl.c.Request().Context(), cl.api.store, cl.callerOf(), req)
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"project": newProjectJSON(out)})
-}
-
-// sameCreation reports whether p is what a creation of want by the same
-// caller made: so projects/create is safe to retry when a client lost the
-// answer or failed in a follow-up call (the Terraform provider sets tags
-// right after creating, and creates again on the next run).
-func sameCreation(p, want store.Project) bool {
-	return p.Key == want.Key && p.Name == want.Name && p.Private == want.Private &&
-		p.Organization == want.Organization && p.Creator != "" && p.Creator == want.Creator
-}
-
-// browsableProject finds the project key names and checks that the caller
-// may browse it; unknown and hidden alike are msg (not found).
-func (cl *call) browsableProject(tx store.Tx, key string, notFoundErr error) (store.Project, error) {
-	p, err := tx.ProjectByKey(key)
-	if err != nil || p.Key != key {
-		return p, notFoundErr
-	}
-	if cl.admin {
-		return p, nil
-	}
-	ok, err := store.HasProjectPermission(tx, cl.caller.ID, p, store.PermBrowse)
-	if err == nil && !ok {
-		err = forbidden()
-	}
-	return p, err
-}
-
-// projectByKey finds the project the "project" parameter names and checks
-// that the caller administers it.
-func (cl *call) administeredProject(tx store.Tx) (store.Project, error) {
-	key := cl.str("project")
-	p, err := tx.ProjectByKey(key)
-	if err != nil || p.Key != key {
-		return p, notFound("Project '%s' not found", key)
-	}
-	if cl.admin {
-		return p, nil
-	}
-	ok, err := store.HasProjectPermission(tx, cl.caller.ID, p, store.PermAdmin)
-	if err == nil && !ok {
-		err = forbidden()
-	}
-	return p, err
+	return cl.json(map[string]any{"project": newProjectJSON(p)})
 }
 
 func deleteProject(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		p, err := cl.administeredProject(tx)
-		if err != nil {
-			return err
-		}
-		return store.RemoveProject(tx, p)
-	}))
+	return cl.changed(store.DeleteProjectAs(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("project")))
 }
 
 func updateVisibility(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		p, err := cl.administeredProject(tx)
-		if err != nil {
-			return err
-		}
-		_, err = store.SetVisibility(tx, p, cl.str("visibility") == "private")
-		return err
-	}))
+	return cl.changed(store.SetProjectVisibility(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("project"), cl.str("visibility") == "private"))
 }
 
 func searchProjects(cl *call) error {
@@ -265,7 +168,7 @@ func showComponent(cl *call) error {
 	key := cl.str("component")
 	var out componentJSON
 	err := cl.view(func(tx store.Tx) error {
-		p, err := cl.browsableProject(tx, key, notFound("Component key '%s' not found", key))
+		p, err := store.ProjectFor(tx, cl.callerOf(), key, store.PermBrowse, notFound("Component key '%s' not found", key))
 		out = componentJSON{p.Key, p.Name, "TRK", p.Visibility(), orEmpty(p.Tags)}
 		return err
 	})
@@ -276,27 +179,7 @@ func showComponent(cl *call) error {
 }
 
 func setProjectTags(cl *call) error {
-	var tags []string
-	for _, t := range strings.Split(cl.str("tags"), ",") {
-		if t = strings.ToLower(strings.TrimSpace(t)); t == "" {
-			continue
-		}
-		if !tagRe.MatchString(t) {
-			return invalid("Tag '%s' is invalid. Tags accept only the characters: a-z, 0-9, '+', '-', '#', '.'", t)
-		}
-		if !contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
-	sort.Strings(tags)
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		p, err := cl.administeredProject(tx)
-		if err != nil {
-			return err
-		}
-		p.Tags, p.Updated = tags, store.Now()
-		return tx.PutProject(p)
-	}))
+	return cl.changed(store.SetProjectTags(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("project"), strings.Split(cl.str("tags"), ",")))
 }
 
 func searchProjectTags(cl *call) error {
@@ -348,24 +231,8 @@ func searchProjectTags(cl *call) error {
 	return cl.json(map[string]any{"tags": tags})
 }
 
-// newBadgeToken returns a new badge token secret.
-func newBadgeToken() string { return "sqb_" + strings.TrimPrefix(store.NewTokenSecret(), "squ_") }
-
 func badgeToken(cl *call) error {
-	key := cl.str("project")
-	var token string
-	err := cl.update(func(tx store.Tx) error {
-		p, err := cl.browsableProject(tx, key, invalid("Project or Application not found"))
-		if err != nil {
-			return err
-		}
-		if token = p.BadgeToken; token != "" {
-			return nil
-		}
-		token = newBadgeToken()
-		p.BadgeToken = token
-		return tx.PutProject(p)
-	})
+	token, err := store.BadgeToken(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("project"))
 	if err != nil {
 		return err
 	}
@@ -373,109 +240,35 @@ func badgeToken(cl *call) error {
 }
 
 func renewBadgeToken(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		p, err := cl.administeredProject(tx)
-		if store.IsNotFound(err) {
-			return invalid("Project or Application not found")
-		}
-		if err != nil {
-			return err
-		}
-		p.BadgeToken = newBadgeToken()
-		return tx.PutProject(p)
-	}))
+	return cl.changed(store.RenewBadgeToken(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("project")))
 }
 
 func updateProjectKey(cl *call) error {
-	from, to := cl.str("from"), cl.str("to")
-	if !projectKeyRe.MatchString(to) {
-		return invalid("Malformed key for Project: '%s'. Allowed characters are alphanumeric, '-', '_', '.' and ':', with at least one non-digit.", to)
-	}
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		p, err := tx.ProjectByKey(from)
-		if err != nil || p.Key != from {
-			return notFound("Project '%s' not found", from)
-		}
-		if !cl.admin {
-			ok, err := store.HasProjectPermission(tx, cl.caller.ID, p, store.PermAdmin)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return forbidden()
-			}
-		}
-		if other, err := tx.ProjectByKey(to); err == nil && other.ID != p.ID {
-			return invalid("Impossible to update key: a component with key \"%s\" already exists.", to)
-		}
-		p.Key, p.Updated = to, store.Now()
-		return tx.PutProject(p)
-	}))
+	return cl.changed(store.RenameProjectKey(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("from"), cl.str("to")))
 }
 
 func bulkDeleteProjects(cl *call) error {
-	if cl.str("analyzedBefore") == "" && cl.str("projects") == "" && cl.str("q") == "" {
-		return invalid("At least one parameter among analyzedBefore, projects and q must be provided")
+	f, err := cl.projectFilter()
+	if err != nil {
+		return err
 	}
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		projects, err := cl.matchingProjects(tx)
-		if err != nil {
-			return err
-		}
-		for _, p := range projects {
-			if err := store.RemoveProject(tx, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	return cl.changed(store.BulkDeleteProjects(cl.c.Request().Context(), cl.api.store, cl.callerOf(), f))
 }
 
-// maxBulkProjects bounds the keys a bulk action reads from "projects".
-const maxBulkProjects = 1000
-
-// matchingProjects returns the projects the bulk filters (q, projects,
-// qualifiers, visibility, analyzedBefore, onProvisionedOnly) select.
-// scimgate records no analyses: every project is "provisioned only", and
-// analyzedBefore selects none.
-func (cl *call) matchingProjects(tx store.Tx) ([]store.Project, error) {
+// projectFilter reads the bulk actions' project filters.
+func (cl *call) projectFilter() (store.ProjectFilter, error) {
+	f := store.ProjectFilter{Query: cl.str("q"), Visibility: cl.str("visibility"), Qualifiers: strings.Split(cl.str("qualifiers"), ",")}
+	if s := cl.str("projects"); s != "" {
+		f.Keys = strings.Split(s, ",")
+	}
 	if s := cl.str("analyzedBefore"); s != "" {
 		d, err := parseDateOrTime(s)
 		if err != nil {
-			return nil, invalid("'%s' cannot be parsed as either a date or date+time", s)
+			return f, invalid("'%s' cannot be parsed as either a date or date+time", s)
 		}
-		if d.After(store.Now()) {
-			return nil, invalid("Provided value for parameter analyzedBefore must not be a future date")
-		}
-		return nil, nil
+		f.AnalyzedBefore = &d
 	}
-	qualifiers := strings.Split(cl.str("qualifiers"), ",")
-	for _, q := range qualifiers {
-		if !contains([]string{"TRK", "VW", "APP"}, strings.TrimSpace(q)) {
-			return nil, invalid("Value of parameter 'qualifiers' (%s) must be one of: [TRK, VW, APP]", q)
-		}
-	}
-	if !contains(qualifiers, "TRK") {
-		return nil, nil // no portfolios or applications here
-	}
-	var keys []string
-	if s := cl.str("projects"); s != "" {
-		keys = strings.Split(s, ",")
-		keys = keys[:min(len(keys), maxBulkProjects)]
-	}
-	q, vis := strings.ToLower(cl.str("q")), cl.str("visibility")
-	var out []store.Project
-	for p, err := range tx.Projects() {
-		if err != nil {
-			return nil, err
-		}
-		if q != "" && !strings.Contains(strings.ToLower(p.Key), q) && !strings.Contains(strings.ToLower(p.Name), q) ||
-			vis != "" && p.Visibility() != vis || keys != nil && !contains(keys, p.Key) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return f, nil
 }
 
 // parseDateOrTime reads SonarQube's date (2006-01-02) or date-time

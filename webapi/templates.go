@@ -1,7 +1,6 @@
 package webapi
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 
@@ -71,13 +70,13 @@ var templateActions = []action{
 			param{Key: "visibility", Desc: "Filter on visibility", Values: []string{"private", "public"}, Internal: true},
 			param{Key: "analyzedBefore", Desc: "Only projects analyzed before this date (scimgate records no analyses: matches none)"},
 			param{Key: "onProvisionedOnly", Desc: "Only projects never analyzed (every project, in scimgate)", Values: boolValues, Default: "false"})},
-	{Key: "add_user_to_template", Post: true, Since: "5.2", Access: admin, Handle: addUserToTemplate, Params: templateEntryParams("login"),
+	{Key: "add_user_to_template", Post: true, Since: "5.2", Access: admin, Handle: templateEntry("login", true), Params: templateEntryParams("login"),
 		Desc: "Add a user to a permission template. Requires Administer System permission."},
-	{Key: "remove_user_from_template", Post: true, Since: "5.2", Access: admin, Handle: removeUserFromTemplate, Params: templateEntryParams("login"),
+	{Key: "remove_user_from_template", Post: true, Since: "5.2", Access: admin, Handle: templateEntry("login", false), Params: templateEntryParams("login"),
 		Desc: "Remove a user from a permission template. Requires Administer System permission."},
-	{Key: "add_group_to_template", Post: true, Since: "5.2", Access: admin, Handle: addGroupToTemplate, Params: templateEntryParams("groupName"),
+	{Key: "add_group_to_template", Post: true, Since: "5.2", Access: admin, Handle: templateEntry("groupName", true), Params: templateEntryParams("groupName"),
 		Desc: "Add a group (SCIM-provisioned ones included) to a permission template. Requires Administer System permission."},
-	{Key: "remove_group_from_template", Post: true, Since: "5.2", Access: admin, Handle: removeGroupFromTemplate, Params: templateEntryParams("groupName"),
+	{Key: "remove_group_from_template", Post: true, Since: "5.2", Access: admin, Handle: templateEntry("groupName", false), Params: templateEntryParams("groupName"),
 		Desc: "Remove a group from a permission template. Requires Administer System permission."},
 	{Key: "set_default_template", Post: true, Since: "5.2", Access: admin, Handle: setDefaultTemplate,
 		Desc:   "Set a permission template as the default one, applied to new projects that no template's key pattern matches. Requires Administer System permission.",
@@ -87,24 +86,14 @@ var templateActions = []action{
 		Params: append(append([]param{}, templateRef...), projectParams...)},
 }
 
+// templateRef is the template the request names.
+func (cl *call) templateRef() store.TemplateRef {
+	return store.TemplateRef{ID: cl.str("templateId"), Name: cl.str("templateName")}
+}
+
 // findTemplate resolves templateId or templateName.
 func (cl *call) findTemplate(tx store.Tx) (store.Template, error) {
-	id, name := cl.str("templateId"), cl.str("templateName")
-	if (id == "") == (name == "") {
-		return store.Template{}, invalid("Template name or template id must be provided, not both.")
-	}
-	if id != "" {
-		t, err := tx.Template(id)
-		if err != nil {
-			return t, notFound("Permission template with id '%s' is not found", id)
-		}
-		return t, nil
-	}
-	t, err := tx.TemplateByName(name)
-	if err != nil {
-		return t, notFound("Permission template with name '%s' is not found (case insensitive)", name)
-	}
-	return t, nil
+	return store.FindTemplate(tx, cl.templateRef())
 }
 
 type templateJSON struct {
@@ -122,40 +111,16 @@ func newTemplateJSON(t store.Template) templateJSON {
 }
 
 func createTemplate(cl *call) error {
-	name, pattern, org := cl.str("name"), cl.str("projectKeyPattern"), cl.str("organization")
-	if name == "" {
-		return invalid("The template name must not be blank")
-	}
-	if _, err := regexp.Compile(pattern); pattern != "" && err != nil {
-		return invalid("The 'projectKeyPattern' parameter must be a valid Java regex. '%s' was passed", pattern)
-	}
-	var out store.Template
-	err := cl.update(func(tx store.Tx) error {
-		if err := store.CheckOrganization(tx, org); err != nil {
-			return err
-		}
-		now := store.Now()
-		out = store.Template{ID: store.NewID(), Name: name, Description: cl.str("description"), KeyPattern: pattern,
-			Organization: org, Created: now, Updated: now}
-		return tx.PutTemplate(out)
-	})
+	t, err := store.CreateTemplate(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name"), cl.str("description"),
+		cl.str("projectKeyPattern"), cl.str("organization"))
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"permissionTemplate": newTemplateJSON(out)})
+	return cl.json(map[string]any{"permissionTemplate": newTemplateJSON(t)})
 }
 
 func deleteTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, err := cl.findTemplate(tx)
-		if err != nil {
-			return err
-		}
-		if t.Default {
-			return invalid("It is not possible to delete the default permission template for projects")
-		}
-		return store.RemoveTemplate(tx, t)
-	}))
+	return cl.changed(store.DeletePermissionTemplate(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef()))
 }
 
 func searchTemplates(cl *call) error {
@@ -256,41 +221,12 @@ var projectPermNames = map[string][2]string{
 }
 
 func updateTemplate(cl *call) error {
-	var out store.Template
-	err := cl.update(func(tx store.Tx) error {
-		id := cl.str("id")
-		t, err := tx.Template(id)
-		if err != nil {
-			return notFound("Permission template with id '%s' is not found", id)
-		}
-		if cl.has("name") {
-			name := cl.str("name")
-			if name == "" {
-				return invalid("The template name must not be blank")
-			}
-			if other, err := tx.TemplateByName(name); err == nil && other.ID != t.ID {
-				return invalid("A template with the name '%s' already exists (case insensitive).", name)
-			}
-			t.Name = name
-		}
-		if cl.has("description") {
-			t.Description = cl.str("description")
-		}
-		if cl.has("projectKeyPattern") {
-			pattern := cl.str("projectKeyPattern")
-			if _, err := regexp.Compile(pattern); pattern != "" && err != nil {
-				return invalid("The 'projectKeyPattern' parameter must be a valid Java regex. '%s' was passed", pattern)
-			}
-			t.KeyPattern = pattern
-		}
-		t.Updated = store.Now()
-		out = t
-		return tx.PutTemplate(t)
-	})
+	t, err := store.UpdateTemplate(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("id"),
+		cl.optional("name"), cl.optional("description"), cl.optional("projectKeyPattern"))
 	if err != nil {
 		return err
 	}
-	return cl.json(map[string]any{"permissionTemplate": newTemplateJSON(out)})
+	return cl.json(map[string]any{"permissionTemplate": newTemplateJSON(t)})
 }
 
 // templateHolders returns, for each subject holding something in template
@@ -399,154 +335,36 @@ func templateGroups(cl *call) error {
 // projectCreatorChange adds or removes the project creator's entry.
 func projectCreatorChange(add bool) func(*call) error {
 	return func(cl *call) error {
-		return cl.changed(cl.update(func(tx store.Tx) error {
-			t, err := cl.findTemplate(tx)
-			if err != nil {
-				return err
-			}
-			s, key := store.UserSubject(store.ProjectCreator), store.InTemplate(t.ID, cl.str("permission"))
-			if add {
-				return tx.Grant(s, key)
-			}
-			return tx.Revoke(s, key)
-		}))
+		e := store.TemplateEntry{ProjectCreator: true, Permission: cl.str("permission")}
+		return cl.changed(store.ChangeTemplateEntry(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef(), e, add))
 	}
 }
 
 func bulkApplyTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, err := cl.findTemplate(tx)
-		if err != nil {
-			return err
-		}
-		projects, err := cl.matchingProjects(tx)
-		if err != nil {
-			return err
-		}
-		for _, p := range projects {
-			if p.Organization != t.Organization {
-				continue
-			}
-			if _, err := store.ApplyTemplate(tx, p, t, ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
-}
-
-// templateChange resolves the template and checks the permission.
-func templateChange(cl *call, tx store.Tx) (store.Template, string, error) {
-	t, err := cl.findTemplate(tx)
+	f, err := cl.projectFilter()
 	if err != nil {
-		return t, "", err
+		return err
 	}
-	perm := cl.str("permission")
-	return t, perm, target{project: &store.Project{}}.check(perm)
+	return cl.changed(store.BulkApplyTemplate(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef(), f))
 }
 
-func templateUser(cl *call, tx store.Tx) (store.Template, store.User, string, error) {
-	t, perm, err := templateChange(cl, tx)
-	if err != nil {
-		return t, store.User{}, "", err
+// templateEntry changes the entry the request names.
+func templateEntry(subject string, add bool) func(*call) error {
+	return func(cl *call) error {
+		e := store.TemplateEntry{Permission: cl.str("permission")}
+		if subject == "login" {
+			e.Login = cl.str("login")
+		} else {
+			e.Group = cl.str("groupName")
+		}
+		return cl.changed(store.ChangeTemplateEntry(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef(), e, add))
 	}
-	login := cl.str("login")
-	u, ok := userByLogin(tx, login)
-	if !ok || !u.Active {
-		return t, u, "", notFound("User with login '%s' is not found'", login)
-	}
-	return t, u, perm, nil
-}
-
-func addUserToTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, u, perm, err := templateUser(cl, tx)
-		if err != nil {
-			return err
-		}
-		if err := store.CheckOrgMember(tx, t.Organization, u); err != nil {
-			return err
-		}
-		return tx.Grant(store.UserSubject(u.ID), store.InTemplate(t.ID, perm))
-	}))
-}
-
-func removeUserFromTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, u, perm, err := templateUser(cl, tx)
-		if err != nil {
-			return err
-		}
-		return tx.Revoke(store.UserSubject(u.ID), store.InTemplate(t.ID, perm))
-	}))
-}
-
-func templateGroup(cl *call, tx store.Tx) (store.Template, store.Subject, string, error) {
-	t, perm, err := templateChange(cl, tx)
-	if err != nil {
-		return t, store.Subject{}, "", err
-	}
-	s := store.GroupSubject(store.AnyoneGroup)
-	if name := cl.str("groupName"); !strings.EqualFold(name, store.AnyoneGroup) {
-		g, err := groupByName(tx, name)
-		if err != nil {
-			return t, s, "", err
-		}
-		s.ID = g.ID
-	}
-	return t, s, perm, nil
-}
-
-func addGroupToTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, s, perm, err := templateGroup(cl, tx)
-		if err != nil {
-			return err
-		}
-		if s.ID == store.AnyoneGroup && perm == store.PermAdmin {
-			return invalid("It is not possible to add the 'admin' permission to the group 'Anyone'.")
-		}
-		return tx.Grant(s, store.InTemplate(t.ID, perm))
-	}))
-}
-
-func removeGroupFromTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, s, perm, err := templateGroup(cl, tx)
-		if err != nil {
-			return err
-		}
-		return tx.Revoke(s, store.InTemplate(t.ID, perm))
-	}))
 }
 
 func setDefaultTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, err := cl.findTemplate(tx)
-		if err != nil {
-			return err
-		}
-		return store.SetDefaultTemplate(tx, t)
-	}))
+	return cl.changed(store.MakeDefaultTemplate(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef()))
 }
 
 func applyTemplate(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		t, err := cl.findTemplate(tx)
-		if err != nil {
-			return err
-		}
-		if cl.str("projectId") == "" && cl.str("projectKey") == "" {
-			return invalid("Project id or project key must be provided")
-		}
-		tg, err := cl.target(tx)
-		if err != nil {
-			return err
-		}
-		if t.Organization != tg.project.Organization {
-			return invalid("Template '%s' belongs to another organization than project '%s'", t.Name, tg.project.Key)
-		}
-		_, err = store.ApplyTemplate(tx, *tg.project, t, "")
-		return err
-	}))
+	return cl.changed(store.ApplyTemplateTo(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.templateRef(), cl.str("projectId"), cl.str("projectKey")))
 }
