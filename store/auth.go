@@ -100,8 +100,26 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 	return c, a.Sessions.open(c.User, a.Now()), nil
 }
 
-// Unlock lifts the password lockout of login.
-func (a *Authenticator) Unlock(login string) { a.Lockout.Unlock(login) }
+// Unlock lifts the password lockout of login, for a caller that may change
+// that user (an administrator, or a user administrator over a user holding
+// nothing more), and records it in the audit trail.
+func (a *Authenticator) Unlock(ctx context.Context, caller Caller, login string) error {
+	err := a.Store.View(ctx, func(tx Tx) error {
+		u, err := tx.UserByLogin(login)
+		if err != nil || u.Login != login {
+			return Errorf(ENotFound, "User '%s' doesn't exist", login)
+		}
+		return mayChange(tx, caller, u)
+	})
+	if err != nil {
+		return err
+	}
+	if err := RecordEvent(ctx, a.Store, "user", "unlocked", login, ""); err != nil {
+		return err
+	}
+	a.Lockout.Unlock(login)
+	return nil
+}
 
 // Locked reports whether u's password logins are refused now.
 func (a *Authenticator) Locked(u User) bool { return a.Lockout.LockedAt(u.Login, a.threshold(u)) }

@@ -96,7 +96,9 @@ func TestLockout(t *testing.T) {
 	if !a.Locked(store.User{Login: "admin"}) {
 		t.Fatal("Locked does not report the lock")
 	}
-	a.Unlock("admin")
+	if err := a.Unlock(ctx, store.Caller{Admin: true}, "admin"); err != nil {
+		t.Fatal(err)
+	}
 	if err := auth(basic("admin", pw)); err != nil {
 		t.Fatalf("after Unlock: %v", err)
 	}

@@ -231,11 +231,6 @@ func (cl *call) holds(perm string) (bool, error) {
 	return ok, err
 }
 
-// guard returns the escalation guard of the caller inside tx.
-func (cl *call) guard(tx store.Tx) (*store.Guard, error) {
-	return store.NewGuard(tx, *cl.caller, cl.admin)
-}
-
 // validate applies SonarQube's parameter checks in declaration order.
 func (cl *call) validate() error {
 	for _, p := range cl.params {

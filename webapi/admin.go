@@ -25,22 +25,7 @@ var scimgateController = controller{Path: "api/scimgate", Since: "1.0", Desc: "s
 }}
 
 func unlockUser(cl *call) error {
-	login := cl.str("login")
-	err := cl.view(func(tx store.Tx) error {
-		u, ok := userByLogin(tx, login)
-		if !ok {
-			return notFound("User '%s' doesn't exist", login)
-		}
-		return cl.mayChange(tx, u)
-	})
-	if err != nil {
-		return err
-	}
-	if err := store.RecordEvent(cl.c.Request().Context(), cl.api.store, "user", "unlocked", login, ""); err != nil {
-		return err
-	}
-	cl.api.auth.Unlock(login)
-	return cl.noContent()
+	return cl.changed(cl.api.auth.Unlock(cl.c.Request().Context(), cl.callerOf(), cl.str("login")))
 }
 
 func auditTrail(cl *call) error {

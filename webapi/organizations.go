@@ -2,7 +2,6 @@ package webapi
 
 import (
 	"cmp"
-	"regexp"
 	"strings"
 
 	"github.com/scimgate/scimgate/store"
@@ -41,24 +40,10 @@ type orgJSON struct {
 	Description string `json:"description,omitempty"`
 }
 
-var orgKeyRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-
 // findOrg checks that org (when not empty) exists.
 func createOrganization(cl *call) error {
-	key := cl.str("key")
-	if !orgKeyRe.MatchString(key) {
-		return invalid("Organization key '%s' must contain only lowercase letters, digits and dashes, and start with a letter or digit", key)
-	}
-	o := store.Organization{Key: key, Name: cl.str("name"), Description: cl.str("description"), Created: store.Now()}
-	if o.Name == "" {
-		return invalid("The 'name' parameter is missing")
-	}
-	err := cl.update(func(tx store.Tx) error {
-		if _, err := tx.Organization(key); err == nil {
-			return invalid("Key '%s' is already used. Specify another one.", key)
-		}
-		return tx.PutOrganization(o)
-	})
+	o, err := store.CreateOrganization(cl.c.Request().Context(), cl.api.store, cl.callerOf(),
+		store.Organization{Key: cl.str("key"), Name: cl.str("name"), Description: cl.str("description")})
 	if err != nil {
 		return err
 	}
@@ -91,19 +76,6 @@ func searchOrganizations(cl *call) error {
 	return cl.json(map[string]any{"organizations": out})
 }
 
-// orgMember resolves the organization and the active user of the request.
-func orgMember(cl *call, tx store.Tx) (string, store.User, error) {
-	org, login := cl.str("organization"), cl.str("login")
-	if err := store.CheckOrganization(tx, org); err != nil {
-		return "", store.User{}, err
-	}
-	u, ok := userByLogin(tx, login)
-	if !ok || !u.Active {
-		return "", u, notFound("User with login '%s' is not found'", login)
-	}
-	return org, u, nil
-}
-
 type memberJSON struct {
 	Login      string `json:"login"`
 	Name       string `json:"name"`
@@ -123,15 +95,13 @@ func newMemberJSON(tx store.Tx, org string, u store.User) memberJSON {
 }
 
 func addOrgMember(cl *call) error {
+	org := cl.str("organization")
+	u, err := store.AddOrganizationMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), org, cl.str("login"))
+	if err != nil {
+		return err
+	}
 	var out memberJSON
-	err := cl.update(func(tx store.Tx) error {
-		org, u, err := orgMember(cl, tx)
-		if err != nil {
-			return err
-		}
-		if err := store.AddOrgMember(tx, org, u); err != nil {
-			return err
-		}
+	err = cl.view(func(tx store.Tx) error {
 		out = newMemberJSON(tx, org, u)
 		return nil
 	})
@@ -142,13 +112,7 @@ func addOrgMember(cl *call) error {
 }
 
 func removeOrgMember(cl *call) error {
-	return cl.changed(cl.update(func(tx store.Tx) error {
-		org, u, err := orgMember(cl, tx)
-		if err != nil {
-			return err
-		}
-		return store.RemoveOrgMember(tx, org, u)
-	}))
+	return cl.changed(store.RemoveOrganizationMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("organization"), cl.str("login")))
 }
 
 func searchOrgMembers(cl *call) error {

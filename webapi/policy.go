@@ -70,12 +70,3 @@ func (cl *call) settings() (store.SettingsChange, error) {
 	}
 	return c, nil
 }
-
-// mayChange refuses changes to a user holding permissions the caller lacks.
-func (cl *call) mayChange(tx store.Tx, u store.User) error {
-	g, err := cl.guard(tx)
-	if err != nil {
-		return err
-	}
-	return g.User(u)
-}

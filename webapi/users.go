@@ -20,10 +20,6 @@ func formatDate(t *time.Time) string {
 	return t.Local().Format(dateLayout)
 }
 
-func (cl *call) update(fn func(tx store.Tx) error) error {
-	return cl.api.store.Update(cl.c.Request().Context(), fn)
-}
-
 func (cl *call) view(fn func(tx store.Tx) error) error {
 	return cl.api.store.View(cl.c.Request().Context(), fn)
 }
