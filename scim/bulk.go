@@ -53,7 +53,7 @@ func (h *Handler) bulk(c echo.Context) {
 	w, r := c.Response(), c.Request()
 	raw, err := h.readBody(r)
 	if err != nil {
-		writeError(w, err.(scimerrors.ScimError))
+		writeError(w, h.asScim(err))
 		return
 	}
 	var req bulkRequest

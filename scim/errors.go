@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,12 +16,10 @@ import (
 // scimError maps a store error to a SCIM error, in one place. The library
 // turns anything but a ScimError value into a 500 that leaks err.Error(), so
 // every handler returns what this gives.
-func scimError(err error, log *slog.Logger) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(scimerrors.ScimError); ok {
-		return err // mapped already
+func scimError(err error, log *slog.Logger) scimerrors.ScimError {
+	var mapped scimerrors.ScimError
+	if errors.As(err, &mapped) {
+		return mapped // mapped already
 	}
 	msg := store.ErrorMessage(err)
 	switch store.ErrorCode(err) {
@@ -75,14 +74,18 @@ func notFound(id string) error {
 // turns one into a 500), so a store that cannot write is noted for the
 // answer to write itself (see answer).
 func (h *Handler) fail(r *http.Request, err error) error {
+	if err == nil {
+		return nil
+	}
 	mapped := scimError(err, h.log)
-	if e, ok := mapped.(scimerrors.ScimError); ok {
-		if a, ok := r.Context().Value(answerKey{}).(*answer); ok {
-			a.note(e)
-		}
+	if a, ok := r.Context().Value(answerKey{}).(*answer); ok {
+		a.note(mapped)
 	}
 	return mapped
 }
+
+// asScim is err as the SCIM error to answer.
+func (h *Handler) asScim(err error) scimerrors.ScimError { return scimError(err, h.log) }
 
 type answerKey struct{}
 

@@ -66,40 +66,6 @@ func applyGroupDoc(g *store.Group, doc map[string]any) ([]string, error) {
 	return ids, nil
 }
 
-// setMembers makes the group's members exactly ids, all managed users, in
-// the caller's transaction: concurrent PATCHes never lose a member.
-func setMembers(tx store.Tx, groupID string, ids []string) error {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	have := map[string]bool{}
-	var drop []string // collected first: removing while iterating would skip some
-	for uid := range tx.Members(groupID) {
-		have[uid] = true
-		if !want[uid] {
-			drop = append(drop, uid)
-		}
-	}
-	for _, uid := range ids {
-		if have[uid] {
-			continue
-		}
-		have[uid] = true
-		u, err := tx.User(uid)
-		if !store.ValidID(uid) || err != nil || !u.Managed {
-			return store.Errorf(store.EInvalid, "invalidValue: member %q is not a provisioned user", uid)
-		}
-		if err := tx.AddMember(groupID, uid); err != nil {
-			return err
-		}
-	}
-	if len(drop) > 0 {
-		return store.RemoveMembers(tx, groupID, drop...)
-	}
-	return nil
-}
-
 func (s groups) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
 	g := store.Group{Managed: true}
 	ids, err := applyGroupDoc(&g, attrs)
@@ -111,7 +77,7 @@ func (s groups) Create(r *http.Request, attrs scimlib.ResourceAttributes) (sciml
 		if err != nil {
 			return g, err
 		}
-		return g, setMembers(tx, g.ID, ids)
+		return g, store.SetProvisionedMembers(tx, g.ID, ids)
 	})
 }
 
@@ -128,7 +94,7 @@ func (s groups) Replace(r *http.Request, id string, attrs scimlib.ResourceAttrib
 		if g, err = store.SaveGroup(tx, g); err != nil {
 			return g, err
 		}
-		return g, setMembers(tx, g.ID, ids)
+		return g, store.SetProvisionedMembers(tx, g.ID, ids)
 	})
 }
 
@@ -161,7 +127,7 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 		if _, err := store.SaveGroup(tx, g); err != nil {
 			return err
 		}
-		return setMembers(tx, g.ID, ids)
+		return store.SetProvisionedMembers(tx, g.ID, ids)
 	})
 	if err != nil {
 		return scimlib.Resource{}, s.h.fail(r, err)

@@ -1,11 +1,15 @@
-// Package scim serves the SCIM 2.0 API (RFC 7643/7644) at /api/scim/v2 over
-// the store. github.com/elimity-com/scim serves discovery (ServiceProviderConfig,
-// ResourceTypes, Schemas), validates POST and PUT bodies against its schemas
-// and calls our ResourceHandlers; reads (filters, paging, attribute
-// selection) and PATCH (parsing, validation with the library's schema types,
-// application) are ours: the library leaves filter evaluation and PATCH
-// application to handlers, and its PATCH path parser costs about 150 µs per
-// operation.
+// Package scim serves the SCIM 2.0 API (RFC 7643/7644) at /api/scim/v2 (and
+// /scim/v2) over the store. github.com/elimity-com/scim serves discovery
+// (ResourceTypes, Schemas; ServiceProviderConfig with the flags corrected to
+// what is served), validates POST and PUT bodies against its schemas and
+// calls our ResourceHandlers. Reads, PATCH, .search and Bulk are ours: the
+// library's filter.Validator evaluates one decoded resource at a time, while
+// lists here answer indexed equalities from the store's indexes, stream
+// sorted pages from ordered indexes and skip decoding what a filter does not
+// name; its PATCH path parser costs about 150 µs per operation. Every rule
+// (names, deactivation, last administrators, memberships) is the store's:
+// this package maps SCIM documents to store types and store errors to SCIM
+// errors (errors.go), and audits refusals where they are answered.
 package scim
 
 import (
@@ -150,7 +154,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		if err != nil {
-			writeError(c.Response(), scimErr(err, h.log))
+			writeError(c.Response(), h.asScim(err))
 			return nil
 		}
 		if !caller.Admin {
@@ -239,7 +243,7 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 	if resource && len(segs) == 2 {
 		id, err := url.PathUnescape(segs[1])
 		if err != nil || !store.ValidID(id) {
-			writeError(w, scimErr(notFound(segs[1]), h.log))
+			writeError(w, h.asScim(notFound(segs[1])))
 			return r
 		}
 		segs[1] = id
@@ -257,7 +261,7 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 	}
 	if r.Method != http.MethodGet {
 		if err := h.prepareBody(r, endpoint); err != nil {
-			writeError(w, err.(scimerrors.ScimError))
+			writeError(w, h.asScim(err))
 			return r
 		}
 	}
@@ -280,10 +284,6 @@ func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
 	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
 	c.SetRequest(r)
 	return r
-}
-
-func scimErr(err error, log *slog.Logger) scimerrors.ScimError {
-	return scimError(err, log).(scimerrors.ScimError)
 }
 
 // RouteLabel names the SCIM route of a request path for metrics:

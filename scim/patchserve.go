@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	scimlib "github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimgate/scimgate/store"
 )
@@ -15,7 +14,7 @@ import (
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id string) {
 	body, err := h.readBody(r)
 	if err != nil {
-		writeError(w, err.(scimerrors.ScimError))
+		writeError(w, h.asScim(err))
 		return
 	}
 	p, handler := userPatcher, scimlib.ResourceHandler(users{h})
@@ -24,7 +23,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 	}
 	ops, err := p.parsePatch(body)
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	if endpoint == "Users" {
@@ -33,7 +32,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 	}
 	res, err := handler.Patch(r, id, ops)
 	if err != nil {
-		writeError(w, err.(scimerrors.ScimError))
+		writeError(w, h.asScim(err))
 		return
 	}
 	if len(res.Attributes) == 0 {
@@ -49,7 +48,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, id string, ops []scimlib.PatchOperation) {
 	u, err := users{h}.patchUser(r, id, ops)
 	if err != nil {
-		writeError(w, err.(scimerrors.ScimError))
+		writeError(w, h.asScim(err))
 		return
 	}
 	var raw json.RawMessage
@@ -66,7 +65,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, id string, o
 		return err
 	})
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	w.Header().Set("ETag", etag(u.Version))

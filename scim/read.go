@@ -132,7 +132,7 @@ func (h *Handler) renderGroup(tx store.Tx, g store.Group, withMembers bool) (map
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id string) {
 	proj, err := newProjection(r.URL.Query())
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	var doc map[string]any
@@ -163,7 +163,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 		return err
 	})
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	w.Header().Set("ETag", etag(version))
@@ -229,7 +229,7 @@ func parseListParams(q url.Values, endpoint string) (listParams, error) {
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, endpoint string) {
 	p, err := parseListParams(q, endpoint)
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	resources := []any{}
@@ -339,7 +339,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 		return nil
 	})
 	if err != nil {
-		writeError(w, scimErr(err, h.log))
+		writeError(w, h.asScim(err))
 		return
 	}
 	writeList(w, resources, p.startIndex, total)

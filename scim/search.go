@@ -31,7 +31,7 @@ type searchRequest struct {
 func (h *Handler) search(w http.ResponseWriter, r *http.Request, endpoint string) {
 	raw, err := h.readBody(r)
 	if err != nil {
-		writeError(w, err.(scimerrors.ScimError))
+		writeError(w, h.asScim(err))
 		return
 	}
 	var req searchRequest

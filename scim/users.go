@@ -87,18 +87,6 @@ func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimli
 	})
 }
 
-// setActive saves u, running the deactivation or reactivation rules when
-// its active state changes.
-func setActive(tx store.Tx, r *http.Request, u store.User, active bool) (store.User, error) {
-	switch {
-	case u.Active && !active:
-		return store.Deactivate(tx, caller(r).ID, u, false)
-	case !u.Active && active:
-		return store.Reactivate(tx, u)
-	}
-	return store.SaveUser(tx, u)
-}
-
 func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
 	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := loadUser(tx, r, id)
@@ -112,7 +100,7 @@ func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttribu
 		if !ok {
 			active = u.Active
 		}
-		return setActive(tx, r, u, active)
+		return store.SetActive(tx, caller(r).ID, u, active)
 	})
 }
 
@@ -161,7 +149,7 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		if err != nil {
 			return err
 		}
-		out, err = setActive(tx, r, next, active)
+		out, err = store.SetActive(tx, caller(r).ID, next, active)
 		return err
 	})
 	return out, s.h.fail(r, err)

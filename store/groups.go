@@ -186,3 +186,39 @@ func RemoveGroupMember(ctx context.Context, s Store, caller Caller, group, login
 		return RemoveMembers(tx, g.ID, u.ID)
 	})
 }
+
+// SetProvisionedMembers makes a provisioned group's members exactly ids, in
+// the caller's transaction (so concurrent changes never lose a member). Only
+// provisioned users are members of provisioned groups; removals keep an
+// administrator of the instance and of every project.
+func SetProvisionedMembers(tx Tx, groupID string, ids []string) error {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	have := map[string]bool{}
+	var drop []string // collected first: removing while iterating would skip some
+	for uid := range tx.Members(groupID) {
+		have[uid] = true
+		if !want[uid] {
+			drop = append(drop, uid)
+		}
+	}
+	for _, uid := range ids {
+		if have[uid] {
+			continue
+		}
+		have[uid] = true
+		u, err := tx.User(uid)
+		if !ValidID(uid) || err != nil || !u.Managed {
+			return Errorf(EInvalid, "invalidValue: member %q is not a provisioned user", uid)
+		}
+		if err := tx.AddMember(groupID, uid); err != nil {
+			return err
+		}
+	}
+	if len(drop) > 0 {
+		return RemoveMembers(tx, groupID, drop...)
+	}
+	return nil
+}

@@ -212,6 +212,18 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		"User is last administrator of project '%s', and cannot be deactivated")
 }
 
+// SetActive saves a changed user, running the deactivation or reactivation
+// rules when its active state changes (deprovisioning and reprovisioning).
+func SetActive(tx Tx, callerID string, u User, active bool) (User, error) {
+	switch {
+	case u.Active && !active:
+		return Deactivate(tx, callerID, u, false)
+	case !u.Active && active:
+		return Reactivate(tx, u)
+	}
+	return SaveUser(tx, u)
+}
+
 // Reactivate turns a user back on and returns it to the default group.
 func Reactivate(tx Tx, u User) (User, error) {
 	u.Active = true
