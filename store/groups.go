@@ -211,7 +211,7 @@ func SetProvisionedMembers(tx Tx, groupID string, ids []string) error {
 		have[uid] = true
 		u, err := tx.User(uid)
 		if !ValidID(uid) || err != nil || !u.Managed {
-			return Errorf(EInvalid, "invalidValue: member %q is not a provisioned user", uid)
+			return Errorf(EInvalid, "member %q is not a provisioned user", uid)
 		}
 		if err := tx.AddMember(groupID, uid); err != nil {
 			return err
