@@ -35,7 +35,6 @@ type Authenticator struct {
 	Policy   Policy
 	Lockout  *Lockout  // nil: no lockout
 	Sessions *Sessions // nil: no sessions
-	Now      func() time.Time
 	// OnError, when set, hears of background writes that failed (the last
 	// connection times).
 	OnError func(error)
@@ -47,7 +46,7 @@ type Authenticator struct {
 // NewAuthenticator returns an Authenticator over s with an in-memory session
 // table; lock may be nil.
 func NewAuthenticator(s Store, p Policy, lock *Lockout) *Authenticator {
-	return &Authenticator{Store: s, Policy: p, Lockout: lock, Sessions: NewSessions(), Now: Now}
+	return &Authenticator{Store: s, Policy: p, Lockout: lock, Sessions: NewSessions()}
 }
 
 // Credentials is what one request presents.
@@ -97,7 +96,7 @@ func (a *Authenticator) Login(ctx context.Context, login, password string, ip ne
 		return c, "", err
 	}
 	c.Via = "session"
-	return c, a.Sessions.open(c.User, a.Now()), nil
+	return c, a.Sessions.open(c.User, Now()), nil
 }
 
 // Unlock lifts the password lockout of login, for a caller that may change
@@ -164,7 +163,7 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 	if err == nil {
 		a.connected(c.User, "", nil)
 	}
-	if err == nil && a.Policy.PasswordExpired(c.User, a.Now()) {
+	if err == nil && a.Policy.PasswordExpired(c.User, Now()) {
 		return c, ErrPasswordExpired
 	}
 	return c, err
@@ -176,7 +175,7 @@ func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr)
 	if secret == "" {
 		return Caller{}, errUnauthenticated
 	}
-	hash, now := HashToken(secret), a.Now()
+	hash, now := HashToken(secret), Now()
 	gen := a.Store.Generation()
 	if e, ok := a.tokens.get(hash, gen, now); ok {
 		if !e.caller.Trusts(ip) {
@@ -204,7 +203,7 @@ func (a *Authenticator) session(ctx context.Context, cr Credentials) (Caller, er
 	if !ok {
 		return Caller{}, errUnauthenticated
 	}
-	now := a.Now()
+	now := Now()
 	c, err := a.check(ctx, cr.IP, "session", func(tx Tx) (User, error) {
 		u, err := tx.User(s.userID)
 		if err != nil || !u.Active || u.PasswordHash != s.password || now.Sub(s.lastSeen) >= a.Policy.SessionTimeoutOf(u) {
@@ -257,7 +256,7 @@ func (c *connections) due(key string, last *time.Time, now time.Time) bool {
 // the background, so the request never waits for it. It does not change the
 // user's version (nothing SCIM shows) and is not audited.
 func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
-	now := a.Now()
+	now := Now()
 	user := a.seen.due("u"+u.ID, u.LastConnection, now)
 	token := hash != "" && a.seen.due("t"+hash, tokenLast, now)
 	if !user && !token {

@@ -41,10 +41,7 @@ func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenti
 	now := new(time.Time)
 	*now = time.Now().UTC().Truncate(time.Second)
 	a := store.NewAuthenticator(st, p, lock)
-	a.Now = func() time.Time { return *now }
-	if lock != nil {
-		lock.Now = a.Now
-	}
+	setClock(t, func() time.Time { return *now })
 	return a, now, token
 }
 
@@ -371,7 +368,6 @@ func TestPerUserLockoutThreshold(t *testing.T) {
 	}
 	// With the instance lockout off, a user's own threshold still applies.
 	a.Lockout = store.NewLockout(0, 10*time.Minute)
-	a.Lockout.Now = lock.Now
 	_ = try("strict", "wrong")
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("per-user threshold ignored when the instance threshold is 0")
@@ -384,4 +380,12 @@ func mustUpdate(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	if err := s.Update(ctx, fn); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// setClock replaces store.Now, scimgate's one clock, for the rest of t.
+func setClock(t *testing.T, now func() time.Time) {
+	t.Helper()
+	old := store.Now
+	store.Now = now
+	t.Cleanup(func() { store.Now = old })
 }

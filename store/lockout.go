@@ -13,7 +13,6 @@ import (
 type Lockout struct {
 	Threshold int           // failures that lock; 0 disables the lockout
 	Duration  time.Duration // how long failures count and a lock lasts
-	Now       func() time.Time
 
 	mu    sync.Mutex
 	fails map[string]*failures
@@ -31,7 +30,7 @@ const maxTracked = 100000
 // NewLockout returns a lockout policy; threshold 0 locks nobody unless a
 // user sets its own threshold (UserPolicy.LockoutThreshold).
 func NewLockout(threshold int, duration time.Duration) *Lockout {
-	return &Lockout{Threshold: threshold, Duration: duration, Now: time.Now, fails: map[string]*failures{}}
+	return &Lockout{Threshold: threshold, Duration: duration, fails: map[string]*failures{}}
 }
 
 // active reports whether failures are counted: when the instance locks, or
@@ -46,7 +45,7 @@ func (l *Lockout) LockedAt(login string, threshold int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.fails[login]
-	return f != nil && f.count >= threshold && l.Now().Sub(f.last) < l.Duration
+	return f != nil && f.count >= threshold && Now().Sub(f.last) < l.Duration
 }
 
 // Reserve counts one password attempt of login before it is checked and
@@ -61,7 +60,7 @@ func (l *Lockout) Reserve(login string, threshold int) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.Now()
+	now := Now()
 	f := l.fails[login]
 	if f == nil || now.Sub(f.last) >= l.Duration {
 		if len(l.fails) >= maxTracked {

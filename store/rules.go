@@ -12,7 +12,8 @@ import (
 // The rules in this file hold whichever API acts: both adapters call them
 // inside one Update, so a refused change leaves nothing half-written.
 
-// Now is the clock the rules use; tests may replace it.
+// Now is scimgate's one clock: rules, the audit trail, authentication,
+// sessions and lockouts all read it; tests replace it (and restore it).
 var Now = func() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // NewUser fills in id, timestamps and version, stores u, and adds it to the

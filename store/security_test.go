@@ -47,8 +47,7 @@ func TestAuditBounded(t *testing.T) {
 	st := bolttest.MustOpen(t)
 	s := store.Audited(st, nil)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	defer func(old func() time.Time) { store.Now = old }(store.Now)
-	store.Now = func() time.Time { return clock }
+	setClock(t, func() time.Time { return clock })
 	actx := store.WithActor(ctx, store.Actor{Login: "mallory", API: "webapi", Op: "api/users/change_password"})
 
 	if err := store.RecordRefusal(actx, s, "user", strings.Repeat("x", 1<<20), strings.Repeat("m", 1<<20)); err != nil {

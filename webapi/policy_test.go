@@ -173,7 +173,7 @@ func TestPasswordExpiryOverHTTP(t *testing.T) {
 	if st, _ := e.do("GET", "api/users/current", "", bob); st != 200 {
 		t.Fatalf("fresh password refused: %d", st)
 	}
-	e.auth.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	e.clock(func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })
 	msg := errs("Your password has expired. Change it with api/users/change_password.")
 	if st, body := e.do("GET", "api/users/current", "", bob); st != 401 || body != msg {
 		t.Fatalf("expired password: %d %s", st, body)
@@ -184,7 +184,7 @@ func TestPasswordExpiryOverHTTP(t *testing.T) {
 	if st, body := e.do("POST", "api/users/change_password", "login=carl&previousPassword=Night-owl-1234&password=Night-owl-5678", bob); st != 204 {
 		t.Fatalf("changing an expired password: %d %s", st, body)
 	}
-	e.auth.Now = func() time.Time { return store.Now().Add(29 * 24 * time.Hour) }
+	e.clock(func() time.Time { return time.Now().UTC().Add(29 * 24 * time.Hour) })
 	if st, _ := e.do("GET", "api/users/current", "", basic("carl", "Night-owl-5678")); st != 200 {
 		t.Fatalf("new password refused: %d", st)
 	}
@@ -248,11 +248,11 @@ func TestSessionsOverHTTP(t *testing.T) {
 		t.Fatalf("POST with the XSRF header: %d", st)
 	}
 	// Idle past the timeout (instance default 3 days): the session is over.
-	e.auth.Now = func() time.Time { return time.Now().Add(73 * time.Hour) }
+	e.clock(func() time.Time { return time.Now().Add(73 * time.Hour) })
 	if st := e.withCookies("GET", "api/users/current", "", cookies, false); st != 401 {
 		t.Fatalf("idle session: %d", st)
 	}
-	e.auth.Now = store.Now
+	e.clock(nil)
 	_, cookies = e.session("alice", alicePass)
 	if st := e.withCookies("POST", "api/authentication/logout", "", cookies, true); st != 200 {
 		t.Fatalf("logout: %d", st)

@@ -128,7 +128,7 @@ func TestSessionObeysPasswordExpiry(t *testing.T) {
 	if st := e.withCookies("GET", "api/users/current", "", cookies, false); st != 200 {
 		t.Fatalf("fresh session: %d", st)
 	}
-	e.auth.Now = func() time.Time { return time.Now().Add(2 * 24 * time.Hour) } // within the 3-day idle timeout
+	e.clock(func() time.Time { return time.Now().Add(2 * 24 * time.Hour) }) // within the 3-day idle timeout
 	if st := e.withCookies("GET", "api/users/current", "", cookies, false); st != 401 {
 		t.Fatalf("session after the password expired: %d", st)
 	}

@@ -48,6 +48,7 @@ type env struct {
 	aliceToken string
 	managedID  string
 	auth       *store.Authenticator
+	realClock  func() time.Time // store.Now before the test changed it
 }
 
 func newEnv(t testing.TB) *env {
@@ -237,4 +238,17 @@ func values[T any](seq iter.Seq2[T, error]) iter.Seq[T] {
 			}
 		}
 	}
+}
+
+// clock sets store.Now, scimgate's one clock, to now (nil: the real clock)
+// until the test ends.
+func (e *env) clock(now func() time.Time) {
+	if e.realClock == nil {
+		e.realClock = store.Now
+		e.t.Cleanup(func() { store.Now = e.realClock })
+	}
+	if now == nil {
+		now = e.realClock
+	}
+	store.Now = now
 }
