@@ -46,7 +46,9 @@ func newEnv(t testing.TB) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10})
+	auth := store.NewAuthenticator(st, store.DefaultPolicy(), nil)
+	t.Cleanup(auth.Wait) // background writes end before the store closes
+	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10, Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

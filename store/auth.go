@@ -41,7 +41,12 @@ type Authenticator struct {
 
 	tokens tokenCache
 	seen   connections
+	wg     sync.WaitGroup // background writes
 }
+
+// Wait returns once the background writes started so far (last connection
+// times) have ended: call it before closing the store.
+func (a *Authenticator) Wait() { a.wg.Wait() }
 
 // NewAuthenticator returns an Authenticator over s with an in-memory session
 // table; lock may be nil.
@@ -262,7 +267,9 @@ func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
 	if !user && !token {
 		return
 	}
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		err := a.Store.Update(context.Background(), func(tx Tx) error {
 			if user {
 				cur, err := tx.User(u.ID)

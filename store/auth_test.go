@@ -42,6 +42,7 @@ func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenti
 	*now = time.Now().UTC().Truncate(time.Second)
 	a := store.NewAuthenticator(st, p, lock)
 	setClock(t, func() time.Time { return *now })
+	t.Cleanup(a.Wait) // before the clock is restored: background writes read it
 	return a, now, token
 }
 

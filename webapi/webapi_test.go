@@ -90,6 +90,7 @@ func newEnv(t testing.TB) *env {
 	}
 	ec := echo.New()
 	e.auth = store.NewAuthenticator(st, store.DefaultPolicy(), store.NewLockout(5, 10*time.Minute))
+	t.Cleanup(e.auth.Wait) // background writes end before the store closes
 	ec.IPExtractor = echo.ExtractIPDirect()
 	webapi.New(st, e.auth, nil).Register(ec)
 	e.srv = httptest.NewServer(ec)
@@ -245,7 +246,10 @@ func values[T any](seq iter.Seq2[T, error]) iter.Seq[T] {
 func (e *env) clock(now func() time.Time) {
 	if e.realClock == nil {
 		e.realClock = store.Now
-		e.t.Cleanup(func() { store.Now = e.realClock })
+		e.t.Cleanup(func() {
+			e.auth.Wait() // background writes read the clock too
+			store.Now = e.realClock
+		})
 	}
 	if now == nil {
 		now = e.realClock

@@ -74,6 +74,7 @@ func newGatewayOn(t *testing.T, db string, opts ...func(*serverOptions)) *gatewa
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.auth.Wait) // background writes end before the store closes
 	srv.Config.Handler = e.echo
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -114,6 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scimgate: shutdown: %v\n", err)
 		return 1
 	}
+	s.auth.Wait() // last-connection writes in flight reach the store before it closes
 	log.Info("stopped")
 	return 0
 }
