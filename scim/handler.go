@@ -31,6 +31,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 // Prefix is where the SCIM API is mounted, as in SonarQube.
@@ -61,7 +62,7 @@ type Options struct {
 	// Auth checks credentials (tokens, passwords with lockout and expiry,
 	// trusted hosts); share one between both APIs. Sessions are not
 	// accepted here. Client addresses come from echo's RealIP.
-	Auth *store.Authenticator
+	Auth *auth.Authenticator
 }
 
 // Handler serves the SCIM API.
@@ -72,7 +73,7 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	lib     scimlib.Server
-	auth    *store.Authenticator
+	auth    *auth.Authenticator
 }
 
 // New builds the SCIM API over s.
@@ -85,7 +86,7 @@ func New(s store.Store, opts Options) (*Handler, error) {
 		h.log = slog.Default()
 	}
 	if h.auth == nil {
-		h.auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
+		h.auth = auth.New(s, store.DefaultPolicy(), nil)
 	}
 	// Entra sends booleans as "True"/"False" strings. Process-global.
 	schema.SetAllowStringValues(true)
@@ -147,7 +148,7 @@ func caller(r *http.Request) store.User {
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		caller, err := h.auth.AuthenticateToken(r.Context(), store.Credentials{Header: r.Header.Get("Authorization"), IP: store.ParseIP(c.RealIP())})
+		caller, err := h.auth.AuthenticateToken(r.Context(), auth.Credentials{Header: r.Header.Get("Authorization"), IP: store.ParseIP(c.RealIP())})
 		if store.ErrorCode(err) == store.EUnauthenticated {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="scimgate"`)
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusUnauthorized, Detail: "Authentication is required"})

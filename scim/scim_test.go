@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimgate/scimgate/scim"
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
@@ -46,7 +47,7 @@ func newEnv(t testing.TB) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	auth := store.NewAuthenticator(st, store.DefaultPolicy(), nil)
+	auth := auth.New(st, store.DefaultPolicy(), nil)
 	t.Cleanup(auth.Wait) // background writes end before the store closes
 	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10, Auth: auth})
 	if err != nil {

@@ -61,8 +61,8 @@ func CheckPassword(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// sameHash compares two token hashes in constant time.
-func sameHash(a, b string) bool {
+// SameHash compares two token hashes in constant time.
+func SameHash(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 

@@ -180,7 +180,7 @@ func RemoveGroupMember(ctx context.Context, s Store, caller Caller, group, login
 		if err != nil {
 			return err
 		}
-		if err := mayChange(tx, caller, u); err != nil {
+		if err := MayChange(tx, caller, u); err != nil {
 			return err
 		}
 		return RemoveMembers(tx, g.ID, u.ID)

@@ -265,34 +265,6 @@ func randomAlnum(n int) string {
 	return string(b)
 }
 
-// tokenUser resolves the hash of a token to its active user.
-func tokenUser(tx Tx, hash string, now time.Time) (User, Token, error) {
-	t, err := tx.Token(hash)
-	if err != nil || !sameHash(t.Hash, hash) {
-		return User{}, t, errUnauthenticated
-	}
-	if t.Expires != nil && !now.Before(*t.Expires) {
-		return User{}, t, errUnauthenticated
-	}
-	u, err := tx.User(t.UserID)
-	if err != nil || !u.Active {
-		return User{}, t, errUnauthenticated
-	}
-	return u, t, nil
-}
-
-func userByPassword(tx Tx, login, password string) (User, error) {
-	u, err := tx.UserByLogin(login)
-	if err != nil || u.Login != login || !u.Active || !u.Local {
-		CheckPassword("", password) // same cost as a real check
-		return User{}, errUnauthenticated
-	}
-	if !CheckPassword(u.PasswordHash, password) {
-		return User{}, errUnauthenticated
-	}
-	return u, nil
-}
-
 // Bootstrap prepares an empty store as SonarQube's first start does: the
 // groups sonar-users (scan, provisioning) and sonar-administrators (admin,
 // gateadmin, profileadmin, provisioning), the user admin, member of

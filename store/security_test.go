@@ -1,19 +1,23 @@
 package store_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
+
+var ctx = context.Background()
 
 // Finding 2: reservations are atomic, so of many attempts arriving at once
 // exactly threshold are evaluated.
 func TestLockoutReservesAtomically(t *testing.T) {
-	lock := store.NewLockout(5, time.Minute)
+	lock := auth.NewLockout(5, time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	admitted := 0
@@ -101,4 +105,12 @@ func auditOf(t *testing.T, s store.Store) []store.AuditEntry {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// setClock replaces store.Now, scimgate's one clock, for the rest of t.
+func setClock(t *testing.T, now func() time.Time) {
+	t.Helper()
+	old := store.Now
+	store.Now = now
+	t.Cleanup(func() { store.Now = old })
 }

@@ -167,8 +167,9 @@ func activeUser(tx Tx, login, msg string) (User, error) {
 	return u, nil
 }
 
-// mayChange refuses a caller acting on a user holding what it lacks.
-func mayChange(tx Tx, caller Caller, u User) error {
+// MayChange refuses a caller acting on a user holding what it lacks (see
+// Guard.User).
+func MayChange(tx Tx, caller Caller, u User) error {
 	g, err := NewGuard(tx, caller.User, caller.Admin)
 	if err != nil {
 		return err
@@ -189,7 +190,7 @@ func UpdateUser(ctx context.Context, s Store, caller Caller, login string, up Us
 		if err != nil {
 			return err
 		}
-		if err := mayChange(tx, caller, u); err != nil {
+		if err := MayChange(tx, caller, u); err != nil {
 			return err
 		}
 		external := u.Managed || !u.Local
@@ -239,7 +240,7 @@ func RenameUser(ctx context.Context, s Store, caller Caller, login, newLogin str
 		if u.Managed {
 			return ErrManaged
 		}
-		if err := mayChange(tx, caller, u); err != nil {
+		if err := MayChange(tx, caller, u); err != nil {
 			return err
 		}
 		if msgs := LoginErrors(newLogin); len(msgs) > 0 {
@@ -270,7 +271,7 @@ func DeactivateUser(ctx context.Context, s Store, caller Caller, login string, a
 		if u.Managed {
 			return ErrManaged
 		}
-		if err := mayChange(tx, caller, u); err != nil {
+		if err := MayChange(tx, caller, u); err != nil {
 			return err
 		}
 		out, err = Deactivate(tx, caller.ID, u, anonymize)
@@ -301,7 +302,7 @@ func SetPassword(ctx context.Context, s Store, caller Caller, policy Policy, log
 			return err
 		}
 		if !own {
-			if err := mayChange(tx, caller, u); err != nil {
+			if err := MayChange(tx, caller, u); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 // maxBodyBytes bounds form bodies; Web API parameters are small.
@@ -189,7 +190,7 @@ func refusalKind(path string) string {
 // reports that the request has been answered (refused).
 func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 	c, r := cl.c, cl.c.Request()
-	cr := store.Credentials{Header: r.Header.Get("Authorization"), IP: clientIP(c)}
+	cr := auth.Credentials{Header: r.Header.Get("Authorization"), IP: clientIP(c)}
 	if ck, err := r.Cookie(sessionCookie); err == nil && cr.Header == "" {
 		cr.Session = ck.Value
 	}
@@ -204,9 +205,9 @@ func (a *API) authenticate(cl *call, act action) (answered bool, err error) {
 		return true, c.NoContent(http.StatusUnauthorized) // expired or not: a session's POST carries its token
 	}
 	switch {
-	case err == store.ErrPasswordExpired && act.path == "api/users/change_password":
+	case err == auth.ErrPasswordExpired && act.path == "api/users/change_password":
 		cl.expired = true
-	case err == store.ErrPasswordExpired:
+	case err == auth.ErrPasswordExpired:
 		return true, writeErrors(c, http.StatusUnauthorized, store.ErrorMessage(err))
 	case store.ErrorCode(err) == store.EUnauthenticated:
 		return true, c.NoContent(http.StatusUnauthorized) // bad credentials: empty body, no hint

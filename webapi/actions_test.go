@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 type tcase struct {
@@ -83,7 +84,7 @@ func (e *env) authenticate(login, password string, withPassword bool) (store.Use
 	if withPassword {
 		header = basic(login, password)
 	}
-	c, err := e.auth.Authenticate(context.Background(), store.Credentials{Header: header})
+	c, err := e.auth.Authenticate(context.Background(), auth.Credentials{Header: header})
 	return c.User, err
 }
 

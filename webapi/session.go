@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 // Session cookies: the session secret (HttpOnly) and SonarQube's XSRF pair,
@@ -26,7 +27,7 @@ const (
 // from another session, or a cookie pair an attacker planted, does not pass.
 func validXSRF(r *http.Request, session string) bool {
 	h := r.Header.Get(xsrfHeader)
-	return h != "" && session != "" && subtle.ConstantTimeCompare([]byte(store.XSRFToken(session)), []byte(h)) == 1
+	return h != "" && session != "" && subtle.ConstantTimeCompare([]byte(auth.XSRFToken(session)), []byte(h)) == 1
 }
 
 // sameOrigin refuses requests a browser sent on behalf of another site:
@@ -77,7 +78,7 @@ func login(cl *call) error {
 	}
 	caller, secret, err := cl.api.auth.Login(c.Request().Context(), cl.str("login"), cl.str("password"), clientIP(c))
 	switch {
-	case err == store.ErrPasswordExpired:
+	case err == auth.ErrPasswordExpired:
 		return writeErrors(c, http.StatusUnauthorized, store.ErrorMessage(err))
 	case store.ErrorCode(err) == store.EUnauthenticated:
 		return c.NoContent(http.StatusUnauthorized)
@@ -85,7 +86,7 @@ func login(cl *call) error {
 		return err
 	}
 	setCookie(c, sessionCookie, secret, true, 0)
-	setCookie(c, xsrfCookie, store.XSRFToken(secret), false, 0)
+	setCookie(c, xsrfCookie, auth.XSRFToken(secret), false, 0)
 	cl.api.log.Info("webapi: session opened", "login", caller.Login)
 	return c.NoContent(http.StatusOK)
 }

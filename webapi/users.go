@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 const dateLayout = "2006-01-02T15:04:05-0700"
@@ -406,7 +407,7 @@ func changePassword(cl *call) error {
 		return result("The 'previousPassword' parameter is missing")
 	}
 	if !own && cl.expired {
-		return writeErrors(cl.c, http.StatusUnauthorized, store.ErrorMessage(store.ErrPasswordExpired))
+		return writeErrors(cl.c, http.StatusUnauthorized, store.ErrorMessage(auth.ErrPasswordExpired))
 	}
 	err := store.SetPassword(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.api.auth.Policy, login, cl.optional("previousPassword"), cl.str("password"))
 	if store.ErrorCode(err) == store.EInvalid {

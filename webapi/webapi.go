@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 // API serves the Web API.
@@ -19,21 +20,21 @@ type API struct {
 	Edition     string
 	store       store.Store
 	log         *slog.Logger
-	auth        *store.Authenticator
+	auth        *auth.Authenticator
 	controllers []controller
 }
 
 // New builds the Web API over s; auth checks credentials under the
 // instance's account policy. Client addresses (for trusted hosts) come from
 // echo's RealIP: set the Echo's IPExtractor to match the deployment.
-func New(s store.Store, auth *store.Authenticator, log *slog.Logger) *API {
+func New(s store.Store, authn *auth.Authenticator, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	if auth == nil {
-		auth = store.NewAuthenticator(s, store.DefaultPolicy(), nil)
+	if authn == nil {
+		authn = auth.New(s, store.DefaultPolicy(), nil)
 	}
-	return &API{Version: DefaultVersion, Edition: "Community", store: s, log: log, auth: auth, controllers: []controller{authenticationController,
+	return &API{Version: DefaultVersion, Edition: "Community", store: s, log: log, auth: authn, controllers: []controller{authenticationController,
 		componentsController, organizationsController, permissionsController, projectBadgesController, projectTagsController,
 		projectsController, serverController, systemController, userGroupsController, userTokensController, usersController,
 		webservicesController, scimgateController}}

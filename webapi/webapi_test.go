@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 	"github.com/scimgate/scimgate/webapi"
@@ -47,7 +48,7 @@ type env struct {
 	store      *bolt.Store
 	aliceToken string
 	managedID  string
-	auth       *store.Authenticator
+	auth       *auth.Authenticator
 	realClock  func() time.Time // store.Now before the test changed it
 }
 
@@ -89,7 +90,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	ec := echo.New()
-	e.auth = store.NewAuthenticator(st, store.DefaultPolicy(), store.NewLockout(5, 10*time.Minute))
+	e.auth = auth.New(st, store.DefaultPolicy(), auth.NewLockout(5, 10*time.Minute))
 	t.Cleanup(e.auth.Wait) // background writes end before the store closes
 	ec.IPExtractor = echo.ExtractIPDirect()
 	webapi.New(st, e.auth, nil).Register(ec)

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
@@ -122,7 +123,7 @@ func TestTokenCommands(t *testing.T) {
 		t.Errorf("token list: %d %q", code, out)
 	}
 	st, _ := bolt.Open(db)
-	if _, err := store.NewAuthenticator(st, store.DefaultPolicy(), nil).Authenticate(context.Background(), store.Credentials{Header: "Bearer " + secret}); err != nil {
+	if _, err := auth.New(st, store.DefaultPolicy(), nil).Authenticate(context.Background(), auth.Credentials{Header: "Bearer " + secret}); err != nil {
 		t.Errorf("created token does not authenticate: %v", err)
 	}
 	// While the store is open (as by a running server), commands fail clearly.
@@ -320,7 +321,7 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	s, err := newServer(st, serverOptions{BaseURL: "http://example.test", Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}, slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
+	s, err := newServer(st, serverOptions{BaseURL: "http://example.test", Policy: store.DefaultPolicy(), Lockout: auth.NewLockout(5, time.Minute)}, slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt"
 )
 
@@ -64,7 +65,7 @@ func newGatewayOn(t *testing.T, db string, opts ...func(*serverOptions)) *gatewa
 		st.Close()
 	})
 	srv := httptest.NewUnstartedServer(nil)
-	o := serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: store.NewLockout(5, time.Minute)}
+	o := serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: auth.NewLockout(5, time.Minute)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt"
 )
 
@@ -70,7 +71,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	s, err := newServer(st, serverOptions{BaseURL: cfg.BaseURL, Policy: cfg.Policy, Proxies: cfg.proxies, MetricsApart: cfg.MetricsAddr != "", Version: cfg.SonarQubeVersion, Edition: cfg.Edition, NoSCIMAlias: !cfg.SCIMAlias,
-		Lockout: store.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute)}, log)
+		Lockout: auth.NewLockout(cfg.LockoutThreshold, time.Duration(cfg.LockoutMinutes)*time.Minute)}, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
 		return 1

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scimgate/scimgate/scim"
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/webapi"
 )
 
@@ -31,7 +32,7 @@ type server struct {
 	store    store.Store // audited
 	log      *slog.Logger
 	metrics  *metrics
-	auth     *store.Authenticator
+	auth     *auth.Authenticator
 	draining atomic.Bool // set on shutdown: /readyz answers 503
 }
 
@@ -39,8 +40,8 @@ type server struct {
 type serverOptions struct {
 	BaseURL string
 	Policy  store.Policy
-	Lockout *store.Lockout // nil: no lockout
-	Proxies []*net.IPNet   // whose X-Forwarded-For and X-Forwarded-Proto are believed
+	Lockout *auth.Lockout // nil: no lockout
+	Proxies []*net.IPNet  // whose X-Forwarded-For and X-Forwarded-Proto are believed
 	// MetricsApart: /metrics is served on its own listener (see
 	// metricsHandler), not beside the APIs.
 	MetricsApart bool
@@ -57,7 +58,7 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	s := &server{log: log, proxies: o.Proxies, raw: raw}
 	s.metrics = newMetrics(raw)
 	s.store = store.Audited(raw, s.metrics.audited)
-	s.auth = store.NewAuthenticator(s.store, o.Policy, o.Lockout)
+	s.auth = auth.New(s.store, o.Policy, o.Lockout)
 	s.auth.OnError = func(err error) { log.Warn("cannot record a last connection", "err", err) }
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 )
 
 // Run runs the suite; open returns a fresh, empty store for each subtest.
@@ -567,7 +568,7 @@ func authenticate(s store.Store, login, password string, basic bool) (store.User
 	if basic && password != "" {
 		header = "Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+password))
 	}
-	c, err := store.NewAuthenticator(s, store.DefaultPolicy(), nil).Authenticate(ctx, store.Credentials{Header: header})
+	c, err := auth.New(s, store.DefaultPolicy(), nil).Authenticate(ctx, auth.Credentials{Header: header})
 	return c.User, err
 }
 

@@ -1,10 +1,12 @@
-package store
+package auth
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // Sessions holds the sessions opened by a password login
@@ -14,7 +16,7 @@ import (
 // when the user is deactivated.
 type Sessions struct {
 	mu sync.Mutex
-	m  map[string]*session // by HashToken(secret)
+	m  map[string]*session // by store.HashToken(secret)
 }
 
 type session struct {
@@ -31,14 +33,14 @@ const maxSessions = 100000
 func NewSessions() *Sessions { return &Sessions{m: map[string]*session{}} }
 
 // open starts a session for u and returns its secret.
-func (s *Sessions) open(u User, now time.Time) string {
-	secret := NewSessionSecret()
+func (s *Sessions) open(u store.User, now time.Time) string {
+	secret := store.NewSessionSecret()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= maxSessions {
 		s.prune(now)
 	}
-	s.m[HashToken(secret)] = &session{userID: u.ID, password: u.PasswordHash, lastSeen: now}
+	s.m[store.HashToken(secret)] = &session{userID: u.ID, password: u.PasswordHash, lastSeen: now}
 	return secret
 }
 
@@ -46,7 +48,7 @@ func (s *Sessions) open(u User, now time.Time) string {
 func (s *Sessions) get(secret string) (session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.m[HashToken(secret)]
+	v, ok := s.m[store.HashToken(secret)]
 	if !ok {
 		return session{}, false
 	}
@@ -55,7 +57,7 @@ func (s *Sessions) get(secret string) (session, bool) {
 
 func (s *Sessions) touch(secret string, now time.Time) {
 	s.mu.Lock()
-	if v, ok := s.m[HashToken(secret)]; ok {
+	if v, ok := s.m[store.HashToken(secret)]; ok {
 		v.lastSeen = now
 	}
 	s.mu.Unlock()
@@ -79,7 +81,7 @@ func XSRFToken(sessionSecret string) string {
 // Close ends the session of secret (logout); unknown secrets are ignored.
 func (s *Sessions) Close(secret string) {
 	s.mu.Lock()
-	delete(s.m, HashToken(secret))
+	delete(s.m, store.HashToken(secret))
 	s.mu.Unlock()
 }
 
@@ -93,7 +95,7 @@ func (s *Sessions) Len() int {
 func (s *Sessions) prune(now time.Time) {
 	var oldest string
 	for k, v := range s.m {
-		if now.Sub(v.lastSeen) >= MaxSessionTimeout {
+		if now.Sub(v.lastSeen) >= store.MaxSessionTimeout {
 			delete(s.m, k)
 		} else if oldest == "" || v.lastSeen.Before(s.m[oldest].lastSeen) {
 			oldest = k

@@ -1,4 +1,4 @@
-package store_test
+package auth_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
@@ -26,7 +27,7 @@ var (
 
 // newAuth opens a bootstrapped store and an Authenticator whose clock the
 // test moves; it returns a token of admin.
-func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenticator, *time.Time, string) {
+func newAuth(t *testing.T, p store.Policy, lock *auth.Lockout) (*auth.Authenticator, *time.Time, string) {
 	t.Helper()
 	store.PasswordCost = bcrypt.MinCost
 	st := bolttest.MustOpen(t)
@@ -40,7 +41,7 @@ func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenti
 	})
 	now := new(time.Time)
 	*now = time.Now().UTC().Truncate(time.Second)
-	a := store.NewAuthenticator(st, p, lock)
+	a := auth.New(st, p, lock)
 	setClock(t, func() time.Time { return *now })
 	t.Cleanup(a.Wait) // before the clock is restored: background writes read it
 	return a, now, token
@@ -48,10 +49,10 @@ func newAuth(t *testing.T, p store.Policy, lock *store.Lockout) (*store.Authenti
 
 func TestLockout(t *testing.T) {
 	const pw = adminPW
-	lock := store.NewLockout(3, 10*time.Minute)
+	lock := auth.NewLockout(3, 10*time.Minute)
 	a, now, token := newAuth(t, store.DefaultPolicy(), lock)
-	auth := func(header string) error {
-		_, err := a.Authenticate(ctx, store.Credentials{Header: header, IP: loopback})
+	try := func(header string) error {
+		_, err := a.Authenticate(ctx, auth.Credentials{Header: header, IP: loopback})
 		return err
 	}
 	steps := []struct {
@@ -76,7 +77,7 @@ func TestLockout(t *testing.T) {
 	}
 	for _, s := range steps {
 		*now = now.Add(s.advance)
-		err := auth(s.header)
+		err := try(s.header)
 		if (err == nil) != s.ok {
 			t.Fatalf("%s: err = %v, want ok=%v", s.name, err, s.ok)
 		}
@@ -86,9 +87,9 @@ func TestLockout(t *testing.T) {
 	}
 	// An administrator can lift a lock at once.
 	for i := 0; i < 3; i++ {
-		_ = auth(basic("admin", "x"))
+		_ = try(basic("admin", "x"))
 	}
-	if auth(basic("admin", pw)) == nil {
+	if try(basic("admin", pw)) == nil {
 		t.Fatal("not locked")
 	}
 	if !a.Locked(store.User{Login: "admin"}) {
@@ -97,21 +98,21 @@ func TestLockout(t *testing.T) {
 	if err := a.Unlock(ctx, store.Caller{Admin: true}, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if err := auth(basic("admin", pw)); err != nil {
+	if err := try(basic("admin", pw)); err != nil {
 		t.Fatalf("after Unlock: %v", err)
 	}
 	// Threshold 0 disables the lockout.
-	a.Lockout = store.NewLockout(0, time.Minute)
+	a.Lockout = auth.NewLockout(0, time.Minute)
 	for i := 0; i < 10; i++ {
-		_ = auth(basic("admin", "x"))
+		_ = try(basic("admin", "x"))
 	}
-	if err := auth(basic("admin", pw)); err != nil {
+	if err := try(basic("admin", pw)); err != nil {
 		t.Fatalf("disabled lockout locked: %v", err)
 	}
 }
 
 // addLocal stores a local user with password pw, changed at changed.
-func addLocal(t *testing.T, a *store.Authenticator, login, pw string, changed time.Time, p store.UserPolicy) store.User {
+func addLocal(t *testing.T, a *auth.Authenticator, login, pw string, changed time.Time, p store.UserPolicy) store.User {
 	t.Helper()
 	var u store.User
 	err := a.Store.Update(ctx, func(tx store.Tx) error {
@@ -151,21 +152,21 @@ func TestPasswordExpiry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		*now = start.Add(tc.after)
-		c, err := a.Authenticate(ctx, store.Credentials{Header: basic(tc.login, "Bob-pass-1234"), IP: loopback})
+		c, err := a.Authenticate(ctx, auth.Credentials{Header: basic(tc.login, "Bob-pass-1234"), IP: loopback})
 		switch {
-		case tc.expired && err != store.ErrPasswordExpired:
+		case tc.expired && err != auth.ErrPasswordExpired:
 			t.Errorf("%s after %v: err = %v, want expired", tc.login, tc.after, err)
 		case tc.expired && c.Login != tc.login:
 			t.Errorf("%s: an expired password must still name its user (to change it), got %q", tc.login, c.Login)
 		case !tc.expired && err != nil:
 			t.Errorf("%s after %v: %v", tc.login, tc.after, err)
 		}
-		if _, _, err := a.Login(ctx, tc.login, "Bob-pass-1234", loopback); tc.expired && err != store.ErrPasswordExpired {
+		if _, _, err := a.Login(ctx, tc.login, "Bob-pass-1234", loopback); tc.expired && err != auth.ErrPasswordExpired {
 			t.Errorf("%s: a session opened with an expired password: %v", tc.login, err)
 		}
 	}
 	// A wrong password is a wrong password, expired or not.
-	if _, err := a.Authenticate(ctx, store.Credentials{Header: basic("inherits", "nope"), IP: loopback}); err == store.ErrPasswordExpired || err == nil {
+	if _, err := a.Authenticate(ctx, auth.Credentials{Header: basic("inherits", "nope"), IP: loopback}); err == auth.ErrPasswordExpired || err == nil {
 		t.Errorf("wrong password: %v", err)
 	}
 }
@@ -185,7 +186,7 @@ func TestSessions(t *testing.T) {
 		return secret
 	}
 	use := func(secret string) error {
-		_, err := a.Authenticate(ctx, store.Credentials{Session: secret, IP: loopback})
+		_, err := a.Authenticate(ctx, auth.Credentials{Session: secret, IP: loopback})
 		return err
 	}
 	bob, carol := open("bob", "Bob-pass-1234"), open("carol", "Carol-pass-1234")
@@ -241,7 +242,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestTrustedHosts(t *testing.T) {
-	a, _, _ := newAuth(t, store.DefaultPolicy(), store.NewLockout(3, time.Minute))
+	a, _, _ := newAuth(t, store.DefaultPolicy(), auth.NewLockout(3, time.Minute))
 	hosts, err := store.ParseTrustedHosts([]string{"10.1.0.0/16", "192.0.2.7", "2001:db8::/32"})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +252,7 @@ func TestTrustedHosts(t *testing.T) {
 	mustUpdate(t, a.Store, func(tx store.Tx) error {
 		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: u.ID, Name: "t"})
 	})
-	creds := map[string]store.Credentials{
+	creds := map[string]auth.Credentials{
 		"password": {Header: basic("bob", "Bob-pass-1234")},
 		"token":    {Header: "Bearer " + token},
 	}
@@ -269,7 +270,7 @@ func TestTrustedHosts(t *testing.T) {
 			}
 		}
 	}
-	if _, err := a.Authenticate(ctx, store.Credentials{Header: basic("bob", "Bob-pass-1234")}); err == nil {
+	if _, err := a.Authenticate(ctx, auth.Credentials{Header: basic("bob", "Bob-pass-1234")}); err == nil {
 		t.Error("unknown client address accepted for a user with trusted hosts")
 	}
 	// A session opened from a trusted host is refused from elsewhere.
@@ -277,12 +278,12 @@ func TestTrustedHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, store.Credentials{Session: secret, IP: netip.MustParseAddr("10.9.0.1")}); err == nil {
+	if _, err := a.Authenticate(ctx, auth.Credentials{Session: secret, IP: netip.MustParseAddr("10.9.0.1")}); err == nil {
 		t.Error("session used from an untrusted host")
 	}
 	// A refusal for the host is not a failed password: it does not lock.
 	for i := 0; i < 5; i++ {
-		_, _ = a.Authenticate(ctx, store.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
+		_, _ = a.Authenticate(ctx, auth.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
 	}
 	if a.Locked(store.User{Login: "bob"}) {
 		t.Error("untrusted-host refusals locked the account")
@@ -303,34 +304,34 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		}
 	}
 	put(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "t", Expires: &expires})
-	auth := func(secret string) (store.Caller, error) {
-		return a.Authenticate(ctx, store.Credentials{Header: "Bearer " + secret, IP: loopback})
+	try := func(secret string) (store.Caller, error) {
+		return a.Authenticate(ctx, auth.Credentials{Header: "Bearer " + secret, IP: loopback})
 	}
 	for i := 0; i < 2; i++ { // resolved, then cached
-		if c, err := auth(secret); err != nil || c.Login != "bob" || c.Admin {
+		if c, err := try(secret); err != nil || c.Login != "bob" || c.Admin {
 			t.Fatalf("round %d: %+v %v", i, c, err)
 		}
 	}
 	// A grant is a write: the cached caller is not reused.
 	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.Grant(store.UserSubject(u.ID), store.PermAdmin) })
-	if c, err := auth(secret); err != nil || !c.Admin {
+	if c, err := try(secret); err != nil || !c.Admin {
 		t.Fatalf("after the grant: %+v %v", c, err)
 	}
 	// Expiry is checked against the clock, cached or not.
 	*now = now.Add(time.Hour)
-	if _, err := auth(secret); err == nil {
+	if _, err := try(secret); err == nil {
 		t.Fatal("expired token accepted from the cache")
 	}
 	*now = now.Add(-time.Hour)
 	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(secret)) })
-	if _, err := auth(secret); err == nil {
+	if _, err := try(secret); err == nil {
 		t.Fatal("revoked token accepted")
 	}
 	// Trusted hosts apply to cached callers too.
-	if _, err := auth(adminToken); err != nil {
+	if _, err := try(adminToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err != nil {
+	if _, err := a.Authenticate(ctx, auth.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err != nil {
 		t.Fatal(err)
 	}
 	mustUpdate(t, a.Store, func(tx store.Tx) error {
@@ -338,23 +339,23 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		admin.Policy.TrustedHosts = []string{"127.0.0.1/32"}
 		return tx.PutUser(admin)
 	})
-	if _, err := auth(adminToken); err != nil {
+	if _, err := try(adminToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, store.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err == nil {
+	if _, err := a.Authenticate(ctx, auth.Credentials{Header: "Bearer " + adminToken, IP: netip.MustParseAddr("10.0.0.1")}); err == nil {
 		t.Fatal("cached caller used from an untrusted host")
 	}
 }
 
 // A user's own lockout threshold replaces the instance's, stricter or looser.
 func TestPerUserLockoutThreshold(t *testing.T) {
-	lock := store.NewLockout(5, 10*time.Minute)
+	lock := auth.NewLockout(5, 10*time.Minute)
 	a, _, _ := newAuth(t, store.DefaultPolicy(), lock)
 	one, never := 1, 0
 	addLocal(t, a, "strict", "Night-owl-1234", time.Time{}, store.UserPolicy{LockoutThreshold: &one})
 	addLocal(t, a, "exempt", "Night-owl-1234", time.Time{}, store.UserPolicy{LockoutThreshold: &never})
 	try := func(login, pw string) error {
-		_, err := a.Authenticate(ctx, store.Credentials{Header: basic(login, pw), IP: loopback})
+		_, err := a.Authenticate(ctx, auth.Credentials{Header: basic(login, pw), IP: loopback})
 		return err
 	}
 	_ = try("strict", "wrong")
@@ -368,7 +369,7 @@ func TestPerUserLockoutThreshold(t *testing.T) {
 		t.Errorf("threshold 0: locked after failures: %v", err)
 	}
 	// With the instance lockout off, a user's own threshold still applies.
-	a.Lockout = store.NewLockout(0, 10*time.Minute)
+	a.Lockout = auth.NewLockout(0, 10*time.Minute)
 	_ = try("strict", "wrong")
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("per-user threshold ignored when the instance threshold is 0")

@@ -1,8 +1,10 @@
-package store
+package auth
 
 import (
 	"sync"
 	"time"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // Lockout refuses password logins of a login after Threshold failures within
@@ -45,7 +47,7 @@ func (l *Lockout) LockedAt(login string, threshold int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f := l.fails[login]
-	return f != nil && f.count >= threshold && Now().Sub(f.last) < l.Duration
+	return f != nil && f.count >= threshold && store.Now().Sub(f.last) < l.Duration
 }
 
 // Reserve counts one password attempt of login before it is checked and
@@ -60,7 +62,7 @@ func (l *Lockout) Reserve(login string, threshold int) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := Now()
+	now := store.Now()
 	f := l.fails[login]
 	if f == nil || now.Sub(f.last) >= l.Duration {
 		if len(l.fails) >= maxTracked {

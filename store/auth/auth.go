@@ -1,4 +1,4 @@
-package store
+package auth
 
 import (
 	"context"
@@ -7,32 +7,23 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scimgate/scimgate/store"
 )
 
-// Caller is an authenticated user, whether it holds global admin, and how it
-// proved who it is.
-type Caller struct {
-	User
-	Admin bool
-	Via   string // "token", "password" or "session"
-	// TokenType is the type of the token used (TokenUser, or an analysis
-	// token, which serves only to analyse: no API action accepts it).
-	TokenType string
-}
-
-// ErrPasswordExpired is returned, with the Caller, when a correct password
+// ErrPasswordExpired is returned, with the store.Caller, when a correct password
 // has expired: adapters refuse the request unless it changes that password.
-var ErrPasswordExpired = &Error{Code: EUnauthenticated, Msg: "Your password has expired. Change it with api/users/change_password."}
+var ErrPasswordExpired = &store.Error{Code: store.EUnauthenticated, Msg: "Your password has expired. Change it with api/users/change_password."}
 
-var errUnauthenticated = Errorf(EUnauthenticated, "Authentication is required")
+var errUnauthenticated = store.Errorf(store.EUnauthenticated, "Authentication is required")
 
-// Authenticator resolves credentials to a Caller under the instance policy:
+// Authenticator resolves credentials to a store.Caller under the instance policy:
 // tokens, passwords (with lockout and expiry), sessions (with idle timeout)
-// and per-user trusted hosts. Every failure is EUnauthenticated with no hint
+// and per-user trusted hosts. Every failure is store.EUnauthenticated with no hint
 // of which part was wrong.
 type Authenticator struct {
-	Store    Store
-	Policy   Policy
+	Store    store.Store
+	Policy   store.Policy
 	Lockout  *Lockout  // nil: no lockout
 	Sessions *Sessions // nil: no sessions
 	// OnError, when set, hears of background writes that failed (the last
@@ -48,9 +39,9 @@ type Authenticator struct {
 // times) have ended: call it before closing the store.
 func (a *Authenticator) Wait() { a.wg.Wait() }
 
-// NewAuthenticator returns an Authenticator over s with an in-memory session
+// New returns an Authenticator over s with an in-memory session
 // table; lock may be nil.
-func NewAuthenticator(s Store, p Policy, lock *Lockout) *Authenticator {
+func New(s store.Store, p store.Policy, lock *Lockout) *Authenticator {
 	return &Authenticator{Store: s, Policy: p, Lockout: lock, Sessions: NewSessions()}
 }
 
@@ -63,13 +54,13 @@ type Credentials struct {
 
 // Authenticate resolves the Authorization header if there is one, else the
 // session.
-func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (Caller, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (store.Caller, error) {
 	if cr.Header == "" && cr.Session != "" && a.Sessions != nil {
 		return a.session(ctx, cr)
 	}
 	login, password, basic, ok := parseAuthorization(cr.Header)
 	if !ok {
-		return Caller{}, errUnauthenticated
+		return store.Caller{}, errUnauthenticated
 	}
 	if !basic || password == "" {
 		return a.token(ctx, login, cr.IP)
@@ -81,44 +72,44 @@ func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (Calle
 // token as user name and no password. The provisioning API takes no
 // passwords, so it is no password-guessing surface and no administrator's
 // password ends up in an IdP's configuration.
-func (a *Authenticator) AuthenticateToken(ctx context.Context, cr Credentials) (Caller, error) {
+func (a *Authenticator) AuthenticateToken(ctx context.Context, cr Credentials) (store.Caller, error) {
 	secret, password, _, ok := parseAuthorization(cr.Header)
 	if !ok || password != "" {
-		return Caller{}, errUnauthenticated
+		return store.Caller{}, errUnauthenticated
 	}
 	c, err := a.token(ctx, secret, cr.IP)
-	if err == nil && c.TokenType != TokenUser && c.TokenType != "" {
-		return Caller{}, errUnauthenticated // analysis tokens do not provision
+	if err == nil && c.TokenType != store.TokenUser && c.TokenType != "" {
+		return store.Caller{}, errUnauthenticated // analysis tokens do not provision
 	}
 	return c, err
 }
 
 // Login checks a login and password and opens a session; it returns the
 // session's secret.
-func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr) (Caller, string, error) {
+func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr) (store.Caller, string, error) {
 	c, err := a.password(ctx, login, password, ip)
 	if err != nil || a.Sessions == nil {
 		return c, "", err
 	}
 	c.Via = "session"
-	return c, a.Sessions.open(c.User, Now()), nil
+	return c, a.Sessions.open(c.User, store.Now()), nil
 }
 
 // Unlock lifts the password lockout of login, for a caller that may change
 // that user (an administrator, or a user administrator over a user holding
 // nothing more), and records it in the audit trail.
-func (a *Authenticator) Unlock(ctx context.Context, caller Caller, login string) error {
-	err := a.Store.View(ctx, func(tx Tx) error {
+func (a *Authenticator) Unlock(ctx context.Context, caller store.Caller, login string) error {
+	err := a.Store.View(ctx, func(tx store.Tx) error {
 		u, err := tx.UserByLogin(login)
 		if err != nil || u.Login != login {
-			return Errorf(ENotFound, "User '%s' doesn't exist", login)
+			return store.Errorf(store.ENotFound, "User '%s' doesn't exist", login)
 		}
-		return mayChange(tx, caller, u)
+		return store.MayChange(tx, caller, u)
 	})
 	if err != nil {
 		return err
 	}
-	if err := RecordEvent(ctx, a.Store, "user", "unlocked", login, ""); err != nil {
+	if err := store.RecordEvent(ctx, a.Store, "user", "unlocked", login, ""); err != nil {
 		return err
 	}
 	a.Lockout.Unlock(login)
@@ -126,10 +117,10 @@ func (a *Authenticator) Unlock(ctx context.Context, caller Caller, login string)
 }
 
 // Locked reports whether u's password logins are refused now.
-func (a *Authenticator) Locked(u User) bool { return a.Lockout.LockedAt(u.Login, a.threshold(u)) }
+func (a *Authenticator) Locked(u store.User) bool { return a.Lockout.LockedAt(u.Login, a.threshold(u)) }
 
 // threshold is u's lockout threshold: its own, else the instance's.
-func (a *Authenticator) threshold(u User) int {
+func (a *Authenticator) threshold(u store.User) int {
 	if u.Policy.LockoutThreshold != nil {
 		return *u.Policy.LockoutThreshold
 	}
@@ -141,8 +132,8 @@ func (a *Authenticator) threshold(u User) int {
 
 // thresholdOf looks login up for its lockout threshold.
 func (a *Authenticator) thresholdOf(ctx context.Context, login string) int {
-	u := User{Login: login}
-	_ = a.Store.View(ctx, func(tx Tx) error {
+	u := store.User{Login: login}
+	_ = a.Store.View(ctx, func(tx store.Tx) error {
 		if found, err := tx.UserByLogin(login); err == nil && found.Login == login {
 			u = found
 		}
@@ -151,13 +142,13 @@ func (a *Authenticator) thresholdOf(ctx context.Context, login string) int {
 	return a.threshold(u)
 }
 
-func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (Caller, error) {
+func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (store.Caller, error) {
 	if !a.Lockout.Reserve(login, a.thresholdOf(ctx, login)) {
-		CheckPassword("", password) // answer as slowly as a real check
-		return Caller{}, errUnauthenticated
+		store.CheckPassword("", password) // answer as slowly as a real check
+		return store.Caller{}, errUnauthenticated
 	}
 	matched := false
-	c, err := a.check(ctx, ip, "password", func(tx Tx) (User, error) {
+	c, err := a.check(ctx, ip, "password", func(tx store.Tx) (store.User, error) {
 		u, err := userByPassword(tx, login, password)
 		matched = err == nil
 		return u, err
@@ -168,7 +159,7 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 	if err == nil {
 		a.connected(c.User, "", nil)
 	}
-	if err == nil && a.Policy.PasswordExpired(c.User, Now()) {
+	if err == nil && a.Policy.PasswordExpired(c.User, store.Now()) {
 		return c, ErrPasswordExpired
 	}
 	return c, err
@@ -176,21 +167,21 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 
 // token resolves a token, from the cache while the store has not changed
 // since the token was last resolved.
-func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr) (Caller, error) {
+func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr) (store.Caller, error) {
 	if secret == "" {
-		return Caller{}, errUnauthenticated
+		return store.Caller{}, errUnauthenticated
 	}
-	hash, now := HashToken(secret), Now()
+	hash, now := store.HashToken(secret), store.Now()
 	gen := a.Store.Generation()
 	if e, ok := a.tokens.get(hash, gen, now); ok {
 		if !e.caller.Trusts(ip) {
-			return Caller{}, errUnauthenticated
+			return store.Caller{}, errUnauthenticated
 		}
 		a.connected(e.caller.User, hash, e.last)
 		return e.caller, nil
 	}
-	var tok Token
-	c, err := a.check(ctx, ip, "token", func(tx Tx) (User, error) {
+	var tok store.Token
+	c, err := a.check(ctx, ip, "token", func(tx store.Tx) (store.User, error) {
 		u, t, err := tokenUser(tx, hash, now)
 		tok = t
 		return u, err
@@ -203,22 +194,22 @@ func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr)
 	return c, err
 }
 
-func (a *Authenticator) session(ctx context.Context, cr Credentials) (Caller, error) {
+func (a *Authenticator) session(ctx context.Context, cr Credentials) (store.Caller, error) {
 	s, ok := a.Sessions.get(cr.Session)
 	if !ok {
-		return Caller{}, errUnauthenticated
+		return store.Caller{}, errUnauthenticated
 	}
-	now := Now()
-	c, err := a.check(ctx, cr.IP, "session", func(tx Tx) (User, error) {
+	now := store.Now()
+	c, err := a.check(ctx, cr.IP, "session", func(tx store.Tx) (store.User, error) {
 		u, err := tx.User(s.userID)
 		if err != nil || !u.Active || u.PasswordHash != s.password || now.Sub(s.lastSeen) >= a.Policy.SessionTimeoutOf(u) {
-			return User{}, errUnauthenticated
+			return store.User{}, errUnauthenticated
 		}
 		return u, nil
 	})
-	if ErrorCode(err) == EUnauthenticated {
+	if store.ErrorCode(err) == store.EUnauthenticated {
 		a.Sessions.Close(cr.Session)
-		return Caller{}, err
+		return store.Caller{}, err
 	}
 	a.Sessions.touch(cr.Session, now)
 	if err == nil && a.Policy.PasswordExpired(c.User, now) {
@@ -260,8 +251,8 @@ func (c *connections) due(key string, last *time.Time, now time.Time) bool {
 // any): the last connection of each is written at most once an hour, in
 // the background, so the request never waits for it. It does not change the
 // user's version (nothing SCIM shows) and is not audited.
-func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
-	now := Now()
+func (a *Authenticator) connected(u store.User, hash string, tokenLast *time.Time) {
+	now := store.Now()
 	user := a.seen.due("u"+u.ID, u.LastConnection, now)
 	token := hash != "" && a.seen.due("t"+hash, tokenLast, now)
 	if !user && !token {
@@ -270,7 +261,7 @@ func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		err := a.Store.Update(context.Background(), func(tx Tx) error {
+		err := a.Store.Update(context.Background(), func(tx store.Tx) error {
 			if user {
 				cur, err := tx.User(u.ID)
 				if err != nil {
@@ -283,7 +274,7 @@ func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
 			}
 			if token {
 				t, err := tx.Token(hash)
-				if IsNotFound(err) {
+				if store.IsNotFound(err) {
 					return nil // revoked meanwhile
 				}
 				if err != nil {
@@ -302,9 +293,9 @@ func (a *Authenticator) connected(u User, hash string, tokenLast *time.Time) {
 
 // check resolves the user in one read transaction, then applies the trusted
 // hosts and reads the admin permission.
-func (a *Authenticator) check(ctx context.Context, ip netip.Addr, via string, find func(Tx) (User, error)) (Caller, error) {
-	c := Caller{Via: via}
-	err := a.Store.View(ctx, func(tx Tx) error {
+func (a *Authenticator) check(ctx context.Context, ip netip.Addr, via string, find func(store.Tx) (store.User, error)) (store.Caller, error) {
+	c := store.Caller{Via: via}
+	err := a.Store.View(ctx, func(tx store.Tx) error {
 		u, err := find(tx)
 		if err != nil {
 			return err
@@ -313,7 +304,7 @@ func (a *Authenticator) check(ctx context.Context, ip netip.Addr, via string, fi
 			return errUnauthenticated
 		}
 		c.User = u
-		c.Admin, err = HasPermission(tx, u.ID, PermAdmin)
+		c.Admin, err = store.HasPermission(tx, u.ID, store.PermAdmin)
 		return err
 	})
 	return c, err
@@ -350,7 +341,7 @@ type tokenCache struct {
 
 type tokenEntry struct {
 	gen     uint64
-	caller  Caller
+	caller  store.Caller
 	expires *time.Time
 	last    *time.Time // the token's last connection
 }
@@ -375,4 +366,32 @@ func (c *tokenCache) put(hash string, e tokenEntry) {
 	}
 	c.m[hash] = e
 	c.mu.Unlock()
+}
+
+// tokenUser resolves the hash of a token to its active user.
+func tokenUser(tx store.Tx, hash string, now time.Time) (store.User, store.Token, error) {
+	t, err := tx.Token(hash)
+	if err != nil || !store.SameHash(t.Hash, hash) {
+		return store.User{}, t, errUnauthenticated
+	}
+	if t.Expires != nil && !now.Before(*t.Expires) {
+		return store.User{}, t, errUnauthenticated
+	}
+	u, err := tx.User(t.UserID)
+	if err != nil || !u.Active {
+		return store.User{}, t, errUnauthenticated
+	}
+	return u, t, nil
+}
+
+func userByPassword(tx store.Tx, login, password string) (store.User, error) {
+	u, err := tx.UserByLogin(login)
+	if err != nil || u.Login != login || !u.Active || !u.Local {
+		store.CheckPassword("", password) // same cost as a real check
+		return store.User{}, errUnauthenticated
+	}
+	if !store.CheckPassword(u.PasswordHash, password) {
+		return store.User{}, errUnauthenticated
+	}
+	return u, nil
 }
