@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,12 +29,7 @@ func scimError(err error, log *slog.Logger) scimerrors.ScimError {
 	case store.EConflict:
 		return scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness, Detail: msg}
 	case store.EInvalid, store.EManaged:
-		typ := scimerrors.ScimTypeInvalidValue
-		// Messages may name their scimType first: "invalidPath: ...".
-		if t, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(t, " ") {
-			typ, msg = scimerrors.ScimType(t), rest
-		}
-		return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: typ, Detail: msg}
+		return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue, Detail: msg}
 	case store.EForbidden:
 		return scimerrors.ScimError{Status: http.StatusForbidden, Detail: msg}
 	case store.EUnauthenticated:
@@ -57,6 +53,11 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	w.WriteHeader(e.Status)
 	raw, _ := json.Marshal(e)
 	_, _ = w.Write(raw)
+}
+
+// badRequest is a 400 SCIM error of type typ.
+func badRequest(typ scimerrors.ScimType, format string, args ...any) error {
+	return scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: typ, Detail: fmt.Sprintf(format, args...)}
 }
 
 // WriteError writes a SCIM error with status and detail: for answers the

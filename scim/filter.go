@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
-
-	"github.com/scimgate/scimgate/store"
 )
 
 // maxFilterLen bounds the filters we parse.
@@ -332,7 +331,7 @@ func checkOrdering(expr filter.Expression, attrs attrSet) error {
 				if sub := p.SubAttributeName(); sub != "" {
 					name += "." + sub
 				}
-				return store.Errorf(store.EInvalid, "invalidFilter: %s is of type %s and has no order: %s cannot compare it", name, t, strings.ToLower(string(x.Operator)))
+				return badRequest(scimerrors.ScimTypeInvalidFilter, "%s is of type %s and has no order: %s cannot compare it", name, t, strings.ToLower(string(x.Operator)))
 			}
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	scimlib "github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
 
 	"github.com/scimgate/scimgate/store"
 )
@@ -57,7 +58,7 @@ func applyGroupDoc(g *store.Group, doc map[string]any) ([]string, error) {
 		el, _ := m.(map[string]any)
 		id, _ := el["value"].(string)
 		if t, _ := el["type"].(string); t != "" && !strings.EqualFold(t, "User") {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: only users can be members (member type %q given for %q)", t, id)
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "only users can be members (member type %q given for %q)", t, id)
 		}
 		if id != "" {
 			ids = append(ids, id)
@@ -135,25 +136,14 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 	return scimlib.Resource{}, nil // 204
 }
 
-func (s groups) Get(r *http.Request, id string) (scimlib.Resource, error) {
-	var res scimlib.Resource
-	err := s.h.store.View(r.Context(), func(tx store.Tx) error {
-		g, err := loadGroup(tx, r, id)
-		if err != nil {
-			return err
-		}
-		res, err = s.h.groupResource(tx, g)
-		return err
-	})
-	if err != nil {
-		return res, s.h.fail(r, err)
-	}
-	return res, nil
+// Get is never reached (Handler.get).
+func (groups) Get(*http.Request, string) (scimlib.Resource, error) {
+	return scimlib.Resource{}, errUnreached
 }
 
-// GetAll is never reached: Handler.list serves GET /Groups.
-func (s groups) GetAll(r *http.Request, p scimlib.ListRequestParams) (scimlib.Page, error) {
-	return users(s).GetAll(r, p)
+// GetAll is never reached (Handler.list).
+func (groups) GetAll(*http.Request, scimlib.ListRequestParams) (scimlib.Page, error) {
+	return scimlib.Page{}, errUnreached
 }
 
 // Delete removes a managed group, its memberships and permissions.

@@ -206,6 +206,14 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 		return r
 	}
 	segs[0] = endpoint
+	switch {
+	case len(segs) == 2 && segs[1] == ".search":
+		c.Set(RouteLabelKey, h.prefix+"/"+endpoint+"/.search")
+	case len(segs) == 2:
+		c.Set(RouteLabelKey, h.prefix+"/"+endpoint+"/{id}")
+	default:
+		c.Set(RouteLabelKey, h.prefix+"/"+endpoint)
+	}
 	resource := endpoint == "Users" || endpoint == "Groups"
 	if endpoint == "Bulk" {
 		if r.Method != http.MethodPost || len(segs) != 1 {
@@ -287,25 +295,9 @@ func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
 	return r
 }
 
-// RouteLabel names the SCIM route of a request path for metrics:
-// "/api/scim/v2/Users/{id}" whatever the id (under either prefix), "unknown"
-// for what is not ours.
-func RouteLabel(path string) string {
-	prefix := Prefix
-	if strings.HasPrefix(path, AliasPrefix) {
-		prefix = AliasPrefix
-	}
-	rest := strings.Trim(strings.TrimPrefix(path, prefix), "/")
-	segs := strings.Split(rest, "/")
-	endpoint, ok := endpoints[strings.ToLower(segs[0])]
-	switch {
-	case !ok || len(segs) > 2:
-		return "unknown"
-	case len(segs) == 2:
-		return prefix + "/" + endpoint + "/{id}"
-	}
-	return prefix + "/" + endpoint
-}
+// RouteLabelKey is where route leaves, in the echo context, the request's
+// route for metrics: "/api/scim/v2/Users/{id}" whatever the id.
+const RouteLabelKey = "scim.route"
 
 // serviceProviderConfig answers what is served, not the library's fixed
 // flags: ETags and If-Match, sorting and bulk are supported.

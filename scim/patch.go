@@ -4,10 +4,10 @@ import (
 	"reflect"
 	"strings"
 
+	scimerrors "github.com/elimity-com/scim/errors"
+
 	scimlib "github.com/elimity-com/scim"
 	filter "github.com/scim2/filter-parser/v2"
-
-	"github.com/scimgate/scimgate/store"
 )
 
 // patcher applies PATCH operations (RFC 7644 §3.5.2) to a SCIM document,
@@ -24,7 +24,7 @@ var (
 )
 
 func errPath(format string, args ...any) error {
-	return store.Errorf(store.EInvalid, "invalidPath: "+format, args...)
+	return badRequest(scimerrors.ScimTypeInvalidPath, format, args...)
 }
 
 // apply runs validated operations (see parsePatch) against doc, in order.
@@ -166,7 +166,7 @@ func applyFiltered(container map[string]any, op string, info attrInfo, path filt
 		// work email yet: create the element the filter describes.
 		el, ok := elementFromFilter(path.ValueExpression, info)
 		if !ok {
-			return store.Errorf(store.EInvalid, "noTarget: no value matches %s", path.String())
+			return badRequest(scimerrors.ScimTypeNoTarget, "no value matches %s", path.String())
 		}
 		if sub != "" {
 			el[sub] = value

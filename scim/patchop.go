@@ -6,10 +6,10 @@ import (
 	"strings"
 	"sync"
 
+	scimerrors "github.com/elimity-com/scim/errors"
+
 	scimlib "github.com/elimity-com/scim"
 	filter "github.com/scim2/filter-parser/v2"
-
-	"github.com/scimgate/scimgate/store"
 )
 
 // maxOperations bounds the operations of one PATCH request.
@@ -32,28 +32,28 @@ func (p patcher) parsePatch(body []byte) ([]scimlib.PatchOperation, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	if err := d.Decode(&req); err != nil || d.More() {
-		return nil, store.Errorf(store.EInvalid, "invalidSyntax: the request body is not a PatchOp message")
+		return nil, badRequest(scimerrors.ScimTypeInvalidSyntax, "the request body is not a PatchOp message")
 	}
 	if len(req.Schemas) > 0 && !containsFold(req.Schemas, patchURN) {
-		return nil, store.Errorf(store.EInvalid, "invalidValue: schemas must be [%q]", patchURN)
+		return nil, badRequest(scimerrors.ScimTypeInvalidValue, "schemas must be [%q]", patchURN)
 	}
 	if len(req.Operations) == 0 || len(req.Operations) > maxOperations {
-		return nil, store.Errorf(store.EInvalid, "invalidValue: a PATCH needs 1 to %d Operations", maxOperations)
+		return nil, badRequest(scimerrors.ScimTypeInvalidValue, "a PATCH needs 1 to %d Operations", maxOperations)
 	}
 	ops := make([]scimlib.PatchOperation, 0, len(req.Operations))
 	var err error
 	for _, o := range req.Operations {
 		op := strings.ToLower(o.Op)
 		if op != scimlib.PatchOperationAdd && op != scimlib.PatchOperationRemove && op != scimlib.PatchOperationReplace {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: unknown op %q; use add, remove or replace", o.Op)
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "unknown op %q; use add, remove or replace", o.Op)
 		}
 		if strings.TrimSpace(o.Path) == "" {
 			if op == scimlib.PatchOperationRemove {
-				return nil, store.Errorf(store.EInvalid, "noTarget: remove needs a path")
+				return nil, badRequest(scimerrors.ScimTypeNoTarget, "remove needs a path")
 			}
 			values, ok := o.Value.(map[string]any)
 			if !ok {
-				return nil, store.Errorf(store.EInvalid, "invalidValue: an operation without a path needs an object value")
+				return nil, badRequest(scimerrors.ScimTypeInvalidValue, "an operation without a path needs an object value")
 			}
 			// A path-less value is one operation per key (RFC 7644 §3.5.2.1).
 			for k, v := range values {
@@ -99,7 +99,7 @@ func (p patcher) expandKey(ops []scimlib.PatchOperation, op, k string, v any) ([
 	if ext, ok := p.ext(k); ok {
 		sub, ok := v.(map[string]any)
 		if !ok {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: %s must hold an object", k)
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s must hold an object", k)
 		}
 		var err error
 		for sk, sv := range sub {
@@ -188,7 +188,7 @@ func (p patcher) resolve(path *filter.Path) error {
 	}
 	if info, ok := p.core.lookup(ap.AttributeName); ok {
 		if info.def.Mutability() == "readOnly" {
-			return store.Errorf(store.EInvalid, "mutability: %s is read-only", info.name)
+			return badRequest(scimerrors.ScimTypeMutability, "%s is read-only", info.name)
 		}
 		return nil
 	}
@@ -228,7 +228,7 @@ func (p patcher) validateValue(op string, path filter.Path, value any) (any, err
 	}
 	if value == nil {
 		if op == scimlib.PatchOperationAdd {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: add needs a value")
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "add needs a value")
 		}
 		return nil, nil // replace with null clears, remove takes no value
 	}
@@ -238,7 +238,7 @@ func (p patcher) validateValue(op string, path filter.Path, value any) (any, err
 	one := func(v any) (any, error) {
 		out, err := def.ValidateSingular(v)
 		if err != nil {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: %s: %s", path.String(), err.Detail)
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s: %s", path.String(), err.Detail)
 		}
 		return out, nil
 	}

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/scimgate/scimgate/store"
+	scimerrors "github.com/elimity-com/scim/errors"
 )
 
 // projection implements the attributes and excludedAttributes parameters
@@ -38,10 +38,10 @@ func parseAttrList(s string) ([][2]string, error) {
 			continue
 		}
 		if len(a) > 512 {
-			return nil, store.Errorf(store.EInvalid, "invalidValue: attribute name too long")
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "attribute name too long")
 		}
 		if !attrPathRe.MatchString(a) {
-			return nil, store.Errorf(store.EInvalid, "invalidSyntax: %q is not an attribute path (attributes and excludedAttributes take comma-separated names such as userName, name.givenName or %s:employeeNumber)", a, enterpriseURN)
+			return nil, badRequest(scimerrors.ScimTypeInvalidSyntax, "%q is not an attribute path (attributes and excludedAttributes take comma-separated names such as userName, name.givenName or %s:employeeNumber)", a, enterpriseURN)
 		}
 		container := ""
 		if strings.HasPrefix(strings.ToLower(a), "urn:") {

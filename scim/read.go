@@ -17,14 +17,12 @@ import (
 	"github.com/scimgate/scimgate/store"
 )
 
-// renderUser returns the full SCIM representation of a managed user.
-func (h *Handler) renderUser(tx store.Tx, u store.User) (map[string]any, error) {
-	return h.renderUserGroups(tx, u, true)
-}
-
-// renderUserGroups renders a user, with its groups only when asked: they
-// cost a lookup each, and most filters never look at them.
-func (h *Handler) renderUserGroups(tx store.Tx, u store.User, withGroups bool) (map[string]any, error) {
+// renderUser is the one rendering of a managed user as a SCIM resource (a
+// map, for projections and filters); userJSON writes the same resource
+// without decoding the stored attributes, and userResource hands it to the
+// library. Groups are rendered only when asked: they cost a lookup each, and
+// most filters never look at them.
+func (h *Handler) renderUser(tx store.Tx, u store.User, withGroups bool) (map[string]any, error) {
 	doc := h.userDoc(u)
 	doc["id"] = u.ID
 	doc["schemas"] = []string{userURN, enterpriseURN}
@@ -151,7 +149,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 					return err
 				}
 			}
-			doc, err = h.renderUser(tx, u)
+			doc, err = h.renderUser(tx, u, true)
 			return err
 		}
 		g, err := tx.Group(id)
@@ -194,7 +192,7 @@ func parseListParams(q url.Values, endpoint string) (listParams, error) {
 		if s := strings.TrimSpace(q.Get(x.name)); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {
-				return p, store.Errorf(store.EInvalid, "invalidValue: %s must be an integer", x.name)
+				return p, badRequest(scimerrors.ScimTypeInvalidValue, "%s must be an integer", x.name)
 			}
 			*x.dst = n
 		}
@@ -204,7 +202,7 @@ func parseListParams(q url.Values, endpoint string) (listParams, error) {
 	if f := q.Get("filter"); strings.TrimSpace(f) != "" {
 		expr, err := parseFilter(f)
 		if err != nil {
-			return p, store.Errorf(store.EInvalid, "invalidFilter: the filter %q is not valid SCIM filter syntax", f)
+			return p, badRequest(scimerrors.ScimTypeInvalidFilter, "the filter %q is not valid SCIM filter syntax", f)
 		}
 		attrs := userAttrs
 		if endpoint == "Groups" {
@@ -304,7 +302,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 				src = tx.UsersByName()
 			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
-				return emit(func(output bool) (map[string]any, error) { return h.renderUserGroups(tx, u, output || deep) },
+				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
 					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
 			})

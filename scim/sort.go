@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/scimgate/scimgate/store"
 )
 
@@ -31,10 +32,10 @@ func parseSort(by, order, endpoint string) (sortSpec, error) {
 	case "descending":
 		s.desc = true
 	default:
-		return s, store.Errorf(store.EInvalid, "invalidValue: sortOrder must be ascending or descending")
+		return s, badRequest(scimerrors.ScimTypeInvalidValue, "sortOrder must be ascending or descending")
 	}
 	if s.by != "" && !slices.Contains(sortable[endpoint], s.by) {
-		return s, store.Errorf(store.EInvalid, "invalidValue: %s cannot be sorted by %s; sortable: %s", endpoint, by, strings.Join(sortable[endpoint], ", "))
+		return s, badRequest(scimerrors.ScimTypeInvalidValue, "%s cannot be sorted by %s; sortable: %s", endpoint, by, strings.Join(sortable[endpoint], ", "))
 	}
 	return s, nil
 }

@@ -14,7 +14,7 @@ import (
 type users struct{ h *Handler }
 
 func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, error) {
-	doc, err := h.renderUser(tx, u)
+	doc, err := h.renderUser(tx, u, true)
 	if err != nil {
 		return scimlib.Resource{}, err
 	}
@@ -104,17 +104,9 @@ func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttribu
 	})
 }
 
-func (s users) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
-	u, err := s.patchUser(r, id, ops)
-	if err != nil {
-		return scimlib.Resource{}, err
-	}
-	var res scimlib.Resource
-	err = s.h.store.View(r.Context(), func(tx store.Tx) error {
-		res, err = s.h.userResource(tx, u)
-		return err
-	})
-	return res, s.h.fail(r, err)
+// Patch is never reached (Handler.patchUser).
+func (users) Patch(*http.Request, string, []scimlib.PatchOperation) (scimlib.Resource, error) {
+	return scimlib.Resource{}, errUnreached
 }
 
 // patchUser applies PATCH operations and returns the user as stored. The
@@ -172,29 +164,21 @@ func (s users) patched(u store.User, ops []scimlib.PatchOperation) (store.User, 
 	return u, active, nil
 }
 
-func (s users) Get(r *http.Request, id string) (scimlib.Resource, error) {
-	var res scimlib.Resource
-	err := s.h.store.View(r.Context(), func(tx store.Tx) error {
-		u, err := loadUser(tx, r, id)
-		if err != nil {
-			return err
-		}
-		res, err = s.h.userResource(tx, u)
-		return err
-	})
-	if err != nil {
-		return res, s.h.fail(r, err)
-	}
-	return res, nil
+// errUnreached answers the ResourceHandler methods the library never calls:
+// Handler.route answers those requests before it (GET of resources and
+// lists, PATCH /Users, DELETE /Users).
+var errUnreached = scimerrors.ScimError{Status: http.StatusInternalServerError, Detail: "Internal server error"}
+
+// Get is never reached (Handler.get).
+func (users) Get(*http.Request, string) (scimlib.Resource, error) {
+	return scimlib.Resource{}, errUnreached
 }
 
-// GetAll is never reached: Handler.list serves GET /Users.
-func (s users) GetAll(*http.Request, scimlib.ListRequestParams) (scimlib.Page, error) {
-	return scimlib.Page{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "listing is served elsewhere"}
+// GetAll is never reached (Handler.list).
+func (users) GetAll(*http.Request, scimlib.ListRequestParams) (scimlib.Page, error) {
+	return scimlib.Page{}, errUnreached
 }
 
 // Delete is never reached: DELETE /Users/{id} is answered 405 before the
 // library. Deprovisioning is PATCH active=false.
-func (s users) Delete(*http.Request, string) error {
-	return scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "Users cannot be deleted; set active=false"}
-}
+func (users) Delete(*http.Request, string) error { return errUnreached }

@@ -234,8 +234,11 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 func routeLabel(c echo.Context) string {
 	p := c.Path()
+	if label, ok := c.Get(scim.RouteLabelKey).(string); ok {
+		return label // parsed once, by the SCIM handler
+	}
 	if strings.HasPrefix(p, scim.Prefix) || strings.HasPrefix(p, scim.AliasPrefix) {
-		return scim.RouteLabel(c.Request().URL.Path)
+		return "unknown"
 	}
 	if p == "/api/*" || p == "" {
 		return "unknown"
