@@ -112,7 +112,7 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 			doc["externalId"] = g.ExternalID
 		}
 		var members []any
-		for uid := range tx.Members(g.ID) {
+		for uid := range store.Members(tx, g.ID) {
 			members = append(members, map[string]any{"value": uid})
 		}
 		if members != nil {

@@ -40,7 +40,7 @@ func (h *Handler) renderUser(tx store.Tx, u store.User, withGroups bool) (map[st
 // userGroups lists the managed groups of a user.
 func (h *Handler) userGroups(tx store.Tx, u store.User) ([]any, error) {
 	var groups []any
-	for gid := range tx.GroupsOf(u.ID) {
+	for gid := range tx.GroupsOf(u.ID) { // stored memberships: the default group is never managed
 		g, err := tx.Group(gid)
 		if err != nil {
 			return nil, err
@@ -114,7 +114,7 @@ func (h *Handler) renderGroup(tx store.Tx, g store.Group, withMembers bool) (map
 		return doc, nil
 	}
 	members := []any{}
-	for uid := range tx.Members(g.ID) {
+	for uid := range store.Members(tx, g.ID) {
 		u, err := tx.User(uid)
 		if err != nil {
 			return nil, err

@@ -219,7 +219,7 @@ func HasProjectPermission(tx Tx, userID string, p Project, perm string) (bool, e
 		case s.IsUser() && s.ID == userID, !s.IsUser() && s.ID == AnyoneGroup && !p.Private:
 			return true, nil
 		case !s.IsUser() && s.ID != AnyoneGroup:
-			if ok, err := tx.IsMember(s.ID, userID); err != nil || ok {
+			if ok, err := IsMember(tx, s.ID, userID); err != nil || ok {
 				return ok, err
 			}
 		}
@@ -233,7 +233,7 @@ func EnsureProjectAdmin(tx Tx, p Project, msg string) error {
 	for s := range tx.Holders(OnProject(p.ID, PermAdmin)) {
 		ids := []string{s.ID}
 		if !s.IsUser() {
-			ids = slices.Collect(tx.Members(s.ID))
+			ids = slices.Collect(Members(tx, s.ID))
 		}
 		for _, id := range ids {
 			if u, err := tx.User(id); err == nil && u.Active {
@@ -301,7 +301,7 @@ func RemoveOrgMember(tx Tx, org string, u User) error {
 		}
 	}
 	var groups []string
-	for gid := range tx.GroupsOf(u.ID) {
+	for gid := range GroupsOf(tx, u.ID) {
 		if g, err := tx.Group(gid); err == nil && g.Organization == org {
 			groups = append(groups, gid)
 		}
@@ -372,7 +372,7 @@ func Grantees(tx Tx, p Project, perm string) (map[string][]AccessPath, error) {
 			if err != nil {
 				return nil, err
 			}
-			for _, uid := range slices.Collect(tx.Members(s.ID)) {
+			for _, uid := range slices.Collect(Members(tx, s.ID)) {
 				if err := add(uid, path(s, "group", g.Name)); err != nil {
 					return nil, err
 				}

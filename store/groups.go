@@ -107,7 +107,7 @@ func UpdateGroup(ctx context.Context, s Store, caller Caller, current string, na
 		if out, err = SaveGroup(tx, g); err != nil {
 			return err
 		}
-		members, err = tx.CountMembers(out.ID)
+		members, err = CountMembers(tx, out.ID)
 		return err
 	})
 	return out, members, err
@@ -162,7 +162,7 @@ func AddGroupMember(ctx context.Context, s Store, caller Caller, group, login st
 		if err != nil {
 			return err
 		}
-		if member, err := tx.IsMember(g.ID, u.ID); err != nil || member {
+		if member, err := IsMember(tx, g.ID, u.ID); err != nil || member {
 			return firstErr(err, Errorf(EInvalid, "User '%s' is already a member of group '%s'", u.Login, g.Name))
 		}
 		if err := CheckOrgMember(tx, g.Organization, u); err != nil {
@@ -198,7 +198,7 @@ func SetProvisionedMembers(tx Tx, groupID string, ids []string) error {
 	}
 	have := map[string]bool{}
 	var drop []string // collected first: removing while iterating would skip some
-	for uid := range tx.Members(groupID) {
+	for uid := range Members(tx, groupID) {
 		have[uid] = true
 		if !want[uid] {
 			drop = append(drop, uid)

@@ -39,7 +39,7 @@ func NewGuard(tx Tx, caller User, admin bool) (*Guard, error) {
 func HeldKeys(tx Tx, userID string) (map[string]bool, error) {
 	held := map[string]bool{}
 	subjects := []Subject{UserSubject(userID), GroupSubject(AnyoneGroup)}
-	for gid := range tx.GroupsOf(userID) {
+	for gid := range GroupsOf(tx, userID) {
 		subjects = append(subjects, GroupSubject(gid))
 	}
 	for _, s := range subjects {

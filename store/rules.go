@@ -28,10 +28,7 @@ func NewUser(tx Tx, u User) (User, error) {
 	}
 	now := Now()
 	u.Created, u.Updated, u.Version = now, now, 1
-	if err := tx.PutUser(u); err != nil {
-		return User{}, err
-	}
-	return u, joinDefaultGroup(tx, u.ID)
+	return u, tx.PutUser(u) // the default group follows: its members are the active users
 }
 
 // SaveUser stores a changed user, bumping its version and modification time.
@@ -83,17 +80,6 @@ func SaveGroup(tx Tx, g Group) (Group, error) {
 	return g, tx.PutGroup(g)
 }
 
-func joinDefaultGroup(tx Tx, userID string) error {
-	g, err := tx.GroupByName(DefaultGroup)
-	if IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return tx.AddMember(g.ID, userID)
-}
-
 // HasPermission reports whether an active user holds a global permission,
 // directly or through one of its groups.
 func HasPermission(tx Tx, userID, perm string) (bool, error) {
@@ -102,7 +88,7 @@ func HasPermission(tx Tx, userID, perm string) (bool, error) {
 		case s.IsUser() && s.ID == userID, !s.IsUser() && s.ID == AnyoneGroup:
 			return true, nil
 		case !s.IsUser():
-			if ok, err := tx.IsMember(s.ID, userID); err != nil || ok {
+			if ok, err := IsMember(tx, s.ID, userID); err != nil || ok {
 				return ok, err
 			}
 		}
@@ -143,7 +129,7 @@ func EnsureAdmin(tx Tx, msg string) error {
 			}
 			continue
 		}
-		for uid := range tx.Members(s.ID) {
+		for uid := range Members(tx, s.ID) {
 			if ok, err := active(uid); err != nil || ok {
 				return err
 			}
@@ -183,7 +169,7 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 		}
 	}
 	var local []string // collected first: removing while iterating would skip some
-	for gid := range tx.GroupsOf(u.ID) {
+	for gid := range GroupsOf(tx, u.ID) {
 		g, err := tx.Group(gid)
 		if err != nil {
 			return User{}, err
@@ -228,11 +214,7 @@ func SetActive(tx Tx, callerID string, u User, active bool) (User, error) {
 // Reactivate turns a user back on and returns it to the default group.
 func Reactivate(tx Tx, u User) (User, error) {
 	u.Active = true
-	u, err := SaveUser(tx, u)
-	if err != nil {
-		return User{}, err
-	}
-	return u, joinDefaultGroup(tx, u.ID)
+	return SaveUser(tx, u) // back in the default group: its members are the active users
 }
 
 // anonymized is u with its identity replaced by a random sq-removed-XXXXXX,

@@ -150,16 +150,21 @@ type Tx interface {
 	GroupsByName() iter.Seq2[Group, error]
 	CountGroups() (int, error)
 
-	// The default group's members are not stored: they are the active users.
-	// AddMember and RemoveMember leave it as it is.
+	// Memberships are the stored ones: the default group's members are
+	// derived (the active users) and never stored; IsMember, Members,
+	// CountMembers and GroupsOf of package store answer for it.
 	AddMember(groupID, userID string) error
 	RemoveMember(groupID, userID string) error
 	IsMember(groupID, userID string) (bool, error)
-	// Members yields the ids of a group's members.
+	// Members yields the ids of a group's stored members.
 	Members(groupID string) iter.Seq[string]
 	CountMembers(groupID string) (int, error)
-	// GroupsOf yields the ids of the groups a user belongs to.
+	// GroupsOf yields the ids of the groups a user is a stored member of.
 	GroupsOf(userID string) iter.Seq[string]
+	// ActiveUsers yields the ids of the active users, in id order: the
+	// default group's members.
+	ActiveUsers() iter.Seq[string]
+	CountActiveUsers() (int, error)
 
 	Grant(s Subject, perm string) error
 	Revoke(s Subject, perm string) error

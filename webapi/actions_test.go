@@ -162,7 +162,7 @@ func (e *env) member(group, login string) bool {
 		if err != nil {
 			return err
 		}
-		ok, err = tx.IsMember(g.ID, u.ID)
+		ok, err = store.IsMember(tx, g.ID, u.ID)
 		return err
 	})
 	return ok

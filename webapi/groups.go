@@ -135,7 +135,7 @@ func searchGroups(cl *call) error {
 				e.Description = g.Description
 			}
 			if fields["membersCount"] {
-				n, _ := tx.CountMembers(g.ID)
+				n, _ := store.CountMembers(tx, g.ID)
 				e.MembersCount = &n
 			}
 			if fields["managed"] {
@@ -178,7 +178,7 @@ func groupUsers(cl *call) error {
 			if !u.Active {
 				continue
 			}
-			member, _ := tx.IsMember(g.ID, u.ID)
+			member, _ := store.IsMember(tx, g.ID, u.ID)
 			if selected == "selected" && !member || selected == "deselected" && member ||
 				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
 				continue

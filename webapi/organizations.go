@@ -86,7 +86,7 @@ type memberJSON struct {
 // newMemberJSON counts u's groups in org.
 func newMemberJSON(tx store.Tx, org string, u store.User) memberJSON {
 	m := memberJSON{Login: u.Login, Name: u.Name, Avatar: avatar(u.Email)}
-	for gid := range tx.GroupsOf(u.ID) {
+	for gid := range store.GroupsOf(tx, u.ID) {
 		if g, err := tx.Group(gid); err == nil && g.Organization == org {
 			m.GroupCount++
 		}

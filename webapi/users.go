@@ -239,7 +239,7 @@ func avatar(email string) string {
 
 func groupNames(tx store.Tx, userID string) ([]string, error) {
 	var names []string
-	for gid := range tx.GroupsOf(userID) {
+	for gid := range store.GroupsOf(tx, userID) {
 		g, err := tx.Group(gid)
 		if err != nil {
 			return nil, err
@@ -444,7 +444,7 @@ func userGroups(cl *call) error {
 			if err != nil {
 				return err
 			}
-			member, err := tx.IsMember(g.ID, u.ID)
+			member, err := store.IsMember(tx, g.ID, u.ID)
 			if err != nil {
 				return err
 			}

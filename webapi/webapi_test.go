@@ -199,7 +199,7 @@ func (e *env) snapshot() string {
 		for g := range values(tx.GroupsByName()) {
 			raw, _ := json.Marshal(g)
 			b.Write(raw)
-			b.WriteString(" " + strings.Join(slices.Collect(tx.Members(g.ID)), " "))
+			b.WriteString(" " + strings.Join(slices.Collect(store.Members(tx, g.ID)), " "))
 			perms, _ := tx.Permissions(store.GroupSubject(g.ID))
 			b.WriteString("|" + strings.Join(perms, ",") + "\n")
 		}

@@ -213,7 +213,7 @@ func userShow(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return err
 		}
 		var groups []string
-		for gid := range tx.GroupsOf(u.ID) {
+		for gid := range store.GroupsOf(tx, u.ID) {
 			g, err := tx.Group(gid)
 			if err != nil {
 				return err

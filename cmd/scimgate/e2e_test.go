@@ -158,7 +158,7 @@ func TestManagedUserEndToEnd(t *testing.T) {
 				}
 				raw, _ := json.Marshal(gr)
 				b.Write(raw)
-				for m := range tx.Members(gr.ID) {
+				for m := range store.Members(tx, gr.ID) {
 					b.WriteString(m)
 				}
 			}

@@ -51,12 +51,12 @@ func TestMigrateDefaultGroupRows(t *testing.T) {
 		if n := countPrefix(t2.b(bMembers), def); n != 0 {
 			t.Errorf("%d default-group rows left", n)
 		}
-		if n, _ := st.CountMembers(def); n != 1 {
+		if n, _ := store.CountMembers(st, def); n != 1 {
 			t.Errorf("CountMembers(default) = %d, want 1", n)
 		}
 		var groups []string
 		admin, _ := st.UserByLogin("admin")
-		for g := range st.GroupsOf(admin.ID) {
+		for g := range store.GroupsOf(st, admin.ID) {
 			groups = append(groups, g)
 		}
 		if len(groups) != 2 || groups[0] != def {

@@ -381,12 +381,13 @@ func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
 
 // --- memberships
 
-// The default group's members are not stored: they are exactly the active
-// users (every new or reactivated user joins it, deactivation leaves it, and
-// no API may edit it). Deriving them saves two random page writes on every
-// create, deactivation and reactivation.
+// Memberships are the stored rows only. The default group's members are
+// derived by the store (the active users, see ActiveUsers), never stored:
+// that saves two random page writes on every create, deactivation and
+// reactivation.
 
-// defaultGroup returns the id of the default group ("" if there is none).
+// defaultGroup returns the id of the default group ("" if there is none):
+// only the migration of old stores needs it.
 func (t *tx) defaultGroup() string {
 	if t.def == nil {
 		id := string(t.b(bGroupName).Get([]byte(store.FoldLogin(store.DefaultGroup))))
@@ -395,7 +396,18 @@ func (t *tx) defaultGroup() string {
 	return *t.def
 }
 
-func (t *tx) isDefault(groupID string) bool { return groupID != "" && groupID == t.defaultGroup() }
+func (t *tx) ActiveUsers() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		c := t.b(bUsers).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if ok, err := userActive(v); err == nil && ok && !yield(string(k)) {
+				return
+			}
+		}
+	}
+}
+
+func (t *tx) CountActiveUsers() (int, error) { return t.activeUsers(), nil }
 
 // activeKey is the counts entry of active users, the default group's size.
 var activeKey = []byte("active_users")
@@ -433,9 +445,6 @@ func (t *tx) addManaged(delta int) error {
 }
 
 func (t *tx) AddMember(groupID, userID string) error {
-	if t.isDefault(groupID) {
-		return nil
-	}
 	if err := t.b(bMembers).Put(key(groupID, userID), nil); err != nil {
 		return err
 	}
@@ -443,9 +452,6 @@ func (t *tx) AddMember(groupID, userID string) error {
 }
 
 func (t *tx) RemoveMember(groupID, userID string) error {
-	if t.isDefault(groupID) {
-		return nil
-	}
 	if err := t.b(bMembers).Delete(key(groupID, userID)); err != nil {
 		return err
 	}
@@ -453,54 +459,17 @@ func (t *tx) RemoveMember(groupID, userID string) error {
 }
 
 func (t *tx) IsMember(groupID, userID string) (bool, error) {
-	if t.isDefault(groupID) {
-		raw := t.b(bUsers).Get([]byte(userID))
-		if raw == nil {
-			return false, nil
-		}
-		return userActive(raw)
-	}
 	k, _ := t.b(bMembers).Cursor().Seek(key(groupID, userID))
 	return k != nil && bytes.Equal(k, key(groupID, userID)), nil
 }
 
-func (t *tx) Members(groupID string) iter.Seq[string] {
-	if !t.isDefault(groupID) {
-		return suffixes(t.b(bMembers), groupID)
-	}
-	return func(yield func(string) bool) {
-		for u, err := range t.Users("") {
-			if err != nil {
-				return
-			}
-			if u.Active && !yield(u.ID) {
-				return
-			}
-		}
-	}
-}
+func (t *tx) Members(groupID string) iter.Seq[string] { return suffixes(t.b(bMembers), groupID) }
 
 func (t *tx) CountMembers(groupID string) (int, error) {
-	if t.isDefault(groupID) {
-		return t.activeUsers(), nil
-	}
 	return countPrefix(t.b(bMembers), groupID), nil
 }
 
-func (t *tx) GroupsOf(userID string) iter.Seq[string] {
-	stored := suffixes(t.b(bMemberOf), userID)
-	def := t.defaultGroup()
-	return func(yield func(string) bool) {
-		if ok, _ := t.IsMember(def, userID); ok && !yield(def) {
-			return
-		}
-		for gid := range stored {
-			if gid != def && !yield(gid) {
-				return
-			}
-		}
-	}
-}
+func (t *tx) GroupsOf(userID string) iter.Seq[string] { return suffixes(t.b(bMemberOf), userID) }
 
 // --- permissions
 

@@ -268,7 +268,7 @@ func testOrganizationMembership(t *testing.T, s store.Store) {
 		if ok, _ := store.IsOrgMember(tx, "acme", dan.ID); ok {
 			t.Error("still a member")
 		}
-		if ok, _ := tx.IsMember(g.ID, dan.ID); ok {
+		if ok, _ := store.IsMember(tx, g.ID, dan.ID); ok {
 			t.Error("still in the organization's group")
 		}
 		if got := holders(t, tx, store.OnProject(p.ID, store.PermBrowse)); len(got) != 0 {
@@ -293,7 +293,7 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 				t.Fatal(err)
 			}
 			var got []string
-			for id := range tx.Members(def.ID) {
+			for id := range store.Members(tx, def.ID) {
 				u, _ := tx.User(id)
 				got = append(got, u.Login)
 			}
@@ -301,12 +301,20 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: members %v, want %v", when, got, want)
 			}
-			if n, _ := tx.CountMembers(def.ID); n != len(want) {
+			if n, _ := store.CountMembers(tx, def.ID); n != len(want) {
 				t.Errorf("%s: CountMembers = %d, want %d", when, n, len(want))
 			}
+			// The contract: ActiveUsers and CountActiveUsers are the derived
+			// membership, and no membership row of the default group is stored.
+			if n, err := tx.CountActiveUsers(); err != nil || n != len(want) || len(slices.Collect(tx.ActiveUsers())) != n {
+				t.Errorf("%s: CountActiveUsers = %d (%v), ActiveUsers %d, want %d", when, n, err, len(slices.Collect(tx.ActiveUsers())), len(want))
+			}
+			if rows, _ := tx.CountMembers(def.ID); rows != 0 {
+				t.Errorf("%s: %d stored rows for the default group", when, rows)
+			}
 			for _, u := range []store.User{eve, fox} {
-				in, _ := tx.IsMember(def.ID, u.ID)
-				listed := slices.Contains(slices.Collect(tx.GroupsOf(u.ID)), def.ID)
+				in, _ := store.IsMember(tx, def.ID, u.ID)
+				listed := slices.Contains(slices.Collect(store.GroupsOf(tx, u.ID)), def.ID)
 				if in != slices.Contains(want, u.Login) || listed != in {
 					t.Errorf("%s: %s IsMember %v, in GroupsOf %v", when, u.Login, in, listed)
 				}

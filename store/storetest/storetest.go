@@ -306,13 +306,13 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 	}
 	update(t, s, func(tx store.Tx) error { return tx.RemoveMember(g.ID, u2.ID) })
 	view(t, s, func(tx store.Tx) error {
-		if n, _ := tx.CountMembers(g.ID); n != 1 {
+		if n, _ := store.CountMembers(tx, g.ID); n != 1 {
 			t.Errorf("CountMembers = %d, want 1", n)
 		}
-		if ok, _ := tx.IsMember(g.ID, u2.ID); ok {
+		if ok, _ := store.IsMember(tx, g.ID, u2.ID); ok {
 			t.Error("u2 still a member")
 		}
-		of := slices.Collect(tx.GroupsOf(u1.ID))
+		of := slices.Collect(store.GroupsOf(tx, u1.ID))
 		if len(of) != 1 || of[0] != g.ID {
 			t.Errorf("GroupsOf(u1) = %v", of)
 		}
@@ -351,7 +351,7 @@ func testDeleteGroupCascades(t *testing.T, s store.Store) {
 			t.Errorf("name index still there: %v", err)
 		}
 		n := 0
-		n += len(slices.Collect(tx.GroupsOf(u.ID))) + len(slices.Collect(tx.Holders(store.PermScan)))
+		n += len(slices.Collect(store.GroupsOf(tx, u.ID))) + len(slices.Collect(tx.Holders(store.PermScan)))
 		if n != 0 {
 			t.Errorf("%d memberships or grants survived the delete", n)
 		}
@@ -463,7 +463,7 @@ func testBootstrap(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := tx.IsMember(g.ID, u.ID); !ok {
+		if ok, _ := store.IsMember(tx, g.ID, u.ID); !ok {
 			t.Error("admin not in sonar-users")
 		}
 		return nil
@@ -500,7 +500,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 		toks, _ := tx.Tokens(u.ID)
 		perms, _ := tx.Permissions(store.UserSubject(u.ID))
 		n := 0
-		n += len(slices.Collect(tx.GroupsOf(u.ID)))
+		n += len(slices.Collect(store.GroupsOf(tx, u.ID)))
 		if got.Active || len(toks) != 0 || len(perms) != 0 || n != 0 {
 			t.Errorf("after deactivate: active=%v tokens=%d perms=%v groups=%d", got.Active, len(toks), perms, n)
 		}
@@ -528,7 +528,7 @@ func testDeactivateRules(t *testing.T, s store.Store) {
 	})
 	view(t, s, func(tx store.Tx) error {
 		g, _ := tx.GroupByName(store.DefaultGroup)
-		if ok, _ := tx.IsMember(g.ID, u.ID); !ok {
+		if ok, _ := store.IsMember(tx, g.ID, u.ID); !ok {
 			t.Error("reactivated user not back in sonar-users")
 		}
 		return nil
