@@ -316,9 +316,9 @@ func RemoveOrgMember(tx Tx, org string, u User) error {
 
 // AccessPath is one way a user holds a permission on a project.
 type AccessPath struct {
-	Via      string `json:"via"`                // "public", "user", "group" or "anyone"
-	Group    string `json:"group,omitempty"`    // for "group"
-	Template string `json:"template,omitempty"` // the template the grant came from, if it did
+	Via      string // "public", "user", "group" or "anyone"
+	Group    string // for "group"
+	Template string // the template the grant came from, if it did
 }
 
 // Grantees returns, for every user holding perm on p through a grant (to the

@@ -13,21 +13,21 @@ import (
 
 // AuditEntry records one change, or one refused attempt, and who made it.
 type AuditEntry struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Actor    string    `json:"actor,omitempty"` // login of the caller; empty for the system
-	API      string    `json:"api"`             // scim, webapi, cli or system
-	Op       string    `json:"op"`              // the request, e.g. "PATCH /Users" or "api/users/deactivate"
-	Kind     string    `json:"kind"`            // user, group, membership, permission, token, project, template or organization
-	Action   string    `json:"action"`          // created, updated, deleted, added, removed, granted, revoked, refused, unlocked
-	Resource string    `json:"resource,omitempty"`
-	Name     string    `json:"name,omitempty"` // login or group name
-	Before   *State    `json:"before,omitempty"`
-	After    *State    `json:"after,omitempty"`
-	Detail   string    `json:"detail,omitempty"` // permission, member, token name or refusal message
+	Seq      uint64
+	Time     time.Time
+	Actor    string // login of the caller; empty for the system
+	API      string // scim, webapi, cli or system
+	Op       string // the request, e.g. "PATCH /Users" or "api/users/deactivate"
+	Kind     string // user, group, membership, permission, token, project, template or organization
+	Action   string // created, updated, deleted, added, removed, granted, revoked, refused, unlocked
+	Resource string
+	Name     string // login or group name
+	Before   *State
+	After    *State
+	Detail   string // permission, member, token name or refusal message
 	// Truncated: a field was longer than its bound (maxAuditField,
 	// maxAuditDetail) and was cut.
-	Truncated bool `json:"truncated,omitempty"`
+	Truncated bool
 }
 
 // Bounds of recorded fields: a refused request may carry a megabyte of
@@ -61,8 +61,8 @@ func cut(s *string, n int) bool {
 
 // State is what the audit trail keeps of a user before and after a change.
 type State struct {
-	Active  bool `json:"active"`
-	Managed bool `json:"managed"`
+	Active  bool
+	Managed bool
 }
 
 // Actor says who is acting and through which API; it travels in the context

@@ -34,10 +34,10 @@ func DefaultPolicy() Policy {
 // UserPolicy overrides the instance policy for one local user; zero values
 // inherit it.
 type UserPolicy struct {
-	PasswordExpirationDays *int          `json:"passwordExpirationDays,omitempty"` // 0: never
-	SessionTimeout         time.Duration `json:"sessionTimeout,omitempty"`
-	TrustedHosts           []string      `json:"trustedHosts,omitempty"`     // IPs and CIDR ranges; empty: anywhere
-	LockoutThreshold       *int          `json:"lockoutThreshold,omitempty"` // failures that lock, 0 to 5; 0: never
+	PasswordExpirationDays *int // 0: never
+	SessionTimeout         time.Duration
+	TrustedHosts           []string // IPs and CIDR ranges; empty: anywhere
+	LockoutThreshold       *int     // failures that lock, 0 to 5; 0: never
 }
 
 // PasswordErrors returns every rule password breaks, in a fixed order, with

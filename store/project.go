@@ -20,17 +20,17 @@ var PublicPermissions = []string{PermCodeViewer, PermBrowse}
 
 // Project is a SonarQube project: what project permissions apply to.
 type Project struct {
-	ID           string    `json:"id"`
-	Key          string    `json:"key"` // unique case-insensitively
-	Name         string    `json:"name"`
-	Private      bool      `json:"private"`
-	Organization string    `json:"organization,omitempty"` // key; empty: none
-	Template     string    `json:"template,omitempty"`     // id of the permission template last applied
-	Creator      string    `json:"creator,omitempty"`      // id of the user who created it: the project creator of templates
-	Tags         []string  `json:"tags,omitempty"`         // lower-case, sorted
-	BadgeToken   string    `json:"badgeToken,omitempty"`   // the secret of its badges (read-only, public by design)
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
+	ID           string
+	Key          string // unique case-insensitively
+	Name         string
+	Private      bool
+	Organization string   // key; empty: none
+	Template     string   // id of the permission template last applied
+	Creator      string   // id of the user who created it: the project creator of templates
+	Tags         []string // lower-case, sorted
+	BadgeToken   string   // the secret of its badges (read-only, public by design)
+	Created      time.Time
+	Updated      time.Time
 }
 
 // Visibility is "private" or "public", as the Web API says it.
@@ -44,23 +44,23 @@ func (p Project) Visibility() string {
 // Template is a permission template: entries (subject, project permission)
 // granted to a project when the template is applied to it.
 type Template struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"` // unique case-insensitively
-	Description  string    `json:"description,omitempty"`
-	KeyPattern   string    `json:"projectKeyPattern,omitempty"` // regexp; new projects whose key matches get this template
-	Organization string    `json:"organization,omitempty"`
-	Default      bool      `json:"default"` // applied to new projects no pattern matches
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
+	ID           string
+	Name         string // unique case-insensitively
+	Description  string
+	KeyPattern   string // regexp; new projects whose key matches get this template
+	Organization string
+	Default      bool // applied to new projects no pattern matches
+	Created      time.Time
+	Updated      time.Time
 }
 
 // Organization groups members, groups, projects and templates (SonarCloud's
 // shape). Only members may join its groups or hold its projects' permissions.
 type Organization struct {
-	Key         string    `json:"key"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created"`
+	Key         string
+	Name        string
+	Description string
+	Created     time.Time
 }
 
 // Permission keys: a global permission is its name; scoped ones, stored and

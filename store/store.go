@@ -32,54 +32,54 @@ const AnyoneGroup = "Anyone"
 
 // User is one account, local or provisioned through SCIM.
 type User struct {
-	ID               string          `json:"id"`
-	Login            string          `json:"login"` // SCIM userName for managed users
-	Name             string          `json:"name"`
-	Email            string          `json:"email,omitempty"`
-	Active           bool            `json:"active"`
-	Local            bool            `json:"local"`
-	Managed          bool            `json:"managed"` // provisioned through SCIM: owned by the IdP
-	ExternalID       string          `json:"externalId,omitempty"`
-	ExternalLogin    string          `json:"externalLogin,omitempty"`
-	ExternalProvider string          `json:"externalProvider,omitempty"`
-	SCMAccounts      []string        `json:"scmAccounts,omitempty"`
-	PasswordHash     string          `json:"passwordHash,omitempty"`
-	SCIM             json.RawMessage `json:"scim,omitempty"` // SCIM attributes as the IdP sent them, decoded only to render them
-	Created          time.Time       `json:"created"`
-	Updated          time.Time       `json:"updated"`
-	LastConnection   *time.Time      `json:"lastConnection,omitempty"`
-	Version          uint64          `json:"version"`
-	Locale           string          `json:"locale,omitempty"`
-	PasswordChanged  time.Time       `json:"passwordChanged,omitzero"`
-	Policy           UserPolicy      `json:"policy,omitzero"` // overrides of the instance policy
+	ID               string
+	Login            string // SCIM userName for managed users
+	Name             string
+	Email            string
+	Active           bool
+	Local            bool
+	Managed          bool // provisioned through SCIM: owned by the IdP
+	ExternalID       string
+	ExternalLogin    string
+	ExternalProvider string
+	SCMAccounts      []string
+	PasswordHash     string
+	SCIM             json.RawMessage // SCIM attributes as the IdP sent them, decoded only to render them
+	Created          time.Time
+	Updated          time.Time
+	LastConnection   *time.Time
+	Version          uint64
+	Locale           string
+	PasswordChanged  time.Time
+	Policy           UserPolicy // overrides of the instance policy
 }
 
 // Group is a set of users; a managed group is owned by the IdP.
 type Group struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"` // SCIM displayName
-	Description string `json:"description,omitempty"`
-	ExternalID  string `json:"externalId,omitempty"`
-	Managed     bool   `json:"managed"`
+	ID          string
+	Name        string // SCIM displayName
+	Description string
+	ExternalID  string
+	Managed     bool
 	// Organization is the key of the organisation the group belongs to:
 	// only its members may join. Empty: none.
-	Organization string    `json:"organization,omitempty"`
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
-	Version      uint64    `json:"version"`
+	Organization string
+	Created      time.Time
+	Updated      time.Time
+	Version      uint64
 }
 
 // Token is a user token; only the hash of its secret is stored.
 type Token struct {
-	Hash           string     `json:"hash"` // hex SHA-384 of the secret
-	UserID         string     `json:"userId"`
-	Name           string     `json:"name"`
-	Type           string     `json:"type"`
-	Created        time.Time  `json:"created"`
-	Expires        *time.Time `json:"expires,omitempty"`
-	LastConnection *time.Time `json:"lastConnection,omitempty"`
+	Hash           string // hex SHA-384 of the secret
+	UserID         string
+	Name           string
+	Type           string
+	Created        time.Time
+	Expires        *time.Time
+	LastConnection *time.Time
 	// Project is the id of the project a project analysis token is for.
-	Project string `json:"project,omitempty"`
+	Project string
 }
 
 // Subject names who holds a permission: a user or a group (UserSubject,

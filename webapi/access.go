@@ -11,20 +11,35 @@ var accessAction = action{Key: "access", Since: "1.1", Access: loggedIn, Handle:
 		{Key: "permission", Desc: "Project permission", Default: store.PermBrowse, Values: store.ProjectPermissions},
 	}, pagingParams(100, 500)...)}
 
+// pathJSON is one way a user holds a project permission.
+type pathJSON struct {
+	Via      string `json:"via"`                // "public", "user", "group" or "anyone"
+	Group    string `json:"group,omitempty"`    // for "group"
+	Template string `json:"template,omitempty"` // the template the grant came from, if it did
+}
+
+func newPathsJSON(paths []store.AccessPath) []pathJSON {
+	out := make([]pathJSON, len(paths))
+	for i, p := range paths {
+		out[i] = pathJSON(p)
+	}
+	return out
+}
+
 func projectAccess(cl *call) error {
 	p, ps, err := cl.page()
 	if err != nil {
 		return err
 	}
 	type userJSON struct {
-		Login   string             `json:"login"`
-		Name    string             `json:"name"`
-		Managed bool               `json:"managed"`
-		Via     []store.AccessPath `json:"via"`
+		Login   string     `json:"login"`
+		Name    string     `json:"name"`
+		Managed bool       `json:"managed"`
+		Via     []pathJSON `json:"via"`
 	}
 	perm := cl.str("permission")
 	var pr store.Project
-	anyone, users := []store.AccessPath{}, []userJSON{}
+	anyone, users := []pathJSON{}, []userJSON{}
 	w := newWindow(p, ps)
 	err = cl.view(func(tx store.Tx) error {
 		key := cl.str("project")
@@ -35,13 +50,13 @@ func projectAccess(cl *call) error {
 		if err != nil {
 			return err
 		}
-		anyone = append(anyone, viaAnyone...)
+		anyone = append(anyone, newPathsJSON(viaAnyone)...)
 		for a, err := range all {
 			if err != nil {
 				return err
 			}
 			if w.take() {
-				users = append(users, userJSON{a.User.Login, a.User.Name, a.User.Managed, a.Via})
+				users = append(users, userJSON{a.User.Login, a.User.Name, a.User.Managed, newPathsJSON(a.Via)})
 			}
 		}
 		return nil

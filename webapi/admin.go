@@ -28,16 +28,43 @@ func unlockUser(cl *call) error {
 	return cl.changed(cl.api.auth.Unlock(cl.c.Request().Context(), cl.callerOf(), cl.str("login")))
 }
 
+// auditJSON is an audit entry as api/scimgate/audit answers it.
+type auditJSON struct {
+	Seq       uint64     `json:"seq"`
+	Time      time.Time  `json:"time"`
+	Actor     string     `json:"actor,omitempty"`
+	API       string     `json:"api"`
+	Op        string     `json:"op"`
+	Kind      string     `json:"kind"`
+	Action    string     `json:"action"`
+	Resource  string     `json:"resource,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	Before    *stateJSON `json:"before,omitempty"`
+	After     *stateJSON `json:"after,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+	Truncated bool       `json:"truncated,omitempty"`
+}
+
+type stateJSON struct {
+	Active  bool `json:"active"`
+	Managed bool `json:"managed"`
+}
+
+func newAuditJSON(e store.AuditEntry) auditJSON {
+	return auditJSON{e.Seq, e.Time, e.Actor, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name,
+		(*stateJSON)(e.Before), (*stateJSON)(e.After), e.Detail, e.Truncated}
+}
+
 func auditTrail(cl *call) error {
 	name, limit := cl.str("name"), cl.int("ps")
-	entries := []store.AuditEntry{}
+	entries := []auditJSON{}
 	err := cl.view(func(tx store.Tx) error {
 		for e, err := range tx.Audit() {
 			if err != nil {
 				return err
 			}
 			if name == "" || e.Name == name {
-				entries = append(entries, e)
+				entries = append(entries, newAuditJSON(e))
 			}
 			if len(entries) >= limit {
 				break

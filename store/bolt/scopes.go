@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"encoding/json"
 	"iter"
 
 	"github.com/scimgate/scimgate/store"
@@ -9,14 +8,6 @@ import (
 
 // Projects, templates and organisations are few and rarely written: they are
 // stored as JSON, with a unique folded-name index for the first two.
-
-func decodeJSON[T any](b []byte) (T, error) {
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, errCorrupt
-	}
-	return v, nil
-}
 
 // named is a record bucket with a unique case-insensitive name index.
 type named struct{ records, index bucket }
@@ -26,9 +17,10 @@ var (
 	templateBuckets = named{bTemplates, bTemplateName}
 )
 
-// put stores v under id, indexed by name; oldName is the name it had (empty
-// if new). A name taken by another record is EConflict with msg.
-func (t *tx) put(n named, id, name, oldName string, v any, msg string) error {
+// put stores the encoded record raw under id, indexed by name; oldName is
+// the name it had (empty if new). A name taken by another record is
+// EConflict with msg.
+func (t *tx) put(n named, id, name, oldName string, raw []byte, msg string) error {
 	fold := []byte(store.FoldLogin(name))
 	if owner := t.b(n.index).Get(fold); owner != nil && string(owner) != id {
 		return store.Errorf(store.EConflict, "%s", msg)
@@ -37,10 +29,6 @@ func (t *tx) put(n named, id, name, oldName string, v any, msg string) error {
 		if err := t.b(n.index).Delete([]byte(store.FoldLogin(oldName))); err != nil {
 			return err
 		}
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
 	}
 	if err := t.b(n.index).Put(fold, []byte(id)); err != nil {
 		return err
@@ -62,7 +50,7 @@ func (t *tx) byName(n named, name string) []byte {
 // --- projects
 
 func (t *tx) Project(id string) (store.Project, error) {
-	return record(t.b(bProjects), id, decodeJSON[store.Project])
+	return record(t.b(bProjects), id, decodeProject)
 }
 
 func (t *tx) ProjectByKey(key string) (store.Project, error) {
@@ -75,7 +63,11 @@ func (t *tx) ProjectByKey(key string) (store.Project, error) {
 
 func (t *tx) PutProject(p store.Project) error {
 	old, _ := t.Project(p.ID)
-	return t.put(projectBuckets, p.ID, p.Key, old.Key, p, "Project key '"+p.Key+"' is already used")
+	raw, err := encodeProject(p)
+	if err != nil {
+		return err
+	}
+	return t.put(projectBuckets, p.ID, p.Key, old.Key, raw, "Project key '"+p.Key+"' is already used")
 }
 
 func (t *tx) DeleteProject(id string) error {
@@ -87,13 +79,13 @@ func (t *tx) DeleteProject(id string) error {
 }
 
 func (t *tx) Projects() iter.Seq2[store.Project, error] {
-	return walkIndex(t.b(bProjectKey), t.b(bProjects), decodeJSON[store.Project])
+	return walkIndex(t.b(bProjectKey), t.b(bProjects), decodeProject)
 }
 
 // --- templates
 
 func (t *tx) Template(id string) (store.Template, error) {
-	return record(t.b(bTemplates), id, decodeJSON[store.Template])
+	return record(t.b(bTemplates), id, decodeTemplate)
 }
 
 func (t *tx) TemplateByName(name string) (store.Template, error) {
@@ -106,7 +98,11 @@ func (t *tx) TemplateByName(name string) (store.Template, error) {
 
 func (t *tx) PutTemplate(tpl store.Template) error {
 	old, _ := t.Template(tpl.ID)
-	return t.put(templateBuckets, tpl.ID, tpl.Name, old.Name, tpl, "A template with the name '"+tpl.Name+"' already exists (case insensitive).")
+	raw, err := encodeTemplate(tpl)
+	if err != nil {
+		return err
+	}
+	return t.put(templateBuckets, tpl.ID, tpl.Name, old.Name, raw, "A template with the name '"+tpl.Name+"' already exists (case insensitive).")
 }
 
 func (t *tx) DeleteTemplate(id string) error {
@@ -118,17 +114,17 @@ func (t *tx) DeleteTemplate(id string) error {
 }
 
 func (t *tx) Templates() iter.Seq2[store.Template, error] {
-	return walkIndex(t.b(bTemplateName), t.b(bTemplates), decodeJSON[store.Template])
+	return walkIndex(t.b(bTemplateName), t.b(bTemplates), decodeTemplate)
 }
 
 // --- organisations
 
 func (t *tx) Organization(key string) (store.Organization, error) {
-	return record(t.b(bOrgs), key, decodeJSON[store.Organization])
+	return record(t.b(bOrgs), key, decodeOrganization)
 }
 
 func (t *tx) PutOrganization(o store.Organization) error {
-	raw, err := json.Marshal(o)
+	raw, err := encodeOrganization(o)
 	if err != nil {
 		return err
 	}
@@ -136,5 +132,5 @@ func (t *tx) PutOrganization(o store.Organization) error {
 }
 
 func (t *tx) Organizations() iter.Seq2[store.Organization, error] {
-	return walk(t.b(bOrgs), "", decodeJSON[store.Organization])
+	return walk(t.b(bOrgs), "", decodeOrganization)
 }

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"iter"
 	"slices"
 	"time"
@@ -557,7 +556,7 @@ func (t *tx) AppendAudit(e *store.AuditEntry) error {
 		return err
 	}
 	e.Seq = seq
-	raw, err := json.Marshal(e)
+	raw, err := encodeAudit(*e)
 	if err != nil {
 		return err
 	}
@@ -570,8 +569,7 @@ func (t *tx) Audit() iter.Seq2[store.AuditEntry, error] {
 	return func(yield func(store.AuditEntry, error) bool) {
 		c := t.b(bAudit).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var e store.AuditEntry
-			err := json.Unmarshal(v, &e)
+			e, err := decodeAudit(v)
 			if !yield(e, err) || err != nil {
 				return
 			}
@@ -583,8 +581,8 @@ func (t *tx) PruneAudit(cutoff time.Time, max int) (int, error) {
 	c := t.b(bAudit).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && n < max; k, v = c.First() {
-		var e store.AuditEntry
-		if err := json.Unmarshal(v, &e); err != nil {
+		e, err := decodeAudit(v)
+		if err != nil {
 			return n, err
 		}
 		if !e.Time.Before(cutoff) {
