@@ -42,6 +42,7 @@ func run(t *testing.T, cases []tcase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own store and server
 			e := newEnv(t)
 			if tc.setup != nil {
 				tc.setup(e)
