@@ -94,30 +94,36 @@ func subjectOf(tx Tx, c PermissionChange) (Subject, User, error) {
 	return GroupSubject(g.ID), User{}, err
 }
 
+// resolveChange resolves a change's target (checking the caller may manage
+// its permissions), its subject and its permission name, in SonarQube's
+// order: a user's permission is checked before the user is looked up, a
+// group's after.
+func resolveChange(tx Tx, caller Caller, c PermissionChange) (p *Project, sub Subject, u User, isUser bool, err error) {
+	if p, err = PermissionTarget(tx, caller, c.ProjectID, c.ProjectKey); err != nil {
+		return
+	}
+	isUser = c.Login != "" || c.Group == ""
+	if isUser {
+		if err = CheckPermissionName(p, c.Permission); err != nil {
+			return
+		}
+	}
+	if sub, u, err = subjectOf(tx, c); err != nil || isUser {
+		return
+	}
+	err = CheckPermissionName(p, c.Permission)
+	return
+}
+
 // GrantPermission grants a permission. Granting what everyone holds on a
 // public project changes nothing; Anyone never administers, nor holds
 // anything on a private project; a delegated administrator grants only
 // what it holds; organisation projects take members only.
 func GrantPermission(ctx context.Context, s Store, caller Caller, c PermissionChange) error {
 	return s.Update(ctx, func(tx Tx) error {
-		p, err := PermissionTarget(tx, caller, c.ProjectID, c.ProjectKey)
+		p, sub, u, isUser, err := resolveChange(tx, caller, c)
 		if err != nil {
 			return err
-		}
-		isUser := c.Login != "" || c.Group == ""
-		if isUser {
-			if err := CheckPermissionName(p, c.Permission); err != nil {
-				return err
-			}
-		}
-		sub, u, err := subjectOf(tx, c)
-		if err != nil {
-			return err
-		}
-		if !isUser {
-			if err := CheckPermissionName(p, c.Permission); err != nil {
-				return err
-			}
 		}
 		perm := c.Permission
 		switch {
@@ -149,24 +155,9 @@ func GrantPermission(ctx context.Context, s Store, caller Caller, c PermissionCh
 // administrator) their own Browse of a private project.
 func RevokePermission(ctx context.Context, s Store, caller Caller, c PermissionChange) error {
 	return s.Update(ctx, func(tx Tx) error {
-		p, err := PermissionTarget(tx, caller, c.ProjectID, c.ProjectKey)
+		p, sub, u, isUser, err := resolveChange(tx, caller, c)
 		if err != nil {
 			return err
-		}
-		isUser := c.Login != "" || c.Group == ""
-		if isUser {
-			if err := CheckPermissionName(p, c.Permission); err != nil {
-				return err
-			}
-		}
-		sub, u, err := subjectOf(tx, c)
-		if err != nil {
-			return err
-		}
-		if !isUser {
-			if err := CheckPermissionName(p, c.Permission); err != nil {
-				return err
-			}
 		}
 		perm := c.Permission
 		if p != nil {

@@ -49,6 +49,21 @@ func checkKeyPattern(pattern string) error {
 	return nil
 }
 
+// onTemplate runs fn on the template ref names, in one Update, for an
+// administrator.
+func onTemplate(ctx context.Context, s Store, caller Caller, ref TemplateRef, fn func(Tx, Template) error) error {
+	if err := requireAdmin(caller); err != nil {
+		return err
+	}
+	return s.Update(ctx, func(tx Tx) error {
+		t, err := FindTemplate(tx, ref)
+		if err != nil {
+			return err
+		}
+		return fn(tx, t)
+	})
+}
+
 // CreateTemplate creates a permission template, in an organisation if
 // org is set.
 func CreateTemplate(ctx context.Context, s Store, caller Caller, name, description, pattern, org string) (Template, error) {
@@ -113,14 +128,7 @@ func UpdateTemplate(ctx context.Context, s Store, caller Caller, id string, name
 // DeletePermissionTemplate deletes a template and its entries; the default
 // template stays.
 func DeletePermissionTemplate(ctx context.Context, s Store, caller Caller, ref TemplateRef) error {
-	if err := requireAdmin(caller); err != nil {
-		return err
-	}
-	return s.Update(ctx, func(tx Tx) error {
-		t, err := FindTemplate(tx, ref)
-		if err != nil {
-			return err
-		}
+	return onTemplate(ctx, s, caller, ref, func(tx Tx, t Template) error {
 		if t.Default {
 			return Errorf(EInvalid, "It is not possible to delete the default permission template for projects")
 		}
@@ -139,14 +147,7 @@ type TemplateEntry struct {
 // ChangeTemplateEntry adds (add) or removes an entry of a template. Anyone
 // never administers; users must be members of the template's organisation.
 func ChangeTemplateEntry(ctx context.Context, s Store, caller Caller, ref TemplateRef, e TemplateEntry, add bool) error {
-	if err := requireAdmin(caller); err != nil {
-		return err
-	}
-	return s.Update(ctx, func(tx Tx) error {
-		t, err := FindTemplate(tx, ref)
-		if err != nil {
-			return err
-		}
+	return onTemplate(ctx, s, caller, ref, func(tx Tx, t Template) error {
 		if err := CheckPermissionName(&Project{}, e.Permission); err != nil {
 			return err
 		}
@@ -186,16 +187,7 @@ func ChangeTemplateEntry(ctx context.Context, s Store, caller Caller, ref Templa
 
 // MakeDefaultTemplate makes a template the default of its organisation.
 func MakeDefaultTemplate(ctx context.Context, s Store, caller Caller, ref TemplateRef) error {
-	if err := requireAdmin(caller); err != nil {
-		return err
-	}
-	return s.Update(ctx, func(tx Tx) error {
-		t, err := FindTemplate(tx, ref)
-		if err != nil {
-			return err
-		}
-		return SetDefaultTemplate(tx, t)
-	})
+	return onTemplate(ctx, s, caller, ref, SetDefaultTemplate)
 }
 
 // ApplyTemplateTo replaces a project's permissions by a template's entries
@@ -225,14 +217,7 @@ func ApplyTemplateTo(ctx context.Context, s Store, caller Caller, ref TemplateRe
 // BulkApplyTemplate applies a template to every project the filter selects
 // (those of another organisation than the template's are skipped).
 func BulkApplyTemplate(ctx context.Context, s Store, caller Caller, ref TemplateRef, f ProjectFilter) error {
-	if err := requireAdmin(caller); err != nil {
-		return err
-	}
-	return s.Update(ctx, func(tx Tx) error {
-		t, err := FindTemplate(tx, ref)
-		if err != nil {
-			return err
-		}
+	return onTemplate(ctx, s, caller, ref, func(tx Tx, t Template) error {
 		projects, err := MatchProjects(tx, f)
 		if err != nil {
 			return err

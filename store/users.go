@@ -167,6 +167,15 @@ func activeUser(tx Tx, login, msg string) (User, error) {
 	return u, nil
 }
 
+// unmanagedUser finds the active user of login that the IdP does not own.
+func unmanagedUser(tx Tx, login string) (User, error) {
+	u, err := activeUser(tx, login, "User '%s' doesn't exist")
+	if err == nil && u.Managed {
+		err = ErrManaged
+	}
+	return u, err
+}
+
 // MayChange refuses a caller acting on a user holding what it lacks (see
 // Guard.User).
 func MayChange(tx Tx, caller Caller, u User) error {
@@ -233,12 +242,9 @@ func UpdateUser(ctx context.Context, s Store, caller Caller, login string, up Us
 // RenameUser changes the login of a local or external user.
 func RenameUser(ctx context.Context, s Store, caller Caller, login, newLogin string) error {
 	return s.Update(ctx, func(tx Tx) error {
-		u, err := activeUser(tx, login, "User '%s' doesn't exist")
+		u, err := unmanagedUser(tx, login)
 		if err != nil {
 			return err
-		}
-		if u.Managed {
-			return ErrManaged
 		}
 		if err := MayChange(tx, caller, u); err != nil {
 			return err
@@ -350,12 +356,9 @@ func SetIdentityProvider(ctx context.Context, s Store, login, provider, identity
 		return Errorf(EInvalid, "Value of parameter 'newExternalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", provider)
 	}
 	return s.Update(ctx, func(tx Tx) error {
-		u, err := activeUser(tx, login, "User '%s' doesn't exist")
+		u, err := unmanagedUser(tx, login)
 		if err != nil {
 			return err
-		}
-		if u.Managed {
-			return ErrManaged
 		}
 		u.ExternalProvider = provider
 		if identity != "" {
