@@ -77,7 +77,7 @@ func MatchesKey(pattern, key string) bool {
 // entries go to creatorID (none when empty: SonarQube applies them only when
 // a project is created).
 func ApplyTemplate(tx Tx, p Project, tpl Template, creatorID string) (Project, error) {
-	if err := revokeAll(tx, func(perm string) string { return OnProject(p.ID, perm) }); err != nil {
+	if err := revokeAll(tx, func(perm string) PermKey { return OnProject(p.ID, perm) }); err != nil {
 		return Project{}, err
 	}
 	for _, perm := range ProjectPermissions {
@@ -101,7 +101,7 @@ func ApplyTemplate(tx Tx, p Project, tpl Template, creatorID string) (Project, e
 }
 
 // revokeAll revokes every project permission key(perm) from its holders.
-func revokeAll(tx Tx, key func(perm string) string) error {
+func revokeAll(tx Tx, key func(perm string) PermKey) error {
 	for _, perm := range ProjectPermissions {
 		k := key(perm)
 		for _, s := range slices.Collect(tx.Holders(k)) {
@@ -115,7 +115,7 @@ func revokeAll(tx Tx, key func(perm string) string) error {
 
 // RemoveProject revokes every permission on p and deletes it.
 func RemoveProject(tx Tx, p Project) error {
-	if err := revokeAll(tx, func(perm string) string { return OnProject(p.ID, perm) }); err != nil {
+	if err := revokeAll(tx, func(perm string) PermKey { return OnProject(p.ID, perm) }); err != nil {
 		return err
 	}
 	return tx.DeleteProject(p.ID)
@@ -123,7 +123,7 @@ func RemoveProject(tx Tx, p Project) error {
 
 // RemoveTemplate removes a template's entries and the template.
 func RemoveTemplate(tx Tx, t Template) error {
-	if err := revokeAll(tx, func(perm string) string { return InTemplate(t.ID, perm) }); err != nil {
+	if err := revokeAll(tx, func(perm string) PermKey { return InTemplate(t.ID, perm) }); err != nil {
 		return err
 	}
 	return tx.DeleteTemplate(t.ID)
@@ -387,7 +387,7 @@ func Grantees(tx Tx, p Project, perm string) (map[string][]AccessPath, error) {
 
 // DescribePerm renders a permission key for people: "admin", "admin on
 // project 'k'", "user in template 't'", "member of organization 'o'".
-func DescribePerm(tx Tx, key string) string {
+func DescribePerm(tx Tx, key PermKey) string {
 	scope, id, perm := ParsePerm(key)
 	switch scope {
 	case "project":
@@ -403,7 +403,7 @@ func DescribePerm(tx Tx, key string) string {
 	case "org":
 		return fmt.Sprintf("member of organization '%s'", id)
 	}
-	return key
+	return string(key)
 }
 
 // UserAccess is an active user holding a project permission, and how.

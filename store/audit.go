@@ -309,7 +309,7 @@ func (t *auditTx) subjectName(s Subject) string {
 	return g.Name
 }
 
-func (t *auditTx) permission(s Subject, perm, action string, change func(Subject, string) error) error {
+func (t *auditTx) permission(s Subject, perm PermKey, action string, change func(Subject, PermKey) error) error {
 	held, err := t.Tx.Permissions(s)
 	if err != nil {
 		return err
@@ -328,11 +328,11 @@ func (t *auditTx) permission(s Subject, perm, action string, change func(Subject
 	return nil
 }
 
-func (t *auditTx) Grant(s Subject, perm string) error {
+func (t *auditTx) Grant(s Subject, perm PermKey) error {
 	return t.permission(s, perm, "granted", t.Tx.Grant)
 }
 
-func (t *auditTx) Revoke(s Subject, perm string) error {
+func (t *auditTx) Revoke(s Subject, perm PermKey) error {
 	return t.permission(s, perm, "revoked", t.Tx.Revoke)
 }
 

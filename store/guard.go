@@ -20,7 +20,7 @@ type Guard struct {
 	tx     Tx
 	caller User
 	admin  bool
-	held   map[string]bool
+	held   map[PermKey]bool
 }
 
 // NewGuard returns the guard of caller inside tx.
@@ -36,8 +36,8 @@ func NewGuard(tx Tx, caller User, admin bool) (*Guard, error) {
 
 // HeldKeys returns every permission key a user holds, in every scope:
 // granted to it, to one of its groups, or to Anyone.
-func HeldKeys(tx Tx, userID string) (map[string]bool, error) {
-	held := map[string]bool{}
+func HeldKeys(tx Tx, userID string) (map[PermKey]bool, error) {
+	held := map[PermKey]bool{}
 	subjects := []Subject{UserSubject(userID), GroupSubject(AnyoneGroup)}
 	for gid := range GroupsOf(tx, userID) {
 		subjects = append(subjects, GroupSubject(gid))
@@ -56,10 +56,10 @@ func HeldKeys(tx Tx, userID string) (map[string]bool, error) {
 
 // quoted renders a permission key for a refusal: 'admin', or 'admin' on
 // project 'web'.
-func (g *Guard) quoted(key string) string {
+func (g *Guard) quoted(key PermKey) string {
 	scope, _, perm := ParsePerm(key)
 	if scope == "" {
-		return "'" + key + "'"
+		return "'" + string(key) + "'"
 	}
 	if scope == "org" {
 		return DescribePerm(g.tx, key)
@@ -68,13 +68,13 @@ func (g *Guard) quoted(key string) string {
 	return fmt.Sprintf("'%s'%s", perm, d[len(perm):])
 }
 
-func (g *Guard) refuse(what, key string) error {
+func (g *Guard) refuse(what string, key PermKey) error {
 	return Errorf(EForbidden, "No permission: cannot %s holding %s by user '%s'", what, g.quoted(key), g.caller.Login)
 }
 
 // lacking returns the first of keys (in a stable order) the caller does not
 // hold.
-func (g *Guard) lacking(keys []string) string {
+func (g *Guard) lacking(keys []PermKey) PermKey {
 	if g.admin {
 		return ""
 	}
@@ -88,17 +88,17 @@ func (g *Guard) lacking(keys []string) string {
 	return ""
 }
 
-// Grant checks that the caller may grant perm (a permission key of any scope).
-func (g *Guard) Grant(perm string) error {
-	if p := g.lacking([]string{perm}); p != "" {
+// Grant checks that the caller may grant key.
+func (g *Guard) Grant(key PermKey) error {
+	if p := g.lacking([]PermKey{key}); p != "" {
 		return Errorf(EForbidden, "No permission: cannot grant %s by user '%s'", g.quoted(p), g.caller.Login)
 	}
 	return nil
 }
 
-// Revoke checks that the caller may revoke perm.
-func (g *Guard) Revoke(perm string) error {
-	if p := g.lacking([]string{perm}); p != "" {
+// Revoke checks that the caller may revoke key.
+func (g *Guard) Revoke(key PermKey) error {
+	if p := g.lacking([]PermKey{key}); p != "" {
 		return Errorf(EForbidden, "No permission: cannot revoke %s by user '%s'", g.quoted(p), g.caller.Login)
 	}
 	return nil
@@ -136,8 +136,8 @@ func (g *Guard) Group(grp Group) error {
 	return nil
 }
 
-func keysOf(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
+func keysOf(m map[PermKey]bool) []PermKey {
+	out := make([]PermKey, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
@@ -146,8 +146,8 @@ func keysOf(m map[string]bool) []string {
 
 // byScope orders global permissions first, in SonarQube's order, then
 // scoped keys.
-func byScope(a, b string) int {
-	ra, rb := slices.Index(GlobalPermissions, a), slices.Index(GlobalPermissions, b)
+func byScope(a, b PermKey) int {
+	ra, rb := slices.Index(GlobalPermissions, string(a)), slices.Index(GlobalPermissions, string(b))
 	if ra < 0 {
 		ra = len(GlobalPermissions)
 	}
@@ -157,5 +157,5 @@ func byScope(a, b string) int {
 	if ra != rb {
 		return ra - rb
 	}
-	return strings.Compare(a, b)
+	return strings.Compare(string(a), string(b))
 }

@@ -68,9 +68,9 @@ func CheckPermissionName(p *Project, perm string) error {
 }
 
 // permKey is the stored key of perm on the target.
-func permKey(p *Project, perm string) string {
+func permKey(p *Project, perm string) PermKey {
 	if p == nil {
-		return perm
+		return Global(perm)
 	}
 	return OnProject(p.ID, perm)
 }
@@ -138,7 +138,7 @@ func GrantPermission(ctx context.Context, s Store, caller Caller, c PermissionCh
 			if err != nil {
 				return err
 			}
-			if err := g.Grant(perm); err != nil {
+			if err := g.Grant(Global(perm)); err != nil {
 				return err
 			}
 		case isUser:
@@ -176,7 +176,7 @@ func RevokePermission(ctx context.Context, s Store, caller Caller, c PermissionC
 		if err != nil {
 			return err
 		}
-		if err := g.Revoke(perm); err != nil {
+		if err := g.Revoke(Global(perm)); err != nil {
 			return err
 		}
 		msg := "Last group with permission 'admin'. Permission cannot be removed."
@@ -194,7 +194,7 @@ func RevokePermission(ctx context.Context, s Store, caller Caller, c PermissionC
 				return err
 			}
 		}
-		if err := tx.Revoke(sub, perm); err != nil {
+		if err := tx.Revoke(sub, Global(perm)); err != nil {
 			return err
 		}
 		return EnsureAdmin(tx, msg)

@@ -63,15 +63,22 @@ type Organization struct {
 	Created     time.Time
 }
 
-// Permission keys: a global permission is its name; scoped ones, stored and
-// queried through the same Grant, Revoke, Permissions and Holders, carry
-// their scope. Ids and organisation keys never contain ':'.
+// PermKey names a permission as stored and granted: a global permission is
+// its name (Global); scoped ones, stored and queried through the same
+// Grant, Revoke, Permissions and Holders, carry their scope (OnProject,
+// InTemplate, MemberOf). Ids and organisation keys never contain ':'.
+type PermKey string
+
+// Global is the key of the global permission perm.
+func Global(perm string) PermKey { return PermKey(perm) }
 
 // OnProject is the key of perm on the project with id projectID.
-func OnProject(projectID, perm string) string { return "project:" + projectID + ":" + perm }
+func OnProject(projectID, perm string) PermKey { return PermKey("project:" + projectID + ":" + perm) }
 
 // InTemplate is the key of a template entry: perm in template templateID.
-func InTemplate(templateID, perm string) string { return "template:" + templateID + ":" + perm }
+func InTemplate(templateID, perm string) PermKey {
+	return PermKey("template:" + templateID + ":" + perm)
+}
 
 // ProjectCreator is the pseudo-user of template entries that go to the user
 // who creates a project ("project creator" in SonarQube): a user subject
@@ -79,14 +86,14 @@ func InTemplate(templateID, perm string) string { return "template:" + templateI
 const ProjectCreator = "ProjectCreator"
 
 // MemberOf is the key that makes a user a member of organisation org.
-func MemberOf(org string) string { return "org:" + org }
+func MemberOf(org string) PermKey { return PermKey("org:" + org) }
 
 // ParsePerm splits a permission key into its scope ("", "project",
 // "template" or "org"), the scope's id, and the permission name.
-func ParsePerm(key string) (scope, id, perm string) {
-	scope, rest, ok := strings.Cut(key, ":")
+func ParsePerm(key PermKey) (scope, id, perm string) {
+	scope, rest, ok := strings.Cut(string(key), ":")
 	if !ok {
-		return "", "", key
+		return "", "", string(key)
 	}
 	id, perm, _ = strings.Cut(rest, ":")
 	return scope, id, perm

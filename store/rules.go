@@ -83,7 +83,7 @@ func SaveGroup(tx Tx, g Group) (Group, error) {
 // HasPermission reports whether an active user holds a global permission,
 // directly or through one of its groups.
 func HasPermission(tx Tx, userID, perm string) (bool, error) {
-	for s := range tx.Holders(perm) {
+	for s := range tx.Holders(Global(perm)) {
 		switch {
 		case s.IsUser() && s.ID == userID, !s.IsUser() && s.ID == AnyoneGroup:
 			return true, nil
@@ -290,7 +290,7 @@ func Bootstrap(ctx context.Context, s Store, password string) (string, bool, err
 			users.ID:  {PermProvisioning, PermScan},
 		} {
 			for _, perm := range perms {
-				if err := tx.Grant(GroupSubject(gid), perm); err != nil {
+				if err := tx.Grant(GroupSubject(gid), Global(perm)); err != nil {
 					return err
 				}
 			}
@@ -339,7 +339,7 @@ func FoldLogin(s string) string { return strings.ToLower(s) }
 // users or groups losing something held before the change (HeldKeys,
 // GroupKeys): only what they held is checked. globalMsg refuses for the
 // instance; projectMsg, with %s for the project key, for a project.
-func EnsureAdmins(tx Tx, held map[string]bool, globalMsg, projectMsg string) error {
+func EnsureAdmins(tx Tx, held map[PermKey]bool, globalMsg, projectMsg string) error {
 	if held[PermAdmin] {
 		if err := EnsureAdmin(tx, globalMsg); err != nil {
 			return err
@@ -367,9 +367,9 @@ func EnsureAdmins(tx Tx, held map[string]bool, globalMsg, projectMsg string) err
 }
 
 // GroupKeys returns the permission keys granted to a group, as a set.
-func GroupKeys(tx Tx, groupID string) (map[string]bool, error) {
+func GroupKeys(tx Tx, groupID string) (map[PermKey]bool, error) {
 	keys, err := tx.Permissions(GroupSubject(groupID))
-	held := make(map[string]bool, len(keys))
+	held := make(map[PermKey]bool, len(keys))
 	for _, k := range keys {
 		held[k] = true
 	}

@@ -285,7 +285,7 @@ func TestProjectPermissionRules(t *testing.T) {
 		}
 		grants := []struct {
 			s    store.Subject
-			perm string
+			perm store.PermKey
 		}{
 			{store.UserSubject(ann.ID), store.InTemplate(def.ID, store.PermAdmin)},
 			{store.GroupSubject(devs.ID), store.InTemplate(def.ID, store.PermBrowse)},
@@ -315,7 +315,7 @@ func TestProjectPermissionRules(t *testing.T) {
 	storetest.View(t, s, func(tx store.Tx) error {
 		cases := []struct {
 			name string
-			key  string
+			key  store.PermKey
 			want []string
 		}{
 			{"default template: private, Anyone skipped", store.OnProject(private.ID, store.PermBrowse), []string{"devs"}},

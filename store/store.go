@@ -166,11 +166,11 @@ type Tx interface {
 	ActiveUsers() iter.Seq[string]
 	CountActiveUsers() (int, error)
 
-	Grant(s Subject, perm string) error
-	Revoke(s Subject, perm string) error
-	Permissions(s Subject) ([]string, error)
-	// Holders yields the subjects holding perm.
-	Holders(perm string) iter.Seq[Subject]
+	Grant(s Subject, key PermKey) error
+	Revoke(s Subject, key PermKey) error
+	Permissions(s Subject) ([]PermKey, error)
+	// Holders yields the subjects holding key.
+	Holders(key PermKey) iter.Seq[Subject]
 
 	// PutToken inserts or replaces t; a name the user already gave another
 	// token is ErrConflict.

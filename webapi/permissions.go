@@ -50,7 +50,7 @@ type target struct{ project *store.Project }
 
 // names keeps the keys of the target among a subject's permission keys and
 // returns their permission names.
-func (t target) names(keys []string) []string {
+func (t target) names(keys []store.PermKey) []string {
 	var out []string
 	for _, k := range keys {
 		scope, id, perm := store.ParsePerm(k)

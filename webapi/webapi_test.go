@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"iter"
 	"net/http"
@@ -194,17 +195,17 @@ func (e *env) snapshot() string {
 			b.Write(raw)
 			perms, _ := tx.Permissions(store.UserSubject(u.ID))
 			toks, _ := tx.Tokens(u.ID)
-			b.WriteString(strings.Join(perms, ",") + "|" + string(rune('0'+len(toks))) + "\n")
+			b.WriteString(fmt.Sprint(perms) + "|" + string(rune('0'+len(toks))) + "\n")
 		}
 		for g := range values(tx.GroupsByName()) {
 			raw, _ := json.Marshal(g)
 			b.Write(raw)
 			b.WriteString(" " + strings.Join(slices.Collect(store.Members(tx, g.ID)), " "))
 			perms, _ := tx.Permissions(store.GroupSubject(g.ID))
-			b.WriteString("|" + strings.Join(perms, ",") + "\n")
+			b.WriteString("|" + fmt.Sprint(perms) + "\n")
 		}
 		perms, _ := tx.Permissions(store.GroupSubject(store.AnyoneGroup))
-		b.WriteString("Anyone|" + strings.Join(perms, ",") + "\n")
+		b.WriteString("Anyone|" + fmt.Sprint(perms) + "\n")
 		for _, seq := range []iter.Seq[any]{anys(tx.Projects()), anys(tx.Templates()), anys(tx.Organizations())} {
 			for v := range seq {
 				raw, _ := json.Marshal(v)

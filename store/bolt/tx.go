@@ -474,27 +474,31 @@ func (t *tx) GroupsOf(userID string) iter.Seq[string] { return suffixes(t.b(bMem
 
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
 
-func (t *tx) Grant(s store.Subject, perm string) error {
-	if err := t.b(bPerms).Put(key(subjectKey(s), perm), nil); err != nil {
+func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
+	if err := t.b(bPerms).Put(key(subjectKey(s), string(perm)), nil); err != nil {
 		return err
 	}
-	return t.b(bHolders).Put(key(perm, subjectKey(s)), nil)
+	return t.b(bHolders).Put(key(string(perm), subjectKey(s)), nil)
 }
 
-func (t *tx) Revoke(s store.Subject, perm string) error {
-	if err := t.b(bPerms).Delete(key(subjectKey(s), perm)); err != nil {
+func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
+	if err := t.b(bPerms).Delete(key(subjectKey(s), string(perm))); err != nil {
 		return err
 	}
-	return t.b(bHolders).Delete(key(perm, subjectKey(s)))
+	return t.b(bHolders).Delete(key(string(perm), subjectKey(s)))
 }
 
-func (t *tx) Permissions(s store.Subject) ([]string, error) {
-	return slices.Collect(suffixes(t.b(bPerms), subjectKey(s))), nil
+func (t *tx) Permissions(s store.Subject) ([]store.PermKey, error) {
+	var out []store.PermKey
+	for k := range suffixes(t.b(bPerms), subjectKey(s)) {
+		out = append(out, store.PermKey(k))
+	}
+	return out, nil
 }
 
-func (t *tx) Holders(perm string) iter.Seq[store.Subject] {
+func (t *tx) Holders(perm store.PermKey) iter.Seq[store.Subject] {
 	return func(yield func(store.Subject) bool) {
-		for rest := range suffixes(t.b(bHolders), perm) {
+		for rest := range suffixes(t.b(bHolders), string(perm)) {
 			if rest != "" && !yield(store.Subject{Kind: rest[0], ID: rest[1:]}) {
 				return
 			}

@@ -83,7 +83,7 @@ func testProjectsTemplatesOrgs(t *testing.T, s store.Store) {
 }
 
 // holders lists the logins or group names holding key.
-func Holders(t *testing.T, tx store.Tx, key string) []string {
+func Holders(t *testing.T, tx store.Tx, key store.PermKey) []string {
 	var out []string
 	for s := range tx.Holders(key) {
 		if s.IsUser() {
