@@ -14,6 +14,7 @@ import (
 )
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// A non-admin user with a valid token.
 	userToken := store.NewTokenSecret()
@@ -65,6 +66,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + strings.Repeat("x", 70<<10) + `"}`
 	for _, tc := range []struct {
@@ -115,6 +117,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	spc := e.do("GET", "/ServiceProviderConfig", nil)
 	if spc.status != 200 || spc.body["patch"].(map[string]any)["supported"] != true || spc.body["filter"].(map[string]any)["supported"] != true {
@@ -150,6 +153,7 @@ func createUser(t testing.TB, e *env, userName string) string {
 }
 
 func TestAttributesProjection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := createUser(t, e, "proj")
 	res := e.do("GET", "/Users/"+id+"?attributes=userName,name.givenName,emails.value", nil)
@@ -176,6 +180,7 @@ func TestAttributesProjection(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := createUser(t, e, "alice")
 	b := createUser(t, e, "bob")
@@ -234,6 +239,7 @@ func urlQuery(s string) string {
 
 // Local accounts are invisible to SCIM and their logins are taken.
 func TestLocalUsersAreNotSCIMResources(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	res := e.do("GET", "/Users", nil)
 	if res.body["totalResults"] != float64(0) {
@@ -250,6 +256,7 @@ func TestLocalUsersAreNotSCIMResources(t *testing.T) {
 }
 
 func TestIfMatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := createUser(t, e, "etag")
 	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"nickName","value":"x"}]}`
@@ -274,6 +281,7 @@ func TestIfMatch(t *testing.T) {
 
 // Concurrent membership PATCHes lose nothing: each is one transaction.
 func TestConcurrentMembership(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"crowd"}`)
 	gid := g.body["id"].(string)
@@ -300,6 +308,7 @@ func TestConcurrentMembership(t *testing.T) {
 // The rules hold through SCIM too: a provisioned administrator cannot
 // deprovision itself, nor drop the last admin group's last member.
 func TestAdminRulesThroughSCIM(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := createUser(t, e, "boss")
 	g := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"admins","members":[{"value":"`+id+`"}]}`)
@@ -352,6 +361,7 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 
 // Group filters on attributes groups do not index are evaluated, not assumed.
 func TestGroupFilterNotIndexed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"one"}`)
 	for _, f := range []string{`userName eq "one"`, `displayName eq "two"`} {
@@ -368,6 +378,7 @@ func TestGroupFilterNotIndexed(t *testing.T) {
 // The spliced rendering of a user (no projection) says exactly what the
 // general one says.
 func TestFastRenderingMatchesGeneral(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := createUser(t, e, "twin")
 	g := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g","members":[{"value":"`+id+`"}]}`)

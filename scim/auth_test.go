@@ -12,6 +12,7 @@ import (
 // limited to other hosts is refused. It takes no passwords at all, expired
 // or not.
 func TestAccountPolicy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	set := func(fn func(u *store.User)) {
 		t.Helper()

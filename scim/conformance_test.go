@@ -20,6 +20,7 @@ func names(t *testing.T, r response, attr string) []string {
 }
 
 func TestOnePrimaryNoDuplicates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	emails := []map[string]any{
 		{"value": "a@example.com", "type": "work", "primary": true},
@@ -53,6 +54,7 @@ func TestOnePrimaryNoDuplicates(t *testing.T) {
 }
 
 func TestFilterOrderingTypes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		filter string
@@ -76,6 +78,7 @@ func TestFilterOrderingTypes(t *testing.T) {
 }
 
 func TestHonestCapabilities(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do("GET", "/ServiceProviderConfig", nil)
 	for _, k := range []string{"etag", "sort", "bulk", "patch", "filter"} {
@@ -103,6 +106,7 @@ func TestHonestCapabilities(t *testing.T) {
 }
 
 func TestSorting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, u := range []struct{ login, display, family string }{
 		{"delta@s.test", "Zoe", "Young"}, {"alpha@s.test", "yves", "Xu"}, {"charlie@s.test", "Adam", ""}, {"bravo@s.test", "bea", "Abbot"},
@@ -157,6 +161,7 @@ func TestSorting(t *testing.T) {
 }
 
 func TestSearchRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, n := range []string{"x1@search.test", "x2@search.test"} {
 		e.do("POST", "/Users", userDoc(n, nil))
@@ -182,6 +187,7 @@ func TestSearchRequest(t *testing.T) {
 }
 
 func TestAttributeNames(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.do("POST", "/Users", userDoc("attrs@example.com", nil))
 	for _, tc := range []struct {
@@ -204,6 +210,7 @@ func TestAttributeNames(t *testing.T) {
 }
 
 func TestBulk(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	bulk := func(failOnErrors int, ops ...map[string]any) response {
 		t.Helper()

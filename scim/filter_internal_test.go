@@ -9,6 +9,7 @@ import (
 
 // The fast path for `attr eq "value"` must read exactly what the parser reads.
 func TestSimpleEqMatchesParser(t *testing.T) {
+	t.Parallel()
 	for _, f := range []string{
 		`userName eq "bjensen"`, `userName EQ "a b"`, `name.familyName eq "O'Malley"`, `externalId eq "00u-1_x"`,
 		`displayName eq ""`, `userName eq "quote \" inside"`, `emails.value eq "x@example.com"`, `a-b_c eq "v"`,

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	scimlib "github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -65,6 +66,10 @@ type Options struct {
 	Auth *auth.Authenticator
 }
 
+// allowStringValues sets, once, the library's process-global acceptance of
+// "True"/"False" strings for booleans.
+var allowStringValues sync.Once
+
 // Handler serves the SCIM API.
 type Handler struct {
 	prefix  string
@@ -89,7 +94,7 @@ func New(s store.Store, opts Options) (*Handler, error) {
 		h.auth = auth.New(s, store.DefaultPolicy(), nil)
 	}
 	// Entra sends booleans as "True"/"False" strings. Process-global.
-	schema.SetAllowStringValues(true)
+	allowStringValues.Do(func() { schema.SetAllowStringValues(true) })
 	lib, err := scimlib.NewServer(&scimlib.ServerArgs{
 		ServiceProviderConfig: &scimlib.ServiceProviderConfig{
 			DocumentationURI: optional.NewString("https://github.com/scimgate/scimgate#readme"),

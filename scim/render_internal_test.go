@@ -12,6 +12,7 @@ import (
 // renderUser is the one rendering of a user; userJSON, its fast encoding,
 // must answer exactly the same resource whenever it does not decline.
 func TestUserJSONIsRenderUser(t *testing.T) {
+	t.Parallel()
 	s := bolttest.MustOpen(t)
 	h, err := New(s, Options{BaseURL: "https://idm.example.com/api/scim/v2"})
 	if err != nil {

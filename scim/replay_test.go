@@ -32,6 +32,7 @@ type step struct {
 // TestReplays runs every recorded Okta and Entra sequence against a fresh
 // server; ${var} in paths and bodies is what an earlier step saved.
 func TestReplays(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../testdata/replay/*.json")
 	if len(files) == 0 {
 		t.Fatal("no replays found")

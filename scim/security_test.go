@@ -18,6 +18,7 @@ func userDoc(userName string, extra map[string]any) map[string]any {
 }
 
 func TestSecurityFindings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	group := func(name string) map[string]any {
 		return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": name}

@@ -14,6 +14,7 @@ import (
 // endpoint, projects/search and the CLI agree on who can browse it, and
 // follow the IdP's membership changes and deprovisioning.
 func TestOneProjectForOneTeam(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
 	form := "application/x-www-form-urlencoded"

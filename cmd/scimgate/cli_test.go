@@ -249,6 +249,7 @@ func TestBackupAndRestore(t *testing.T) {
 // The audit trail shows who provisioned, deactivated and was refused, and
 // metrics count the same events.
 func TestAuditTrailAndMetrics(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
 	scimAuth := g.bearer("okta")

@@ -120,6 +120,7 @@ func basicAuth(login, pass string) string {
 // refused with SonarQube's message and the store does not change; both APIs
 // agree on the user's managed and active state through deprovisioning.
 func TestManagedUserEndToEnd(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
 	form := "application/x-www-form-urlencoded"

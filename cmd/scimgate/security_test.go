@@ -26,6 +26,7 @@ import (
 
 // Finding 3: a refused request with a huge parameter leaves a bounded entry.
 func TestRefusalAuditBounded(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
 	form := "application/x-www-form-urlencoded"
@@ -83,6 +84,7 @@ func TestRefusalAuditBounded(t *testing.T) {
 // then cookies are Secure and answers carry HSTS; /metrics can be moved off
 // the public listener.
 func TestHTTPSBehindProxy(t *testing.T) {
+	t.Parallel() // its own store and server
 	login := func(g *gateway) *http.Response {
 		req, _ := http.NewRequest("POST", g.srv.URL+"/api/authentication/login", strings.NewReader("login=admin&password="+url.QueryEscape(adminPass)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -151,6 +153,7 @@ func TestMetricsAddress(t *testing.T) {
 // /metrics counts the failures; once space is freed everything recovers and
 // nothing acknowledged is lost. Needs root to mount a small tmpfs.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // its own store and server
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
@@ -291,6 +294,7 @@ func fill(t *testing.T, path string, spare int64) {
 // The SCIM API answers at /scim/v2 too, with locations under the root the
 // client used; SCIMGATE_SCIM_ALIAS=false turns the alias off.
 func TestSCIMAlias(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	bearer := g.bearer("idp")
 	st, u, raw := g.req("POST", "/scim/v2/Users", "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alias@example.com"}`, bearer)
@@ -315,6 +319,7 @@ func TestSCIMAlias(t *testing.T) {
 // A panic is answered in the format of the API whose path it is, logged,
 // and counted in /metrics; so are paths no API serves.
 func TestPanicsAndUnknownPaths(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	boom := func(echo.Context) error { panic("boom") }
 	g.server.echo.GET("/api/scim/v2/boom", boom)

@@ -15,6 +15,7 @@ import (
 // string with an empty body, reads with GET. The first call is the
 // provider's start-up check of the version and edition.
 func TestTerraformProviderCalls(t *testing.T) {
+	t.Parallel() // its own store and server
 	g := newGateway(t)
 	admin := basicAuth("admin", adminPass)
 	call := func(method, path string, params url.Values, want int) map[string]any {
