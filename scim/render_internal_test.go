@@ -21,8 +21,8 @@ func TestUserJSONIsRenderUser(t *testing.T) {
 	docs := []map[string]any{
 		{"userName": "plain@example.com"},
 		{"userName": "full@example.com", "externalId": "00u1", "displayName": "Full",
-			"name": map[string]any{"givenName": "F", "familyName": "U"},
-			"emails": []any{map[string]any{"value": "full@example.com", "type": "work", "primary": true}},
+			"name":        map[string]any{"givenName": "F", "familyName": "U"},
+			"emails":      []any{map[string]any{"value": "full@example.com", "type": "work", "primary": true}},
 			enterpriseURN: map[string]any{"employeeNumber": "42", "department": "R&D"}},
 		{"userName": "managed@example.com", enterpriseURN: map[string]any{"manager": map[string]any{"value": "0190aaaa-0000-7000-8000-000000000000"}}},
 	}
