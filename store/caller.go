@@ -10,3 +10,13 @@ type Caller struct {
 	// token, which serves only to analyse: no API action accepts it).
 	TokenType string
 }
+
+// Ref names a user or a group: by id (REST API v2, SCIM) or by login or
+// name (Web API v1).
+type Ref struct{ ID, Name string }
+
+// ByID is the reference of the user or group with id.
+func ByID(id string) Ref { return Ref{ID: id} }
+
+// ByName is the reference of the user of login, or the group of name.
+func ByName(name string) Ref { return Ref{Name: name} }

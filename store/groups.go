@@ -23,9 +23,22 @@ func checkGroupName(name string) error {
 // localGroup finds the group of exactly name; notFound is the message
 // (with %s for the name) when there is none.
 func localGroup(tx Tx, name, notFound string) (Group, error) {
-	g, err := tx.GroupByName(name)
-	if err != nil || g.Name != name {
-		return Group{}, Errorf(ENotFound, notFound, name)
+	return groupOf(tx, ByName(name), notFound)
+}
+
+// groupOf finds the group ref names; notFound (with %s for the name)
+// answers an unknown name, "Group '<id>' not found" an unknown id.
+func groupOf(tx Tx, ref Ref, notFound string) (Group, error) {
+	if ref.ID != "" {
+		g, err := tx.Group(ref.ID)
+		if err != nil {
+			return Group{}, Errorf(ENotFound, "Group '%s' not found", ref.ID)
+		}
+		return g, nil
+	}
+	g, err := tx.GroupByName(ref.Name)
+	if err != nil || g.Name != ref.Name {
+		return Group{}, Errorf(ENotFound, notFound, ref.Name)
 	}
 	return g, nil
 }
@@ -78,11 +91,11 @@ func CreateGroup(ctx context.Context, s Store, name, description, org string) (G
 
 // UpdateGroup renames a local group or changes its description (nil: left
 // as it is), and returns it with its member count.
-func UpdateGroup(ctx context.Context, s Store, caller Caller, current string, name, description *string) (Group, int, error) {
+func UpdateGroup(ctx context.Context, s Store, caller Caller, ref Ref, name, description *string) (Group, int, error) {
 	var out Group
 	var members int
 	err := s.Update(ctx, func(tx Tx) error {
-		g, err := localGroup(tx, current, "Could not find a user group with name '%s'.")
+		g, err := groupOf(tx, ref, "Could not find a user group with name '%s'.")
 		if err != nil {
 			return err
 		}
@@ -115,9 +128,9 @@ func UpdateGroup(ctx context.Context, s Store, caller Caller, current string, na
 
 // RemoveGroup deletes a local group (not the default one), keeping an
 // administrator of the instance and of every project.
-func RemoveGroup(ctx context.Context, s Store, caller Caller, name string) error {
+func RemoveGroup(ctx context.Context, s Store, caller Caller, ref Ref) error {
 	return s.Update(ctx, func(tx Tx) error {
-		g, err := localGroup(tx, name, "No group with name '%s'")
+		g, err := groupOf(tx, ref, "No group with name '%s'")
 		if err != nil {
 			return err
 		}
@@ -136,8 +149,8 @@ func RemoveGroup(ctx context.Context, s Store, caller Caller, name string) error
 
 // membership resolves a local group and an active user for a membership
 // change; unknown is the message for a missing user.
-func membership(tx Tx, caller Caller, group, login, unknown string) (Group, User, error) {
-	g, err := localGroup(tx, group, "No group with name '%s'")
+func membership(tx Tx, caller Caller, group, user Ref, unknown string) (Group, User, error) {
+	g, err := groupOf(tx, group, "No group with name '%s'")
 	if err != nil {
 		return g, User{}, err
 	}
@@ -147,7 +160,7 @@ func membership(tx Tx, caller Caller, group, login, unknown string) (Group, User
 	if err := notDefault(g); err != nil {
 		return g, User{}, err
 	}
-	u, err := activeUser(tx, login, unknown)
+	u, err := activeUserOf(tx, user, unknown)
 	if err != nil {
 		return g, u, err
 	}
@@ -156,9 +169,9 @@ func membership(tx Tx, caller Caller, group, login, unknown string) (Group, User
 
 // AddGroupMember adds a user to a local group (of its organisation, if the
 // group has one).
-func AddGroupMember(ctx context.Context, s Store, caller Caller, group, login string) error {
+func AddGroupMember(ctx context.Context, s Store, caller Caller, group, user Ref) error {
 	return s.Update(ctx, func(tx Tx) error {
-		g, u, err := membership(tx, caller, group, login, "Could not find a user with login '%s'")
+		g, u, err := membership(tx, caller, group, user, "Could not find a user with login '%s'")
 		if err != nil {
 			return err
 		}
@@ -174,9 +187,9 @@ func AddGroupMember(ctx context.Context, s Store, caller Caller, group, login st
 
 // RemoveGroupMember removes a user from a local group, keeping an
 // administrator of the instance and of every project.
-func RemoveGroupMember(ctx context.Context, s Store, caller Caller, group, login string) error {
+func RemoveGroupMember(ctx context.Context, s Store, caller Caller, group, user Ref) error {
 	return s.Update(ctx, func(tx Tx) error {
-		g, u, err := membership(tx, caller, group, login, "User with login '%s' is not found'")
+		g, u, err := membership(tx, caller, group, user, "User with login '%s' is not found'")
 		if err != nil {
 			return err
 		}

@@ -160,16 +160,45 @@ type UserUpdate struct {
 
 // activeUser finds the active user of login, or msg (not found).
 func activeUser(tx Tx, login, msg string) (User, error) {
-	u, err := tx.UserByLogin(login)
-	if err != nil || u.Login != login || !u.Active {
-		return User{}, Errorf(ENotFound, msg, login)
+	return activeUserOf(tx, ByName(login), msg)
+}
+
+// userOf finds the user ref names; msg (with %s for the login) answers an
+// unknown login, "User '<id>' not found" an unknown id.
+func userOf(tx Tx, ref Ref, msg string) (User, error) {
+	if ref.ID != "" {
+		u, err := tx.User(ref.ID)
+		if err != nil {
+			return User{}, Errorf(ENotFound, "User '%s' not found", ref.ID)
+		}
+		return u, nil
+	}
+	u, err := tx.UserByLogin(ref.Name)
+	if err != nil || u.Login != ref.Name {
+		return User{}, Errorf(ENotFound, msg, ref.Name)
 	}
 	return u, nil
 }
 
-// unmanagedUser finds the active user of login that the IdP does not own.
-func unmanagedUser(tx Tx, login string) (User, error) {
-	u, err := activeUser(tx, login, "User '%s' doesn't exist")
+// activeUserOf is userOf for active users only.
+func activeUserOf(tx Tx, ref Ref, msg string) (User, error) {
+	u, err := userOf(tx, ref, msg)
+	if err == nil && !u.Active {
+		return User{}, userOf404(ref, msg)
+	}
+	return u, err
+}
+
+func userOf404(ref Ref, msg string) error {
+	if ref.ID != "" {
+		return Errorf(ENotFound, "User '%s' not found", ref.ID)
+	}
+	return Errorf(ENotFound, msg, ref.Name)
+}
+
+// unmanagedUser finds the active user ref names that the IdP does not own.
+func unmanagedUser(tx Tx, ref Ref) (User, error) {
+	u, err := activeUserOf(tx, ref, "User '%s' doesn't exist")
 	if err == nil && u.Managed {
 		err = ErrManaged
 	}
@@ -186,36 +215,46 @@ func MayChange(tx Tx, caller Caller, u User) error {
 	return g.User(u)
 }
 
+// setNameEmail sets u's name and e-mail where given (nil: unchanged); those
+// of a provisioned or externally authenticated user are not the
+// application's to change.
+func setNameEmail(u *User, name, email *string) error {
+	external := u.Managed || !u.Local
+	if name != nil {
+		if external {
+			return Errorf(EInvalid, "It is not allowed to update name for this user")
+		}
+		if u.Name = *name; u.Name == "" {
+			return Errorf(EInvalid, "Name can't be empty")
+		}
+	}
+	if email != nil {
+		if external {
+			return Errorf(EInvalid, "It is not allowed to update email for this user")
+		}
+		u.Email = *email
+	}
+	return nil
+}
+
 // UpdateUser changes a user's name, e-mail, SCM accounts and settings. The
 // identity fields of provisioned users and users of an external provider
 // are not the Web API's to change.
-func UpdateUser(ctx context.Context, s Store, caller Caller, login string, up UserUpdate) (User, error) {
+func UpdateUser(ctx context.Context, s Store, caller Caller, ref Ref, up UserUpdate) (User, error) {
 	if up.Email != nil && *up.Email != "" && !ValidEmail(*up.Email) {
 		return User{}, Errorf(EInvalid, "Email '%s' is not valid", *up.Email)
 	}
 	var out User
 	err := s.Update(ctx, func(tx Tx) error {
-		u, err := activeUser(tx, login, "User '%s' doesn't exist")
+		u, err := activeUserOf(tx, ref, "User '%s' doesn't exist")
 		if err != nil {
 			return err
 		}
 		if err := MayChange(tx, caller, u); err != nil {
 			return err
 		}
-		external := u.Managed || !u.Local
-		if up.Name != nil {
-			if external {
-				return Errorf(EInvalid, "It is not allowed to update name for this user")
-			}
-			if u.Name = *up.Name; u.Name == "" {
-				return Errorf(EInvalid, "Name can't be empty")
-			}
-		}
-		if up.Email != nil {
-			if external {
-				return Errorf(EInvalid, "It is not allowed to update email for this user")
-			}
-			u.Email = *up.Email
+		if err := setNameEmail(&u, up.Name, up.Email); err != nil {
+			return err
 		}
 		if len(up.SCMAccounts) > 0 {
 			if u.Managed { // identity fields of a provisioned user are the IdP's
@@ -240,9 +279,9 @@ func UpdateUser(ctx context.Context, s Store, caller Caller, login string, up Us
 }
 
 // RenameUser changes the login of a local or external user.
-func RenameUser(ctx context.Context, s Store, caller Caller, login, newLogin string) error {
+func RenameUser(ctx context.Context, s Store, caller Caller, ref Ref, newLogin string) error {
 	return s.Update(ctx, func(tx Tx) error {
-		u, err := unmanagedUser(tx, login)
+		u, err := unmanagedUser(tx, ref)
 		if err != nil {
 			return err
 		}
@@ -267,12 +306,12 @@ func RenameUser(ctx context.Context, s Store, caller Caller, login, newLogin str
 // DeactivateUser deactivates a user who is not provisioned (see
 // Deactivate for what deactivation removes and keeps), optionally
 // anonymising it.
-func DeactivateUser(ctx context.Context, s Store, caller Caller, login string, anonymize bool) (User, error) {
+func DeactivateUser(ctx context.Context, s Store, caller Caller, ref Ref, anonymize bool) (User, error) {
 	var out User
 	err := s.Update(ctx, func(tx Tx) error {
-		u, err := tx.UserByLogin(login)
-		if err != nil || u.Login != login {
-			return Errorf(ENotFound, "User '%s' doesn't exist", login)
+		u, err := userOf(tx, ref, "User '%s' doesn't exist")
+		if err != nil {
+			return err
 		}
 		if u.Managed {
 			return ErrManaged
@@ -356,7 +395,7 @@ func SetIdentityProvider(ctx context.Context, s Store, login, provider, identity
 		return Errorf(EInvalid, "Value of parameter 'newExternalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", provider)
 	}
 	return s.Update(ctx, func(tx Tx) error {
-		u, err := unmanagedUser(tx, login)
+		u, err := unmanagedUser(tx, ByName(login))
 		if err != nil {
 			return err
 		}
@@ -382,4 +421,70 @@ func AnonymizeUser(ctx context.Context, s Store, login string) error {
 		_, err = Anonymize(tx, u)
 		return err
 	})
+}
+
+// UserPatch is a merge patch of a user (REST API v2): a nil field is left
+// as it is.
+type UserPatch struct {
+	Login, Name, Email                          *string
+	SCMAccounts                                 *[]string
+	ExternalProvider, ExternalLogin, ExternalID *string
+}
+
+// PatchUser applies a merge patch to a user in one transaction, with the
+// rules of UpdateUser, RenameUser and SetIdentityProvider: a provisioned
+// user's identity is the IdP's.
+func PatchUser(ctx context.Context, s Store, caller Caller, ref Ref, p UserPatch) (User, error) {
+	if p.Email != nil && *p.Email != "" && !ValidEmail(*p.Email) {
+		return User{}, Errorf(EInvalid, "Email '%s' is not valid", *p.Email)
+	}
+	if p.ExternalProvider != nil && !slices.Contains(IdentityProviders, *p.ExternalProvider) && !strings.HasPrefix(*p.ExternalProvider, "LDAP_") {
+		return User{}, Errorf(EInvalid, "Value of field 'externalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", *p.ExternalProvider)
+	}
+	var out User
+	err := s.Update(ctx, func(tx Tx) error {
+		u, err := activeUserOf(tx, ref, "User '%s' doesn't exist")
+		if err != nil {
+			return err
+		}
+		if err := MayChange(tx, caller, u); err != nil {
+			return err
+		}
+		if u.Managed {
+			return ErrManaged // every field of the patch is the IdP's
+		}
+		if err := setNameEmail(&u, p.Name, p.Email); err != nil {
+			return err
+		}
+		if p.SCMAccounts != nil {
+			if msgs := SCMAccountErrors(*p.SCMAccounts, u.Login, u.Email); len(msgs) > 0 {
+				return Invalid(msgs...)
+			}
+			u.SCMAccounts = *p.SCMAccounts
+		}
+		if p.Login != nil && *p.Login != u.Login {
+			if msgs := LoginErrors(*p.Login); len(msgs) > 0 {
+				return Invalid(msgs...)
+			}
+			if other, err := tx.UserByLogin(*p.Login); err == nil && other.ID != u.ID {
+				return Errorf(EInvalid, "A user with login '%s' already exists", *p.Login)
+			}
+			if u.Local || u.ExternalProvider == "sonarqube" {
+				u.ExternalLogin = *p.Login
+			}
+			u.Login = *p.Login
+		}
+		if p.ExternalProvider != nil {
+			u.ExternalProvider = *p.ExternalProvider
+		}
+		if p.ExternalLogin != nil {
+			u.ExternalLogin = *p.ExternalLogin
+		}
+		if p.ExternalID != nil {
+			u.ExternalID = *p.ExternalID
+		}
+		out, err = SaveUser(tx, u)
+		return err
+	})
+	return out, err
 }

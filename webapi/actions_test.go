@@ -14,7 +14,8 @@ type tcase struct {
 	name      string
 	method    string
 	path      string
-	form      string
+	form      string              // the form; with ctype, the body (also JSON)
+	ctype     string              // the body's content type; "" a form
 	formf     func(e *env) string // the form, when it depends on the setup
 	auth      string              // "admin", "alice", "none", or a raw header
 	status    int
@@ -56,7 +57,14 @@ func run(t *testing.T, cases []tcase) {
 			if tc.formf != nil {
 				form = tc.formf(e)
 			}
-			status, body := e.do(method, tc.path, form, e.authFor(tc.auth))
+			path, form := e.expand(tc.path), e.expand(form)
+			var status int
+			var body string
+			if tc.ctype != "" {
+				status, body = e.send(method, path, tc.ctype, form, e.authFor(tc.auth))
+			} else {
+				status, body = e.do(method, path, form, e.authFor(tc.auth))
+			}
 			if status != tc.status {
 				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
 			}

@@ -73,7 +73,7 @@ func createGroup(cl *call) error {
 }
 
 func updateGroup(cl *call) error {
-	g, n, err := store.UpdateGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("currentName"), cl.optional("name"), cl.optional("description"))
+	g, n, err := store.UpdateGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("currentName")), cl.optional("name"), cl.optional("description"))
 	if err != nil {
 		return err
 	}
@@ -81,15 +81,15 @@ func updateGroup(cl *call) error {
 }
 
 func deleteGroup(cl *call) error {
-	return cl.changed(store.RemoveGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name")))
+	return cl.changed(store.RemoveGroup(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("name"))))
 }
 
 func addGroupUser(cl *call) error {
-	return cl.changed(store.AddGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name"), cl.str("login")))
+	return cl.changed(store.AddGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("name")), store.ByName(cl.str("login"))))
 }
 
 func removeGroupUser(cl *call) error {
-	return cl.changed(store.RemoveGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("name"), cl.str("login")))
+	return cl.changed(store.RemoveGroupMember(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("name")), store.ByName(cl.str("login"))))
 }
 
 func searchGroups(cl *call) error {

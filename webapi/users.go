@@ -190,7 +190,7 @@ func updateUser(cl *call) error {
 		return err
 	}
 	up := store.UserUpdate{Name: cl.optional("name"), Email: cl.optional("email"), SCMAccounts: cl.multi("scmAccount"), Settings: settings}
-	out, err := store.UpdateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), up)
+	out, err := store.UpdateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("login")), up)
 	if err != nil {
 		return err
 	}
@@ -198,11 +198,11 @@ func updateUser(cl *call) error {
 }
 
 func updateLogin(cl *call) error {
-	return cl.changed(store.RenameUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), cl.str("newLogin")))
+	return cl.changed(store.RenameUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("login")), cl.str("newLogin")))
 }
 
 func deactivateUser(cl *call) error {
-	out, err := store.DeactivateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), cl.str("login"), cl.bool("anonymize"))
+	out, err := store.DeactivateUser(cl.c.Request().Context(), cl.api.store, cl.callerOf(), store.ByName(cl.str("login")), cl.bool("anonymize"))
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/scimgate/scimgate/store/bolt"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 	"github.com/scimgate/scimgate/webapi"
+	v2 "github.com/scimgate/scimgate/webapi/v2"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -95,6 +96,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(e.auth.Wait) // background writes end before the store closes
 	ec.IPExtractor = echo.ExtractIPDirect()
 	webapi.New(st, e.auth, nil).Register(ec)
+	v2.New(st, e.auth, nil).Register(ec)
 	e.srv = httptest.NewServer(ec)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -123,13 +125,62 @@ func (e *env) do(method, path, form, auth string) (int, string) {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	return e.roundTrip(req)
+}
+
+// send sends method path with body of content type ctype, as REST API v2
+// clients do.
+func (e *env) send(method, path, ctype, body, auth string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+"/"+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return e.roundTrip(req)
+}
+
+func (e *env) roundTrip(req *http.Request) (int, string) {
+	e.t.Helper()
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return res.StatusCode, strings.TrimSpace(string(raw))
+}
+
+var refRe = regexp.MustCompile(`\{(user|group):([^}]+)\}`)
+
+// expand replaces {user:login} and {group:name} with their ids; the test
+// fails when there is no such user or group.
+func (e *env) expand(s string) string {
+	e.t.Helper()
+	return refRe.ReplaceAllStringFunc(s, func(ref string) string {
+		m := refRe.FindStringSubmatch(ref)
+		var id string
+		e.view(func(tx store.Tx) error {
+			if m[1] == "user" {
+				u, err := userIn(tx, m[2])
+				id = u.ID
+				return err
+			}
+			g, err := tx.GroupByName(m[2])
+			if err != nil {
+				return fmt.Errorf("group %q: %w", m[2], err)
+			}
+			id = g.ID
+			return nil
+		})
+		return id
+	})
 }
 
 func errs(msgs ...string) string {

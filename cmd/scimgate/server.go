@@ -21,6 +21,7 @@ import (
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/webapi"
+	v2 "github.com/scimgate/scimgate/webapi/v2"
 )
 
 // server is the HTTP side: both APIs over one audited store, plus health,
@@ -88,6 +89,7 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 		api.Edition = o.Edition
 	}
 	api.Register(e)
+	v2.New(s.store, s.auth, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
 	if !o.MetricsApart {
