@@ -80,6 +80,19 @@ func BenchmarkStore(b *testing.B) {
 				}
 			})
 		})
+		// A lone writer commits at once (adaptive batching): ns/op is the
+		// latency of one durable write, not the batch window.
+		b.Run(fmt.Sprintf("LoneWriter/users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				err := audited.Update(ctx, func(tx store.Tx) error {
+					_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("lone%d-%d", n, k.Add(1)), Active: true, Managed: true})
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		st.Close()
 	}
 }
