@@ -6,6 +6,7 @@ import (
 
 	scimlib "github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/store"
 )
@@ -101,8 +102,18 @@ func (s groups) Replace(r *http.Request, id string, attrs scimlib.ResourceAttrib
 
 // Patch applies the operations to the group and its members atomically and
 // answers 204, as Microsoft advises for groups.
+//
+// Operations that add or remove listed members (what Okta and Entra send,
+// a few members at a time, to groups of any size) are applied as changes,
+// at a cost that grows with the members they name, not with the group;
+// only an operation that needs the whole list (replace or remove all
+// members) reads it.
 func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) (scimlib.Resource, error) {
-	err := s.h.store.Update(r.Context(), func(tx store.Tx) error {
+	delta, rest, err := memberDelta(ops)
+	if err != nil {
+		return scimlib.Resource{}, s.h.fail(r, err)
+	}
+	err = s.h.store.Update(r.Context(), func(tx store.Tx) error {
 		g, err := loadGroup(tx, r, id)
 		if err != nil {
 			return err
@@ -111,14 +122,16 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 		if g.ExternalID != "" {
 			doc["externalId"] = g.ExternalID
 		}
-		var members []any
-		for uid := range store.Members(tx, g.ID) {
-			members = append(members, map[string]any{"value": uid})
+		if delta == nil {
+			var members []any
+			for uid := range store.Members(tx, g.ID) {
+				members = append(members, map[string]any{"value": uid})
+			}
+			if members != nil {
+				doc["members"] = members
+			}
 		}
-		if members != nil {
-			doc["members"] = members
-		}
-		if err := groupPatcher.apply(doc, ops); err != nil {
+		if err := groupPatcher.apply(doc, rest); err != nil {
 			return err
 		}
 		ids, err := applyGroupDoc(&g, doc)
@@ -127,6 +140,9 @@ func (s groups) Patch(r *http.Request, id string, ops []scimlib.PatchOperation) 
 		}
 		if _, err := store.SaveGroup(tx, g); err != nil {
 			return err
+		}
+		if delta != nil {
+			return store.ChangeProvisionedMembers(tx, g.ID, delta.add(), delta.remove())
 		}
 		return store.SetProvisionedMembers(tx, g.ID, ids)
 	})
@@ -158,4 +174,82 @@ func (s groups) Delete(r *http.Request, id string) error {
 		return s.h.fail(r, err)
 	}
 	return nil
+}
+
+// members is the net effect of operations that add or remove listed
+// members: each user's last operation wins, as applying them in order would.
+type members struct {
+	order []string
+	in    map[string]bool
+}
+
+func (m *members) set(id string, in bool) {
+	if _, seen := m.in[id]; !seen {
+		m.order = append(m.order, id)
+	}
+	m.in[id] = in
+}
+
+func (m *members) add() []string    { return m.pick(true) }
+func (m *members) remove() []string { return m.pick(false) }
+
+func (m *members) pick(in bool) []string {
+	var out []string
+	for _, id := range m.order {
+		if m.in[id] == in {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// memberDelta splits ops into the members they add or remove and the other
+// operations. delta is nil when some operation needs the whole member list
+// (replace members, remove all of them, a filter other than value eq), and
+// then every operation is in rest.
+func memberDelta(ops []scimlib.PatchOperation) (delta *members, rest []scimlib.PatchOperation, err error) {
+	delta = &members{in: map[string]bool{}}
+	for _, op := range ops {
+		p := op.Path
+		if p == nil || !strings.EqualFold(p.AttributePath.AttributeName, "members") ||
+			p.AttributePath.URI() != "" && !strings.EqualFold(p.AttributePath.URI(), groupURN) {
+			rest = append(rest, op)
+			continue
+		}
+		if p.AttributePath.SubAttribute != nil || p.SubAttribute != nil {
+			return nil, ops, nil
+		}
+		if p.ValueExpression != nil { // remove members[value eq "id"]
+			e, ok := p.ValueExpression.(*filter.AttributeExpression)
+			if !ok {
+				return nil, ops, nil
+			}
+			id, isString := e.CompareValue.(string)
+			if op.Op != scimlib.PatchOperationRemove || !strings.EqualFold(e.AttributePath.AttributeName, "value") ||
+				e.AttributePath.SubAttribute != nil || e.Operator != filter.EQ || !isString {
+				return nil, ops, nil
+			}
+			delta.set(id, false)
+			continue
+		}
+		if op.Op != scimlib.PatchOperationAdd && op.Op != scimlib.PatchOperationRemove || op.Value == nil {
+			return nil, ops, nil
+		}
+		list, isList := op.Value.([]any)
+		if !isList {
+			list = []any{op.Value}
+		}
+		for _, m := range list {
+			el, _ := m.(map[string]any)
+			id, _ := el["value"].(string)
+			if id == "" {
+				return nil, ops, nil // let the patcher say what is wrong
+			}
+			if t, _ := el["type"].(string); t != "" && !strings.EqualFold(t, "User") {
+				return nil, nil, badRequest(scimerrors.ScimTypeInvalidValue, "only users can be members (member type %q given for %q)", t, id)
+			}
+			delta.set(id, op.Op == scimlib.PatchOperationAdd)
+		}
+	}
+	return delta, rest, nil
 }

@@ -209,26 +209,47 @@ func SetProvisionedMembers(tx Tx, groupID string, ids []string) error {
 	for _, id := range ids {
 		want[id] = true
 	}
-	have := map[string]bool{}
 	var drop []string // collected first: removing while iterating would skip some
 	for uid := range Members(tx, groupID) {
-		have[uid] = true
 		if !want[uid] {
 			drop = append(drop, uid)
 		}
 	}
-	for _, uid := range ids {
-		if have[uid] {
+	return ChangeProvisionedMembers(tx, groupID, ids, drop)
+}
+
+// ChangeProvisionedMembers adds the users add to a provisioned group and
+// removes the users remove, in the caller's transaction, at a cost that
+// grows with the users changed, not with the group (what SCIM PATCHes of
+// large groups need). Users already in (or out) are left as they are; the
+// rules are SetProvisionedMembers'.
+func ChangeProvisionedMembers(tx Tx, groupID string, add, remove []string) error {
+	for _, uid := range add {
+		if !ValidID(uid) {
+			return Errorf(EInvalid, "member %q is not a provisioned user", uid)
+		}
+		if in, err := tx.IsMember(groupID, uid); err != nil || in {
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		have[uid] = true
-		u, err := tx.User(uid)
-		if !ValidID(uid) || err != nil || !u.Managed {
+		if u, err := tx.User(uid); err != nil || !u.Managed {
 			return Errorf(EInvalid, "member %q is not a provisioned user", uid)
 		}
 		if err := tx.AddMember(groupID, uid); err != nil {
 			return err
 		}
+	}
+	var drop []string
+	for _, uid := range remove {
+		if in, err := tx.IsMember(groupID, uid); err != nil || !in {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		drop = append(drop, uid)
 	}
 	if len(drop) > 0 {
 		return RemoveMembers(tx, groupID, drop...)
