@@ -4,12 +4,13 @@
 // latency percentiles beside a bare Echo handler measured in the same run.
 //
 //	load -baseline-serve ADDR              serve the bare Echo baseline
-//	load -seed-db FILE -n N                write N users into a store file
+//	load -seed-db FILE -n N [-ids FILE]    write N users into a store file (and their ids)
 //	load -server URL -token T [-baseline URL] [-n N] [-c 64] [-d 10s]
 //	load -server URL -token T -soak 10m [-c 16]
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -35,6 +36,7 @@ import (
 func main() {
 	baselineServe := flag.String("baseline-serve", "", "serve a bare Echo hello handler on this address and do nothing else")
 	seedDB := flag.String("seed-db", "", "write -n managed users straight into this store file and exit")
+	idsFile := flag.String("ids", "", "with -seed-db: also write the users' ids to this file, one per line, user0 first")
 	server := flag.String("server", "", "scimgate base URL, e.g. http://127.0.0.1:9000")
 	baseline := flag.String("baseline", "", "bare Echo baseline URL")
 	token := flag.String("token", "", "admin token for the SCIM API")
@@ -57,7 +59,7 @@ func main() {
 		e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
 		fail(e.Start(*baselineServe))
 	case *seedDB != "":
-		fail(seedStore(*seedDB, *n))
+		fail(seedStore(*seedDB, *n, *idsFile))
 	case *server != "" && *soakFor > 0:
 		fail(soak(*server, *token, *c, *soakFor))
 	case *server != "":
@@ -87,7 +89,7 @@ func mustJSON(v any) json.RawMessage {
 }
 
 // seedStore writes n managed users in large transactions.
-func seedStore(path string, n int) error {
+func seedStore(path string, n int, idsFile string) error {
 	st, err := bolt.Open(path)
 	if err != nil {
 		return err
@@ -98,19 +100,41 @@ func seedStore(path string, n int) error {
 	if _, _, err := store.Bootstrap(ctx, st, os.Getenv("SCIMGATE_ADMIN_PASSWORD")); err != nil {
 		return err
 	}
+	var out *bufio.Writer
+	if idsFile != "" {
+		f, err := os.Create(idsFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = bufio.NewWriter(f)
+	}
+	ids := make([]string, 10000)
 	for start := 0; start < n; start += 10000 {
 		err := st.Update(ctx, func(tx store.Tx) error {
 			for i := start; i < min(start+10000, n); i++ {
 				login := fmt.Sprintf("user%d", i)
 				u := store.User{Login: login, Name: "User " + login, Email: login + "@example.com", Active: true, Managed: true,
 					ExternalID: fmt.Sprintf("ext%d", i), ExternalLogin: login, ExternalProvider: "scim", SCIM: mustJSON(userDoc(i))}
-				if _, err := store.NewUser(tx, u); err != nil {
+				u, err := store.NewUser(tx, u)
+				if err != nil {
 					return err
 				}
+				ids[i-start] = u.ID
 			}
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if out != nil {
+			for _, id := range ids[:min(10000, n-start)] {
+				fmt.Fprintln(out, id)
+			}
+		}
+	}
+	if out != nil {
+		if err := out.Flush(); err != nil {
 			return err
 		}
 	}

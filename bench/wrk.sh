@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Measures scimgate with wrk (a C load generator light enough not to starve
+# the server on a shared machine) beside a bare Echo handler in the same
+# run: seeds N users straight into a fresh store, serves it, runs each
+# scenario of bench/wrk/scim.lua and prints req/s, the share of Echo's rate,
+# p50/p99 and non-2xx answers, and the machine's fsync rate (writes are
+# bounded by it). Installs wrk from the Debian package when it is missing.
+# Usage: bench/wrk.sh [N users] [seconds per scenario] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}; D=${2:-10}; C=${3:-64}
+if ! command -v wrk >/dev/null; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk
+fi
+OUT=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+go build -o "$OUT/scimgate" ./cmd/scimgate
+go build -o "$OUT/load" ./bench/load
+PASS='Bench-pass-123!'
+SCIMGATE_ADMIN_PASSWORD=$PASS "$OUT/load" -seed-db "$OUT/bench.db" -n "$N" -ids "$OUT/ids" >/dev/null
+# fsync rate of the store's file system: 1,000 synchronous 4 KiB writes.
+SECS=$(dd if=/dev/zero of="$OUT/probe" bs=4k count=1000 oflag=dsync 2>&1 | sed -nE 's/.*copied, ([0-9.]+) s.*/\1/p')
+echo "fsync probe: $(echo "1000 / $SECS" | bc) synchronous writes/s"
+SCIMGATE_DB=$OUT/bench.db SCIMGATE_ADDR=127.0.0.1:9180 "$OUT/scimgate" serve >"$OUT/server.log" 2>&1 &
+"$OUT/load" -baseline-serve 127.0.0.1:9181 &
+for _ in $(seq 100); do curl -fsS http://127.0.0.1:9180/healthz >/dev/null 2>&1 && curl -fsS http://127.0.0.1:9181/ >/dev/null 2>&1 && break; sleep 0.1; done
+TOKEN=$(curl -fsS -u "admin:$PASS" -d name=wrk http://127.0.0.1:9180/api/user_tokens/generate | sed -E 's/.*"token":"([^"]+)".*/\1/')
+
+# measure NAME URL [SCENARIO]: one wrk run, one line of the table.
+measure() {
+  local res
+  if [ -n "${3:-}" ]; then
+    res=$(wrk -t2 -c"$C" -d"${D}s" --latency -s bench/wrk/scim.lua "$2" -- "$3" "$OUT/ids" "$TOKEN")
+  else
+    res=$(wrk -t2 -c"$C" -d"${D}s" --latency "$2")
+  fi
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec/ {print int($2)}' <<<"$res")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$res")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$res")
+  bad=$(awk '/Non-2xx/ {print $NF}' <<<"$res")
+  [ -n "$ECHO" ] || ECHO=$rps
+  printf '%-32s %9s req/s %4s%% of Echo  p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$((100 * rps / ECHO))" "$p50" "$p99" "${bad:-0}"
+}
+ECHO=
+echo "wrk -t2 -c$C -d${D}s, $N users, $(nproc) cores shared by server and wrk"
+measure "bare Echo" http://127.0.0.1:9181/
+measure "GET /Users/{id}" http://127.0.0.1:9180 get
+measure "GET userName eq" http://127.0.0.1:9180 username
+measure "GET externalId eq" http://127.0.0.1:9180 externalid
+measure "PATCH /Users/{id} active" http://127.0.0.1:9180 patch
+measure "POST /Users" http://127.0.0.1:9180 post
+measure "bare Echo (again)" http://127.0.0.1:9181/
