@@ -1,6 +1,10 @@
 package store
 
-import "iter"
+import (
+	"iter"
+	"slices"
+	"strings"
+)
 
 // The default group (DefaultGroup, sonar-users) is every active user: its
 // membership is derived (Tx.ActiveUsers), never stored. These functions
@@ -60,6 +64,42 @@ func GroupsOf(tx Tx, userID string) iter.Seq[string] {
 		}
 		for gid := range tx.GroupsOf(userID) {
 			if !yield(gid) {
+				return
+			}
+		}
+	}
+}
+
+// MembersByLogin yields a group's members in lower-cased login order, as
+// Tx.UsersByLogin orders users, reading only the members: a page of a
+// group's members costs the group's size, not the store's. The default
+// group's members are every active user, in that order.
+func MembersByLogin(tx Tx, groupID string) iter.Seq2[User, error] {
+	if isDefaultGroup(tx, groupID) {
+		return func(yield func(User, error) bool) {
+			for u, err := range tx.UsersByLogin() {
+				if err == nil && !u.Active {
+					continue
+				}
+				if !yield(u, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+	return func(yield func(User, error) bool) {
+		var users []User
+		for uid := range tx.Members(groupID) {
+			u, err := tx.User(uid)
+			if err != nil {
+				yield(User{}, err)
+				return
+			}
+			users = append(users, u)
+		}
+		slices.SortFunc(users, func(a, b User) int { return strings.Compare(FoldLogin(a.Login), FoldLogin(b.Login)) })
+		for _, u := range users {
+			if !yield(u, nil) {
 				return
 			}
 		}

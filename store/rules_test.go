@@ -440,3 +440,60 @@ func TestOrganizationMembership(t *testing.T) {
 		return nil
 	})
 }
+
+// MembersByLogin reads a group's members in the order UsersByLogin reads
+// users; the default group's members are the active users.
+func TestMembersByLogin(t *testing.T) {
+	s := bolttest.MustOpen(t)
+	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, login := range []string{"zed", "Bob", "alice", "carl"} {
+		ids = append(ids, storetest.MkUser(t, s, login).ID)
+	}
+	var gid string
+	storetest.Update(t, s, func(tx store.Tx) error {
+		g, err := store.NewGroup(tx, store.Group{Name: "team"})
+		if err != nil {
+			return err
+		}
+		gid = g.ID
+		for _, id := range ids[:3] { // zed, Bob, alice
+			if err := tx.AddMember(gid, id); err != nil {
+				return err
+			}
+		}
+		carl, err := tx.User(ids[3])
+		if err != nil {
+			return err
+		}
+		_, err = store.Deactivate(tx, "", carl, false)
+		return err
+	})
+	logins := func(groupID string) string {
+		var out []string
+		storetest.View(t, s, func(tx store.Tx) error {
+			for u, err := range store.MembersByLogin(tx, groupID) {
+				if err != nil {
+					return err
+				}
+				out = append(out, u.Login)
+			}
+			return nil
+		})
+		return strings.Join(out, " ")
+	}
+	if got := logins(gid); got != "alice Bob zed" {
+		t.Errorf("team members %q, want alice Bob zed", got)
+	}
+	var def string
+	storetest.View(t, s, func(tx store.Tx) error {
+		g, err := tx.GroupByName(store.DefaultGroup)
+		def = g.ID
+		return err
+	})
+	if got := logins(def); got != "admin alice Bob zed" {
+		t.Errorf("default group members %q, want the active users admin alice Bob zed", got)
+	}
+}

@@ -171,7 +171,11 @@ func groupUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
-		for u, err := range tx.UsersByLogin() {
+		candidates := tx.UsersByLogin()
+		if selected == "selected" { // members only: read the group, not every user
+			candidates = store.MembersByLogin(tx, g.ID)
+		}
+		for u, err := range candidates {
 			if err != nil {
 				return err
 			}

@@ -120,19 +120,21 @@ func searchUsers(cl *call) error {
 			}
 			return func(u store.User) (bool, error) { return store.IsMember(tx, gid, u.ID) }, nil
 		}
-		var in, out func(store.User) (bool, error)
+		var out func(store.User) (bool, error)
 		var err error
-		if cl.has("groupId") {
-			if in, err = member("groupId"); err != nil {
+		candidates := tx.UsersByLogin()
+		if cl.has("groupId") { // members only: read the group, not every user
+			if _, err = member("groupId"); err != nil {
 				return err
 			}
+			candidates = store.MembersByLogin(tx, cl.query("groupId"))
 		}
 		if cl.has("groupId!") {
 			if out, err = member("groupId!"); err != nil {
 				return err
 			}
 		}
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range candidates {
 			if err != nil {
 				return err
 			}
@@ -142,14 +144,6 @@ func searchUsers(cl *call) error {
 					!(cl.caller != nil && strings.Contains(strings.ToLower(u.Email), q)) ||
 				!connected(u, dates) {
 				continue
-			}
-			if in != nil {
-				if ok, err := in(u); err != nil || !ok {
-					if err != nil {
-						return err
-					}
-					continue
-				}
 			}
 			if out != nil {
 				if ok, err := out(u); err != nil || ok {
