@@ -20,7 +20,7 @@ PASS='Bench-pass-123!'
 SCIMGATE_ADMIN_PASSWORD=$PASS "$OUT/load" -seed-db "$OUT/bench.db" -n "$N" -ids "$OUT/ids" >/dev/null
 # fsync rate of the store's file system: 1,000 synchronous 4 KiB writes.
 SECS=$(dd if=/dev/zero of="$OUT/probe" bs=4k count=1000 oflag=dsync 2>&1 | sed -nE 's/.*copied, ([0-9.]+) s.*/\1/p')
-echo "fsync probe: $(echo "1000 / $SECS" | bc) synchronous writes/s"
+echo "fsync probe: $(awk -v s="$SECS" 'BEGIN { printf "%d", 1000 / s }') synchronous writes/s"
 SCIMGATE_DB=$OUT/bench.db SCIMGATE_ADDR=127.0.0.1:9180 "$OUT/scimgate" serve >"$OUT/server.log" 2>&1 &
 "$OUT/load" -baseline-serve 127.0.0.1:9181 &
 for _ in $(seq 100); do curl -fsS http://127.0.0.1:9180/healthz >/dev/null 2>&1 && curl -fsS http://127.0.0.1:9181/ >/dev/null 2>&1 && break; sleep 0.1; done
