@@ -42,6 +42,13 @@ func BenchmarkHandlers(b *testing.B) {
 				}
 			})
 		})
+		b.Run(fmt.Sprintf("FilterUserNameSW/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e.serve(b, "GET", "/Users?filter="+url.QueryEscape(fmt.Sprintf(`userName sw "user%d"`, n/10+rand.IntN(n-n/10))), "", 200) // one match each
+				}
+			})
+		})
 		b.Run(fmt.Sprintf("PatchActive/users=%d", n), func(b *testing.B) {
 			var i atomic.Int64
 			b.SetParallelism(32)

@@ -263,6 +263,30 @@ func hint(expr filter.Expression) (indexHint, bool) {
 	return indexHint{}, false
 }
 
+// loginPrefix finds a userName sw "prefix" that the whole expression implies:
+// every match of the filter is among the users of that login prefix.
+func loginPrefix(expr filter.Expression) (string, bool) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator != filter.AND {
+			return "", false
+		}
+		if p, ok := loginPrefix(e.Left); ok {
+			return p, true
+		}
+		return loginPrefix(e.Right)
+	case *filter.AttributeExpression:
+		p := e.AttributePath
+		s, ok := e.CompareValue.(string)
+		if e.Operator != filter.SW || !ok || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, "userName") ||
+			p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
+			return "", false
+		}
+		return unescape(s), true
+	}
+	return "", false
+}
+
 // mentions reports whether expr refers to any of the attributes named.
 func mentions(expr filter.Expression, attrs ...string) bool {
 	switch e := expr.(type) {

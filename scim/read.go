@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -301,6 +302,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			case streamed && p.sort.by == "displayname":
 				src = tx.UsersByName()
 			}
+			// userName sw "x" reads the login index's range, not every user;
+			// the filter is still evaluated on each candidate.
+			if prefix, ok := loginPrefix(p.expr); ok && !(streamed && p.sort.by == "displayname") {
+				src = usersWithLoginPrefix(tx, prefix, streamed && p.sort.by == "")
+			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
@@ -378,6 +384,24 @@ func indexed(endpoint, attr string) bool {
 		return endpoint == "Groups"
 	}
 	return false
+}
+
+// usersWithLoginPrefix yields the users whose userName starts with prefix
+// (case-insensitively): in login order, or with byID in creation order, the
+// order of an unsorted list.
+func usersWithLoginPrefix(tx store.Tx, prefix string, byID bool) iter.Seq2[store.User, error] {
+	return func(yield func(store.User, error) bool) {
+		ids := slices.Collect(tx.UserIDsByLoginPrefix(prefix))
+		if byID {
+			slices.Sort(ids)
+		}
+		for _, id := range ids {
+			u, err := tx.User(id)
+			if !yield(u, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // eachUser walks the managed users a filter may match, through an index when

@@ -133,6 +133,10 @@ type Tx interface {
 	Users(after string) iter.Seq2[User, error]
 	// UsersByLogin yields users in lower-cased login order.
 	UsersByLogin() iter.Seq2[User, error]
+	// UserIDsByLoginPrefix yields, in lower-cased login order, the ids of
+	// the users whose lower-cased login starts with the lower-cased prefix,
+	// reading the login index only.
+	UserIDsByLoginPrefix(prefix string) iter.Seq[string]
 	// UsersByName yields users in lower-cased display name order, users of
 	// the same name in id order.
 	UsersByName() iter.Seq2[User, error]

@@ -251,6 +251,18 @@ func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
 	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser)
 }
 
+func (t *tx) UserIDsByLoginPrefix(prefix string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		p := []byte(store.FoldLogin(prefix))
+		c := t.b(bUserLogin).Cursor()
+		for k, id := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, id = c.Next() {
+			if !yield(string(id)) {
+				return
+			}
+		}
+	}
+}
+
 func (t *tx) UsersByName() iter.Seq2[store.User, error] {
 	return func(yield func(store.User, error) bool) {
 		c := t.b(bUserName).Cursor()

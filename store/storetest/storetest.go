@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LoginRename", testLoginRename},
 		{"ExternalIDIndex", testExternalIDIndex},
 		{"UsersOrder", testUsersOrder},
+		{"LoginPrefix", testLoginPrefix},
 		{"GroupsAndMembers", testGroupsAndMembers},
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"Permissions", testPermissions},
@@ -188,6 +189,48 @@ func testExternalIDIndex(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testLoginPrefix: the login index answers prefixes case-insensitively, in
+// login order, and a renamed user moves in it.
+func testLoginPrefix(t *testing.T, s store.Store) {
+	ids := map[string]string{}
+	for _, l := range []string{"alice", "Alan", "bob", "al", "ALX"} {
+		ids[l] = MkUser(t, s, l).ID
+	}
+	prefix := func(p string) string {
+		var got []string
+		View(t, s, func(tx store.Tx) error {
+			for id := range tx.UserIDsByLoginPrefix(p) {
+				u, err := tx.User(id)
+				if err != nil {
+					return err
+				}
+				got = append(got, u.Login)
+			}
+			return nil
+		})
+		return strings.Join(got, " ")
+	}
+	for p, want := range map[string]string{"AL": "al Alan alice ALX", "ali": "alice", "b": "bob", "z": "", "": "al Alan alice ALX bob"} {
+		if got := prefix(p); got != want {
+			t.Errorf("prefix %q: %q, want %q", p, got, want)
+		}
+	}
+	Update(t, s, func(tx store.Tx) error {
+		u, err := tx.User(ids["bob"])
+		if err != nil {
+			return err
+		}
+		u.Login = "alberto"
+		return tx.PutUser(u)
+	})
+	if got := prefix("alb"); got != "alberto" {
+		t.Errorf("after a rename: %q", got)
+	}
+	if got := prefix("bo"); got != "" {
+		t.Errorf("the old login is still indexed: %q", got)
+	}
 }
 
 func testUsersOrder(t *testing.T, s store.Store) {
