@@ -385,13 +385,19 @@ func firstErr(errs ...error) error {
 // LDAP_{serverKey}).
 var IdentityProviders = []string{"github", "gitlab", "saml", "sonarqube", "LDAP"}
 
+// knownProvider reports whether a user may be moved to provider: one of
+// IdentityProviders or an LDAP server (LDAP_{serverKey}).
+func knownProvider(provider string) bool {
+	return slices.Contains(IdentityProviders, provider) || strings.HasPrefix(provider, "LDAP_")
+}
+
 // SetIdentityProvider moves a user to another identity provider (and
 // external identity, when given).
 func SetIdentityProvider(ctx context.Context, s Store, login, provider, identity string) error {
 	if login == "" {
 		return Errorf(EInvalid, "Login is mandatory and must not be empty")
 	}
-	if !slices.Contains(IdentityProviders, provider) && !strings.HasPrefix(provider, "LDAP_") {
+	if !knownProvider(provider) {
 		return Errorf(EInvalid, "Value of parameter 'newExternalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", provider)
 	}
 	return s.Update(ctx, func(tx Tx) error {
@@ -438,7 +444,7 @@ func PatchUser(ctx context.Context, s Store, caller Caller, ref Ref, p UserPatch
 	if p.Email != nil && *p.Email != "" && !ValidEmail(*p.Email) {
 		return User{}, Errorf(EInvalid, "Email '%s' is not valid", *p.Email)
 	}
-	if p.ExternalProvider != nil && !slices.Contains(IdentityProviders, *p.ExternalProvider) && !strings.HasPrefix(*p.ExternalProvider, "LDAP_") {
+	if p.ExternalProvider != nil && !knownProvider(*p.ExternalProvider) {
 		return User{}, Errorf(EInvalid, "Value of field 'externalProvider' (%s) must be one of: [github, gitlab, saml] or [LDAP, LDAP_{serverKey}]", *p.ExternalProvider)
 	}
 	var out User

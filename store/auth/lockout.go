@@ -93,15 +93,5 @@ func (l *Lockout) Succeed(login string) {
 func (l *Lockout) Unlock(login string) { l.Succeed(login) }
 
 func (l *Lockout) prune(now time.Time) {
-	var oldest string
-	for k, f := range l.fails {
-		if now.Sub(f.last) >= l.Duration {
-			delete(l.fails, k)
-		} else if oldest == "" || f.last.Before(l.fails[oldest].last) {
-			oldest = k
-		}
-	}
-	if len(l.fails) >= maxTracked {
-		delete(l.fails, oldest)
-	}
+	prune(l.fails, now, l.Duration, maxTracked, func(f *failures) time.Time { return f.last })
 }

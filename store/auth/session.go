@@ -93,15 +93,22 @@ func (s *Sessions) Len() int {
 }
 
 func (s *Sessions) prune(now time.Time) {
+	prune(s.m, now, store.MaxSessionTimeout, maxSessions, func(v *session) time.Time { return v.lastSeen })
+}
+
+// prune deletes the entries of m last used ttl or more before now, then the
+// least recently used one while m still holds max entries or more, so an
+// in-memory table stays bounded.
+func prune[V any](m map[string]V, now time.Time, ttl time.Duration, max int, last func(V) time.Time) {
 	var oldest string
-	for k, v := range s.m {
-		if now.Sub(v.lastSeen) >= store.MaxSessionTimeout {
-			delete(s.m, k)
-		} else if oldest == "" || v.lastSeen.Before(s.m[oldest].lastSeen) {
+	for k, v := range m {
+		if now.Sub(last(v)) >= ttl {
+			delete(m, k)
+		} else if oldest == "" || last(v).Before(last(m[oldest])) {
 			oldest = k
 		}
 	}
-	if len(s.m) >= maxSessions {
-		delete(s.m, oldest)
+	if len(m) >= max {
+		delete(m, oldest)
 	}
 }

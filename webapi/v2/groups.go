@@ -47,51 +47,45 @@ func searchGroups(cl *call) error {
 	pg := cl.pager()
 	groups := []groupJSON{}
 	err := cl.api.store.View(cl.c.Request().Context(), func(tx store.Tx) error {
-		member := func(param string) (string, error) {
+		// userId and userId! filter on membership: each names an existing
+		// user whose membership must be as wanted.
+		type filter struct {
+			uid  string
+			want bool
+		}
+		var filters []filter
+		for param, want := range map[string]bool{"userId": true, "userId!": false} {
+			if !cl.has(param) {
+				continue
+			}
 			uid := cl.query(param)
 			if _, err := tx.User(uid); err != nil {
-				return "", store.Errorf(store.ENotFound, "User '%s' not found", uid)
+				return store.Errorf(store.ENotFound, "User '%s' not found", uid)
 			}
-			return uid, nil
+			filters = append(filters, filter{uid, want})
 		}
-		var in, out string
-		var err error
-		if cl.has("userId") {
-			if in, err = member("userId"); err != nil {
-				return err
+		keep := func(g store.Group) (bool, error) {
+			if q != "" && !strings.Contains(strings.ToLower(g.Name), q) || cl.has("managed") && g.Managed != (cl.query("managed") == "true") {
+				return false, nil
 			}
-		}
-		if cl.has("userId!") {
-			if out, err = member("userId!"); err != nil {
-				return err
+			for _, f := range filters {
+				if in, err := store.IsMember(tx, g.ID, f.uid); err != nil || in != f.want {
+					return false, err
+				}
 			}
+			return true, nil
 		}
 		for g, err := range tx.GroupsByName() {
 			if err != nil {
 				return err
 			}
-			if q != "" && !strings.Contains(strings.ToLower(g.Name), q) || cl.has("managed") && g.Managed != (cl.query("managed") == "true") {
-				continue
+			ok, err := keep(g)
+			if err != nil {
+				return err
 			}
-			for _, f := range []struct {
-				uid  string
-				want bool
-			}{{in, true}, {out, false}} {
-				if f.uid == "" {
-					continue
-				}
-				ok, err := store.IsMember(tx, g.ID, f.uid)
-				if err != nil {
-					return err
-				}
-				if ok != f.want {
-					goto next
-				}
-			}
-			if pg.take() {
+			if ok && pg.take() {
 				groups = append(groups, newGroupJSON(g))
 			}
-		next:
 		}
 		return nil
 	})

@@ -113,24 +113,25 @@ func searchUsers(cl *call) error {
 	pg := cl.pager()
 	users := []userJSON{}
 	err := cl.api.store.View(cl.c.Request().Context(), func(tx store.Tx) error {
-		member := func(param string) (func(store.User) (bool, error), error) {
+		group := func(param string) (string, error) {
 			gid := cl.query(param)
 			if _, err := tx.Group(gid); err != nil {
-				return nil, store.Errorf(store.ENotFound, "Group '%s' not found", gid)
+				return "", store.Errorf(store.ENotFound, "Group '%s' not found", gid)
 			}
-			return func(u store.User) (bool, error) { return store.IsMember(tx, gid, u.ID) }, nil
+			return gid, nil
 		}
-		var out func(store.User) (bool, error)
-		var err error
 		candidates := tx.UsersByLogin()
 		if cl.has("groupId") { // members only: read the group, not every user
-			if _, err = member("groupId"); err != nil {
+			gid, err := group("groupId")
+			if err != nil {
 				return err
 			}
-			candidates = store.MembersByLogin(tx, cl.query("groupId"))
+			candidates = store.MembersByLogin(tx, gid)
 		}
+		var excluded string // groupId!: users not members of it
 		if cl.has("groupId!") {
-			if out, err = member("groupId!"); err != nil {
+			var err error
+			if excluded, err = group("groupId!"); err != nil {
 				return err
 			}
 		}
@@ -145,8 +146,8 @@ func searchUsers(cl *call) error {
 				!connected(u, dates) {
 				continue
 			}
-			if out != nil {
-				if ok, err := out(u); err != nil || ok {
+			if excluded != "" {
+				if in, err := store.IsMember(tx, excluded, u.ID); err != nil || in {
 					if err != nil {
 						return err
 					}
