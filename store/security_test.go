@@ -3,47 +3,14 @@ package store_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
-	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
 )
 
 var ctx = context.Background()
-
-// Finding 2: reservations are atomic, so of many attempts arriving at once
-// exactly threshold are evaluated.
-func TestLockoutReservesAtomically(t *testing.T) {
-	lock := auth.NewLockout(5, time.Minute)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	admitted := 0
-	for i := 0; i < 100; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if lock.Reserve("dora", 5) {
-				mu.Lock()
-				admitted++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if admitted != 5 {
-		t.Fatalf("%d attempts evaluated, want 5", admitted)
-	}
-	if !lock.LockedAt("dora", 5) {
-		t.Error("not locked after the burst")
-	}
-	lock.Succeed("dora")
-	if lock.LockedAt("dora", 5) || !lock.Reserve("dora", 5) {
-		t.Error("a right password did not clear the reservations")
-	}
-}
 
 // Finding 3: audit entries are bounded, and one caller's refusals are
 // limited to a burst a minute with the rest counted.

@@ -82,6 +82,24 @@ type Token struct {
 	Project string
 }
 
+// Session is a browser session opened by a password login; only the hash
+// of its secret is stored. It lives in the store so that every replica
+// sharing the store knows it, and a logout on one ends it on all.
+type Session struct {
+	Hash     string // HashToken of the secret
+	UserID   string
+	Password string // the user's password hash at login: a change ends the session
+	Created  time.Time
+	LastSeen time.Time // updated at most once a minute (see package auth)
+}
+
+// Failures counts the failed password logins of a login within the lockout
+// window (package auth): in the store, so a lock holds on every replica.
+type Failures struct {
+	Count int
+	Last  time.Time
+}
+
 // Subject names who holds a permission: a user or a group (UserSubject,
 // GroupSubject).
 type Subject struct {
@@ -207,6 +225,20 @@ type Tx interface {
 	PutOrganization(o Organization) error
 	// Organizations yields organisations in key order.
 	Organizations() iter.Seq2[Organization, error]
+
+	// Session returns the session of a secret's hash.
+	Session(hash string) (Session, error)
+	// PutSession inserts or replaces s.
+	PutSession(s Session) error
+	// DeleteSession removes a session; an unknown hash is no error.
+	DeleteSession(hash string) error
+	// SessionsOf returns a user's sessions, in hash order.
+	SessionsOf(userID string) ([]Session, error)
+	// Failures returns the failed password logins counted for login (zero
+	// when none).
+	Failures(login string) (Failures, error)
+	// PutFailures stores login's count; a zero Count deletes it.
+	PutFailures(login string, f Failures) error
 
 	// AppendAudit stores e, assigning e.Seq (increasing).
 	AppendAudit(e *AuditEntry) error

@@ -99,10 +99,16 @@ func logout(cl *call) error {
 		return cl.c.NoContent(http.StatusUnauthorized)
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if cl.api.auth.Sessions.Open(ck.Value) && !validXSRF(r, ck.Value) {
+		open, err := cl.api.auth.SessionOpen(r.Context(), ck.Value)
+		if err != nil {
+			return err
+		}
+		if open && !validXSRF(r, ck.Value) {
 			return cl.c.NoContent(http.StatusUnauthorized)
 		}
-		cl.api.auth.Sessions.Close(ck.Value)
+		if err := cl.api.auth.Logout(r.Context(), ck.Value); err != nil {
+			return err
+		}
 	}
 	setCookie(cl.c, sessionCookie, "", true, -1)
 	setCookie(cl.c, xsrfCookie, "", false, -1)

@@ -342,8 +342,9 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 	n, managed := len(tokens), u.Managed
 	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
 	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
-	su.Locked, su.settingsJSON = cl.api.auth.Locked(u), newSettingsJSON(u)
-	return su, nil
+	su.settingsJSON = newSettingsJSON(u)
+	su.Locked, err = cl.api.auth.Locked(tx, u)
+	return su, err
 }
 
 func currentUser(cl *call) error {

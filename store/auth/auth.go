@@ -24,8 +24,7 @@ var errUnauthenticated = store.Errorf(store.EUnauthenticated, "Authentication is
 type Authenticator struct {
 	Store    store.Store
 	Policy   store.Policy
-	Lockout  *Lockout  // nil: no lockout
-	Sessions *Sessions // nil: no sessions
+	Lockout *Lockout // nil: no lockout
 	// OnError, when set, hears of background writes that failed (the last
 	// connection times).
 	OnError func(error)
@@ -39,10 +38,9 @@ type Authenticator struct {
 // times) have ended: call it before closing the store.
 func (a *Authenticator) Wait() { a.wg.Wait() }
 
-// New returns an Authenticator over s with an in-memory session
-// table; lock may be nil.
+// New returns an Authenticator over s; lock may be nil.
 func New(s store.Store, p store.Policy, lock *Lockout) *Authenticator {
-	return &Authenticator{Store: s, Policy: p, Lockout: lock, Sessions: NewSessions()}
+	return &Authenticator{Store: s, Policy: p, Lockout: lock}
 }
 
 // Credentials is what one request presents.
@@ -55,7 +53,7 @@ type Credentials struct {
 // Authenticate resolves the Authorization header if there is one, else the
 // session.
 func (a *Authenticator) Authenticate(ctx context.Context, cr Credentials) (store.Caller, error) {
-	if cr.Header == "" && cr.Session != "" && a.Sessions != nil {
+	if cr.Header == "" && cr.Session != "" {
 		return a.session(ctx, cr)
 	}
 	login, password, basic, ok := parseAuthorization(cr.Header)
@@ -88,11 +86,12 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, cr Credentials) (
 // session's secret.
 func (a *Authenticator) Login(ctx context.Context, login, password string, ip netip.Addr) (store.Caller, string, error) {
 	c, err := a.password(ctx, login, password, ip)
-	if err != nil || a.Sessions == nil {
+	if err != nil {
 		return c, "", err
 	}
 	c.Via = "session"
-	return c, a.Sessions.open(c.User, store.Now()), nil
+	secret, err := a.openSession(ctx, c.User, store.Now())
+	return c, secret, err
 }
 
 // Unlock lifts the password lockout of login, for a caller that may change
@@ -112,39 +111,15 @@ func (a *Authenticator) Unlock(ctx context.Context, caller store.Caller, login s
 	if err := store.RecordEvent(ctx, a.Store, "user", "unlocked", login, ""); err != nil {
 		return err
 	}
-	a.Lockout.Unlock(login)
-	return nil
-}
-
-// Locked reports whether u's password logins are refused now.
-func (a *Authenticator) Locked(u store.User) bool { return a.Lockout.LockedAt(u.Login, a.threshold(u)) }
-
-// threshold is u's lockout threshold: its own, else the instance's.
-func (a *Authenticator) threshold(u store.User) int {
-	if u.Policy.LockoutThreshold != nil {
-		return *u.Policy.LockoutThreshold
-	}
-	if a.Lockout == nil {
-		return 0
-	}
-	return a.Lockout.Threshold
-}
-
-// thresholdOf looks login up for its lockout threshold.
-func (a *Authenticator) thresholdOf(ctx context.Context, login string) int {
-	u := store.User{Login: login}
-	_ = a.Store.View(ctx, func(tx store.Tx) error {
-		if found, err := tx.UserByLogin(login); err == nil && found.Login == login {
-			u = found
-		}
-		return nil
-	})
-	return a.threshold(u)
+	return a.clearFailures(ctx, login)
 }
 
 func (a *Authenticator) password(ctx context.Context, login, password string, ip netip.Addr) (store.Caller, error) {
-	if !a.Lockout.Reserve(login, a.thresholdOf(ctx, login)) {
+	if ok, err := a.reserve(ctx, login); err != nil || !ok {
 		store.CheckPassword("", password) // answer as slowly as a real check
+		if err != nil {
+			return store.Caller{}, err
+		}
 		return store.Caller{}, errUnauthenticated
 	}
 	matched := false
@@ -153,8 +128,10 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 		matched = err == nil
 		return u, err
 	})
-	if matched {
-		a.Lockout.Succeed(login) // the reserved attempt was right (an untrusted host is no failed guess)
+	if matched { // the reserved attempt was right (an untrusted host is no failed guess)
+		if err := a.clearFailures(ctx, login); err != nil {
+			return store.Caller{}, err
+		}
 	}
 	if err == nil {
 		a.connected(c.User, "", nil)
@@ -195,30 +172,40 @@ func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr)
 }
 
 func (a *Authenticator) session(ctx context.Context, cr Credentials) (store.Caller, error) {
-	s, ok := a.Sessions.get(cr.Session)
-	if !ok {
-		return store.Caller{}, errUnauthenticated
-	}
-	now := store.Now()
+	hash, now := store.HashToken(cr.Session), store.Now()
+	var s store.Session
 	c, err := a.check(ctx, cr.IP, "session", func(tx store.Tx) (store.User, error) {
-		u, err := tx.User(s.userID)
-		if err != nil || !u.Active || u.PasswordHash != s.password || now.Sub(s.lastSeen) >= a.Policy.SessionTimeoutOf(u) {
+		var err error
+		if s, err = tx.Session(hash); err != nil {
+			return store.User{}, errUnauthenticated
+		}
+		u, err := tx.User(s.UserID)
+		if err != nil || !u.Active || u.PasswordHash != s.Password || now.Sub(s.LastSeen) >= a.Policy.SessionTimeoutOf(u) {
 			return store.User{}, errUnauthenticated
 		}
 		return u, nil
 	})
 	if store.ErrorCode(err) == store.EUnauthenticated {
-		a.Sessions.Close(cr.Session)
-		return store.Caller{}, err
+		if s.Hash != "" { // it ended: idle, password changed, deactivated or untrusted host
+			if err := a.Logout(ctx, cr.Session); err != nil {
+				return store.Caller{}, err
+			}
+		}
+		return store.Caller{}, errUnauthenticated
 	}
-	a.Sessions.touch(cr.Session, now)
-	if err == nil && a.Policy.PasswordExpired(c.User, now) {
+	if err != nil {
+		return c, err
+	}
+	if now.Sub(s.LastSeen) >= touchEvery {
+		if err := a.touch(ctx, hash, now); err != nil {
+			return store.Caller{}, err
+		}
+	}
+	if a.Policy.PasswordExpired(c.User, now) {
 		return c, ErrPasswordExpired // a session obeys expiry as the password does
 	}
-	if err == nil {
-		a.connected(c.User, "", nil)
-	}
-	return c, err
+	a.connected(c.User, "", nil)
+	return c, nil
 }
 
 // connections remembers which users and tokens had their last connection

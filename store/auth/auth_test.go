@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func TestLockout(t *testing.T) {
 	if try(basic("admin", pw)) == nil {
 		t.Fatal("not locked")
 	}
-	if !a.Locked(store.User{Login: "admin"}) {
+	if !locked(t, a, "admin") {
 		t.Fatal("Locked does not report the lock")
 	}
 	if err := a.Unlock(ctx, store.Caller{Admin: true}, "admin"); err != nil {
@@ -218,7 +219,9 @@ func TestSessions(t *testing.T) {
 
 	// Changing the password, deactivation and logout end sessions.
 	s1, s2, s3 := open("bob", "Bob-pass-1234"), open("bob", "Bob-pass-1234"), open("carol", "Carol-pass-1234")
-	a.Sessions.Close(s1)
+	if err := a.Logout(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
 	if use(s1) == nil {
 		t.Error("session survives logout")
 	}
@@ -285,7 +288,7 @@ func TestTrustedHosts(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		_, _ = a.Authenticate(ctx, auth.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
 	}
-	if a.Locked(store.User{Login: "bob"}) {
+	if locked(t, a, "bob") {
 		t.Error("untrusted-host refusals locked the account")
 	}
 }
@@ -373,6 +376,56 @@ func TestPerUserLockoutThreshold(t *testing.T) {
 	_ = try("strict", "wrong")
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("per-user threshold ignored when the instance threshold is 0")
+	}
+}
+
+// locked reports whether the user of login is locked; any error fails the test.
+func locked(t *testing.T, a *auth.Authenticator, login string) bool {
+	t.Helper()
+	var on bool
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		u, err := tx.UserByLogin(login)
+		if err != nil {
+			return err
+		}
+		on, err = a.Locked(tx, u)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
+}
+
+// Finding 2: reservations are atomic, so of many wrong passwords arriving
+// at once exactly threshold are evaluated (each counts one failure); the
+// rest are refused unevaluated and the right password is locked out too.
+func TestLockoutReservesAtomically(t *testing.T) {
+	a, _, _ := newAuth(t, store.DefaultPolicy(), auth.NewLockout(5, time.Minute))
+	addLocal(t, a, "dora", "Dora-pass-1234", time.Time{}, store.UserPolicy{})
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Authenticate(ctx, auth.Credentials{Header: basic("dora", "wrong"), IP: loopback}); store.ErrorCode(err) != store.EUnauthenticated {
+				t.Errorf("wrong password: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		f, err := tx.Failures("dora")
+		if f.Count != 5 {
+			t.Errorf("%d attempts evaluated, want 5", f.Count)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, auth.Credentials{Header: basic("dora", "Dora-pass-1234"), IP: loopback}); err == nil {
+		t.Error("not locked after the burst")
 	}
 }
 

@@ -1,73 +1,87 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/scimgate/scimgate/store"
 )
 
-// Sessions holds the sessions opened by a password login
-// (api/authentication/login). They live in memory, so a restart ends them;
-// only a hash of each session secret is kept. A session ends when it has been
-// idle longer than its user's timeout, when the user's password changes, or
-// when the user is deactivated.
-type Sessions struct {
-	mu sync.Mutex
-	m  map[string]*session // by store.HashToken(secret)
-}
+// Sessions are opened by a password login (api/authentication/login) and
+// kept in the store (store.Session), so every replica sharing the store
+// knows them and a restart does not end them; only a hash of each secret is
+// stored. A session ends when it has been idle longer than its user's
+// timeout, when the user's password changes, when the user is deactivated,
+// or at logout.
 
-type session struct {
-	userID   string
-	password string // the user's password hash at login
-	lastSeen time.Time
-}
+// touchEvery is how stale a session's last use may be before a request
+// writes it again: at most one write a minute per session, so browsing costs
+// no write per request. Idle timeouts are measured to within this.
+const touchEvery = time.Minute
 
-// maxSessions bounds the sessions held at once; beyond it, idle ones are
-// dropped first, then the least recently used.
-const maxSessions = 100000
+// maxSessionsPerUser bounds a user's sessions: a login beyond it ends the
+// least recently used one, so the table stays bounded by the users.
+const maxSessionsPerUser = 20
 
-// NewSessions returns an empty session table.
-func NewSessions() *Sessions { return &Sessions{m: map[string]*session{}} }
-
-// open starts a session for u and returns its secret.
-func (s *Sessions) open(u store.User, now time.Time) string {
+// openSession starts a session for u and returns its secret. Ended sessions
+// of u are removed on the way.
+func (a *Authenticator) openSession(ctx context.Context, u store.User, now time.Time) (string, error) {
 	secret := store.NewSessionSecret()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= maxSessions {
-		s.prune(now)
-	}
-	s.m[store.HashToken(secret)] = &session{userID: u.ID, password: u.PasswordHash, lastSeen: now}
-	return secret
+	err := a.Store.Update(ctx, func(tx store.Tx) error {
+		list, err := tx.SessionsOf(u.ID)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(list, func(x, y store.Session) int { return x.LastSeen.Compare(y.LastSeen) })
+		for i, s := range list {
+			ended := now.Sub(s.LastSeen) >= store.MaxSessionTimeout || s.Password != u.PasswordHash
+			if ended || len(list)-i >= maxSessionsPerUser {
+				if err := tx.DeleteSession(s.Hash); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.PutSession(store.Session{Hash: store.HashToken(secret), UserID: u.ID, Password: u.PasswordHash, Created: now, LastSeen: now})
+	})
+	return secret, err
 }
 
-// get returns a copy of the session of secret.
-func (s *Sessions) get(secret string) (session, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[store.HashToken(secret)]
-	if !ok {
-		return session{}, false
-	}
-	return *v, true
+// touch records that the session of hash was used at now.
+func (a *Authenticator) touch(ctx context.Context, hash string, now time.Time) error {
+	return a.Store.Update(ctx, func(tx store.Tx) error {
+		s, err := tx.Session(hash)
+		if store.IsNotFound(err) {
+			return nil // ended meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		s.LastSeen = now
+		return tx.PutSession(s)
+	})
 }
 
-func (s *Sessions) touch(secret string, now time.Time) {
-	s.mu.Lock()
-	if v, ok := s.m[store.HashToken(secret)]; ok {
-		v.lastSeen = now
-	}
-	s.mu.Unlock()
+// SessionOpen reports whether secret names a session that has not been
+// closed (it may have gone idle).
+func (a *Authenticator) SessionOpen(ctx context.Context, secret string) (bool, error) {
+	open := false
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Session(store.HashToken(secret))
+		open = err == nil
+		if store.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	return open, err
 }
 
-// Open reports whether secret names a session that has not been closed
-// (it may have gone idle).
-func (s *Sessions) Open(secret string) bool {
-	_, ok := s.get(secret)
-	return ok
+// Logout ends the session of secret; unknown secrets are ignored.
+func (a *Authenticator) Logout(ctx context.Context, secret string) error {
+	return a.Store.Update(ctx, func(tx store.Tx) error { return tx.DeleteSession(store.HashToken(secret)) })
 }
 
 // XSRFToken is the anti-forgery token of a session: derived from its secret,
@@ -76,39 +90,4 @@ func (s *Sessions) Open(secret string) bool {
 func XSRFToken(sessionSecret string) string {
 	sum := sha256.Sum256([]byte("scimgate xsrf\x00" + sessionSecret))
 	return hex.EncodeToString(sum[:20])
-}
-
-// Close ends the session of secret (logout); unknown secrets are ignored.
-func (s *Sessions) Close(secret string) {
-	s.mu.Lock()
-	delete(s.m, store.HashToken(secret))
-	s.mu.Unlock()
-}
-
-// Len returns the number of open sessions.
-func (s *Sessions) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}
-
-func (s *Sessions) prune(now time.Time) {
-	prune(s.m, now, store.MaxSessionTimeout, maxSessions, func(v *session) time.Time { return v.lastSeen })
-}
-
-// prune deletes the entries of m last used ttl or more before now, then the
-// least recently used one while m still holds max entries or more, so an
-// in-memory table stays bounded.
-func prune[V any](m map[string]V, now time.Time, ttl time.Duration, max int, last func(V) time.Time) {
-	var oldest string
-	for k, v := range m {
-		if now.Sub(last(v)) >= ttl {
-			delete(m, k)
-		} else if oldest == "" || last(v).Before(last(m[oldest])) {
-			oldest = k
-		}
-	}
-	if len(m) >= max {
-		delete(m, oldest)
-	}
 }

@@ -41,6 +41,9 @@ const (
 	bOrgs                       // key -> Organization JSON
 	bUserSkeleton               // confusable skeleton of the login 0 id -> nil
 	bUserName                   // folded display name 0 id -> nil
+	bSessions                   // hash -> Session record
+	bSessionsUser               // userID 0 hash -> nil
+	bFailures                   // login -> Failures record
 	numBuckets
 )
 
@@ -52,6 +55,7 @@ var bucketNames = [numBuckets][]byte{
 	bProjects: []byte("projects"), bProjectKey: []byte("projects_key"), bTemplates: []byte("templates"),
 	bTemplateName: []byte("templates_name"), bOrgs: []byte("organizations"),
 	bUserSkeleton: []byte("users_skeleton"), bUserName: []byte("users_name"),
+	bSessions: []byte("sessions"), bSessionsUser: []byte("sessions_user"), bFailures: []byte("failures"),
 }
 
 // Store is a store.Store backed by bbolt.

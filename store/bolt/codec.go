@@ -307,3 +307,38 @@ func decodeToken(b []byte) (store.Token, error) {
 	}
 	return t, d.done()
 }
+
+// sessionVersion is the format of session records.
+const sessionVersion = 1
+
+func encodeSession(s store.Session) []byte {
+	e := encoder{b: []byte{sessionVersion}}
+	e.str(s.Hash)
+	e.str(s.UserID)
+	e.str(s.Password)
+	e.time(s.Created)
+	e.time(s.LastSeen)
+	return e.b
+}
+
+func decodeSession(b []byte) (store.Session, error) {
+	d := newDecoder(b, sessionVersion)
+	s := store.Session{Hash: d.str(), UserID: d.str(), Password: d.str(), Created: d.time(), LastSeen: d.time()}
+	return s, d.done()
+}
+
+// failuresVersion is the format of password failure counts.
+const failuresVersion = 1
+
+func encodeFailures(f store.Failures) []byte {
+	e := encoder{b: []byte{failuresVersion}}
+	e.uint(uint64(f.Count))
+	e.time(f.Last)
+	return e.b
+}
+
+func decodeFailures(b []byte) (store.Failures, error) {
+	d := newDecoder(b, failuresVersion)
+	f := store.Failures{Count: int(d.bounded(1 << 20)), Last: d.time()}
+	return f, d.done()
+}

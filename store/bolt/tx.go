@@ -611,3 +611,57 @@ func (t *tx) PruneAudit(cutoff time.Time, max int) (int, error) {
 	}
 	return n, nil
 }
+
+// --- sessions and password failures
+
+func (t *tx) Session(hash string) (store.Session, error) {
+	return record(t.b(bSessions), hash, decodeSession)
+}
+
+func (t *tx) PutSession(s store.Session) error {
+	if err := t.b(bSessionsUser).Put(key(s.UserID, s.Hash), nil); err != nil {
+		return err
+	}
+	return t.b(bSessions).Put([]byte(s.Hash), encodeSession(s))
+}
+
+func (t *tx) DeleteSession(hash string) error {
+	s, err := t.Session(hash)
+	if store.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.b(bSessionsUser).Delete(key(s.UserID, hash)); err != nil {
+		return err
+	}
+	return t.b(bSessions).Delete([]byte(hash))
+}
+
+func (t *tx) SessionsOf(userID string) ([]store.Session, error) {
+	var out []store.Session
+	for hash := range suffixes(t.b(bSessionsUser), userID) {
+		s, err := t.Session(hash)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (t *tx) Failures(login string) (store.Failures, error) {
+	f, err := record(t.b(bFailures), login, decodeFailures)
+	if store.IsNotFound(err) {
+		return store.Failures{}, nil
+	}
+	return f, err
+}
+
+func (t *tx) PutFailures(login string, f store.Failures) error {
+	if f.Count == 0 {
+		return t.b(bFailures).Delete([]byte(login))
+	}
+	return t.b(bFailures).Put([]byte(login), encodeFailures(f))
+}

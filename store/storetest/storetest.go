@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ProjectsTemplatesOrgs", testProjectsTemplatesOrgs},
 		{"DefaultGroupIsActiveUsers", testDefaultGroupIsActiveUsers},
 		{"Generation", testGeneration},
+		{"SessionsAndFailures", testSessionsAndFailures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -458,6 +459,64 @@ func testTokens(t *testing.T, s store.Store) {
 		}
 		if _, err := tx.TokenByName(u.ID, "ci"); !store.IsNotFound(err) {
 			t.Errorf("deleted token's name still found: %v", err)
+		}
+		return nil
+	})
+}
+
+func testSessionsAndFailures(t *testing.T, s store.Store) {
+	u, v := MkUser(t, s, "sam"), MkUser(t, s, "val")
+	now := store.Now()
+	sess := []store.Session{
+		{Hash: store.HashToken("b"), UserID: u.ID, Password: "h1", Created: now, LastSeen: now},
+		{Hash: store.HashToken("a"), UserID: u.ID, Password: "h1", Created: now, LastSeen: now.Add(time.Minute)},
+		{Hash: store.HashToken("c"), UserID: v.ID, Password: "h2", Created: now, LastSeen: now},
+	}
+	Update(t, s, func(tx store.Tx) error {
+		for _, x := range sess {
+			if err := tx.PutSession(x); err != nil {
+				return err
+			}
+		}
+		return tx.PutFailures("sam", store.Failures{Count: 3, Last: now})
+	})
+	View(t, s, func(tx store.Tx) error {
+		got, err := tx.Session(sess[1].Hash)
+		if err != nil || !reflect.DeepEqual(got, sess[1]) {
+			t.Errorf("Session = %+v, %v; want %+v", got, err, sess[1])
+		}
+		list, err := tx.SessionsOf(u.ID)
+		want := []store.Session{sess[0], sess[1]}
+		slices.SortFunc(want, func(a, b store.Session) int { return strings.Compare(a.Hash, b.Hash) })
+		if err != nil || !reflect.DeepEqual(list, want) {
+			t.Errorf("SessionsOf = %+v, %v; want %+v", list, err, want)
+		}
+		if f, err := tx.Failures("sam"); err != nil || f.Count != 3 || !f.Last.Equal(now) {
+			t.Errorf("Failures(sam) = %+v, %v", f, err)
+		}
+		if f, err := tx.Failures("val"); err != nil || f.Count != 0 {
+			t.Errorf("Failures(val) = %+v, %v; want none", f, err)
+		}
+		return nil
+	})
+	Update(t, s, func(tx store.Tx) error {
+		if err := tx.DeleteSession(sess[0].Hash); err != nil {
+			return err
+		}
+		if err := tx.DeleteSession(store.HashToken("unknown")); err != nil {
+			return err
+		}
+		return tx.PutFailures("sam", store.Failures{})
+	})
+	View(t, s, func(tx store.Tx) error {
+		if _, err := tx.Session(sess[0].Hash); !store.IsNotFound(err) {
+			t.Errorf("deleted session: %v", err)
+		}
+		if list, err := tx.SessionsOf(u.ID); err != nil || len(list) != 1 || list[0].Hash != sess[1].Hash {
+			t.Errorf("SessionsOf after delete = %+v, %v", list, err)
+		}
+		if f, err := tx.Failures("sam"); err != nil || f.Count != 0 {
+			t.Errorf("cleared failures = %+v, %v", f, err)
 		}
 		return nil
 	})
