@@ -22,8 +22,8 @@ var errUnauthenticated = store.Errorf(store.EUnauthenticated, "Authentication is
 // and per-user trusted hosts. Every failure is store.EUnauthenticated with no hint
 // of which part was wrong.
 type Authenticator struct {
-	Store    store.Store
-	Policy   store.Policy
+	Store   store.Store
+	Policy  store.Policy
 	Lockout *Lockout // nil: no lockout
 	// OnError, when set, hears of background writes that failed (the last
 	// connection times).
