@@ -257,6 +257,7 @@ func randomAlnum(n int) string {
 func Bootstrap(ctx context.Context, s Store, password string) (string, bool, error) {
 	created := false
 	err := s.Update(ctx, func(tx Tx) error {
+		created = false // fn may run again: another replica may have bootstrapped meanwhile
 		n, err := tx.CountUsers()
 		if err != nil || n > 0 {
 			return err

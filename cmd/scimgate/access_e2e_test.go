@@ -114,9 +114,9 @@ func TestOneProjectForOneTeam(t *testing.T) {
 	}
 
 	// The CLI gives the same answer from the store file.
-	dbPath := g.store.DB().Path()
+	dbPath := g.bolt.DB().Path()
 	g.srv.Close()
-	if err := g.store.Close(); err != nil {
+	if err := g.bolt.Close(); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := cli(t, "access", "-db", dbPath, "payments")

@@ -16,14 +16,15 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/postgres"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
 var Version = "dev"
 
 // offline opens the store for an administrative command, audited as "cli".
-func offline(ctx context.Context, path string, stderr io.Writer) (store.Store, context.Context, func(), bool) {
-	st, err := bolt.Open(path)
+func offline(ctx context.Context, db string, stderr io.Writer) (store.Store, context.Context, func(), bool) {
+	st, err := openStore(ctx, db)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
 		return nil, nil, nil, false
@@ -289,7 +290,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if *server != "" {
 			return backupFromServer(ctx, *server, *token, w)
 		}
-		st, err := bolt.Open(*db)
+		st, err := openStore(ctx, *db)
 		if err != nil {
 			return 0, fmt.Errorf("%v\n(to back up a running server, use -server URL -token TOKEN)", err)
 		}
@@ -366,6 +367,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if *in == "" {
 		fmt.Fprintln(stderr, "scimgate: -i is required")
+		return 2
+	}
+	if postgres.IsURL(*db) {
+		fmt.Fprintln(stderr, "scimgate: restore replaces a bbolt file; to load a backup into PostgreSQL, use\n  scimgate migrate -from BACKUP_FILE -to postgres://... (into an empty database)\nor restore a pg_dump with pg_restore")
 		return 2
 	}
 	// Holding the live store open proves no server uses it during the swap.
@@ -489,4 +494,61 @@ func describeVia(paths []store.AccessPath) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// migrateCmd copies a whole store into an empty one: between bbolt and
+// PostgreSQL either way, or bbolt into a fresh bbolt file (compaction).
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	from := fs.String("from", "", "store to copy: a bbolt file or a postgres:// URL (required)")
+	to := fs.String("to", "", "empty store to copy into: a bbolt file (created) or a postgres:// URL (required)")
+	if code := parseFlags(fs, args, stderr); code >= 0 {
+		return code
+	}
+	if *from == "" || *to == "" || *from == *to {
+		fmt.Fprintln(stderr, "scimgate: -from and -to are required and must differ")
+		return 2
+	}
+	if !postgres.IsURL(*from) {
+		if _, err := os.Stat(*from); err != nil {
+			fmt.Fprintf(stderr, "scimgate: no store at %s: %v\n", *from, err)
+			return 1
+		}
+	}
+	src, err := openStore(ctx, *from)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n(stop the servers using %s first)\n", err, dbName(*from))
+		return 1
+	}
+	defer src.Close()
+	dst, err := openStore(ctx, *to)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: %v\n", err)
+		return 1
+	}
+	defer dst.Close()
+	start := time.Now()
+	n, err := store.Copy(ctx, src, dst)
+	if err != nil {
+		fmt.Fprintf(stderr, "scimgate: migrate: %v\n", err)
+		return 1
+	}
+	if b, ok := dst.(*bolt.Store); ok {
+		if err := b.Check(); err != nil {
+			fmt.Fprintf(stderr, "scimgate: migrate: the copy fails its consistency check: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "copied %s to %s in %s, counts verified:\n", dbName(*from), dbName(*to), time.Since(start).Round(time.Millisecond))
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"users", n.Users}, {"groups", n.Groups}, {"memberships", n.Memberships}, {"permissions", n.Permissions},
+		{"tokens", n.Tokens}, {"sessions", n.Sessions}, {"projects", n.Projects}, {"templates", n.Templates},
+		{"organizations", n.Organizations}, {"audit entries", n.Audit}} {
+		fmt.Fprintf(tw, "  %s\t%d\n", c.name, c.n)
+	}
+	tw.Flush()
+	return 0
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/postgres"
 	"github.com/scimgate/scimgate/webapi"
 )
 
@@ -59,15 +62,34 @@ func env(name, def string) string {
 	return def
 }
 
+const dbUsage = "store: a bbolt file path, or a postgres:// URL (env SCIMGATE_DB)"
+
+// openStore opens the store db names: a PostgreSQL database for a
+// postgres:// URL, else the bbolt file at that path.
+func openStore(ctx context.Context, db string) (store.Store, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db)
+	}
+	return bolt.Open(db)
+}
+
+// dbName is db as logs and messages may show it: no password.
+func dbName(db string) string {
+	if postgres.IsURL(db) {
+		return postgres.Redact(db)
+	}
+	return db
+}
+
 // dbFlag declares the -db flag every command that opens the store shares.
 func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", env("SCIMGATE_DB", "./scimgate.db"), "store file (env SCIMGATE_DB)")
+	return fs.String("db", env("SCIMGATE_DB", "./scimgate.db"), dbUsage)
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", env("SCIMGATE_ADDR", "127.0.0.1:9000"), "listen address host:port (env SCIMGATE_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("SCIMGATE_METRICS_ADDR", ""), "serve /metrics on this host:port instead of beside the APIs (env SCIMGATE_METRICS_ADDR)")
-	fs.StringVar(&c.DB, "db", env("SCIMGATE_DB", "./scimgate.db"), "store file (env SCIMGATE_DB)")
+	fs.StringVar(&c.DB, "db", env("SCIMGATE_DB", "./scimgate.db"), dbUsage)
 	fs.StringVar(&c.BaseURL, "base-url", env("SCIMGATE_BASE_URL", ""), "public URL of this server, for SCIM meta.location (env SCIMGATE_BASE_URL; default http(s)://<addr>)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("SCIMGATE_TLS_CERT", ""), "TLS certificate file, PEM (env SCIMGATE_TLS_CERT); with -tls-key serves HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", env("SCIMGATE_TLS_KEY", ""), "TLS private key file, PEM (env SCIMGATE_TLS_KEY)")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/postgres/pgtest"
 )
 
 // When the test binary is started with SCIMGATE_CRASH_SERVE set, it is the
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	store.PasswordCost = bcrypt.MinCost // the tests check rules, not bcrypt's cost (slow under -race)
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m))
 }
 
 // TestCrashSafety kills the server (SIGKILL) while clients create and

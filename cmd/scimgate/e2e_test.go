@@ -28,7 +28,8 @@ const adminPass = "Gate-keeper-123!"
 type gateway struct {
 	t      *testing.T
 	srv    *httptest.Server
-	store  *bolt.Store
+	store  store.Store
+	bolt   *bolt.Store // the store, when it is a bbolt file
 	server *server
 }
 
@@ -64,6 +65,14 @@ func newGatewayOn(t *testing.T, db string, opts ...func(*serverOptions)) *gatewa
 		}
 		st.Close()
 	})
+	g := serveStore(t, st, opts...)
+	g.bolt = st
+	return g
+}
+
+// serveStore serves st (of any backend) over a real HTTP server.
+func serveStore(t *testing.T, st store.Store, opts ...func(*serverOptions)) *gateway {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	o := serverOptions{BaseURL: "http://" + srv.Listener.Addr().String(), Policy: store.DefaultPolicy(), Lockout: auth.NewLockout(5, time.Minute)}
 	for _, opt := range opts {

@@ -26,11 +26,13 @@ Commands:
   audit          show the audit trail, newest first
   backup         write a consistent copy of the store (offline, or from a running server)
   restore        replace the store with a backup (the server must be stopped)
+  migrate        copy a whole store into an empty one (bbolt <-> PostgreSQL, or compact a bbolt file)
   healthcheck    exit 0 when the server at SCIMGATE_ADDR answers /healthz
   version        print the version
 
 Run 'scimgate <command> -h' for a command's flags. Every command reads
-SCIMGATE_DB (default ./scimgate.db) unless -db is given.
+SCIMGATE_DB (default ./scimgate.db) unless -db is given: a bbolt file, or
+a postgres:// URL.
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -40,7 +42,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve": serve, "token create": tokenCreate, "token list": tokenList, "token revoke": tokenRevoke,
 		"user list": userList, "user show": userShow, "access": accessCmd, "audit": auditCmd, "backup": backupCmd,
-		"restore": restoreCmd, "healthcheck": healthcheck, "version": version,
+		"restore": restoreCmd, "migrate": migrateCmd, "healthcheck": healthcheck, "version": version,
 	}
 }
 

@@ -262,7 +262,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	if err := g.store.Check(); err != nil {
+	if err := g.bolt.Check(); err != nil {
 		t.Errorf("store check after a full disk: %v", err)
 	}
 }

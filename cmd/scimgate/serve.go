@@ -17,7 +17,6 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/auth"
-	"github.com/scimgate/scimgate/store/bolt"
 )
 
 // parseFlags parses a command's flags; it returns an exit code to stop with
@@ -51,7 +50,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(400)
 	}
 
-	st, err := bolt.Open(cfg.DB)
+	st, err := openStore(ctx, cfg.DB)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)
 		return 1
@@ -100,7 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.AuditRetentionDays > 0 {
 		go pruneAudit(ctx, s.store, time.Duration(cfg.AuditRetentionDays)*24*time.Hour, log)
 	}
-	log.Info("scimgate listening", "addr", cfg.Addr, "db", cfg.DB, "scim", cfg.BaseURL+"/api/scim/v2", "tls", cfg.TLSCert != "")
+	log.Info("scimgate listening", "addr", cfg.Addr, "db", dbName(cfg.DB), "scim", cfg.BaseURL+"/api/scim/v2", "tls", cfg.TLSCert != "")
 	select {
 	case err := <-errc:
 		fmt.Fprintf(stderr, "scimgate: %v\n", err)

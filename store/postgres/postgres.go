@@ -1,0 +1,249 @@
+// Package postgres implements store.Store on PostgreSQL, so that several
+// scimgate replicas can share one store. Every Update is one SERIALIZABLE
+// transaction, retried on serialization failures and deadlocks; every View
+// is one REPEATABLE READ, READ ONLY snapshot.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
+)
+
+// Store is a store.Store on a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+
+	failures atomic.Uint64 // writes that did not reach the database
+	missed   atomic.Uint64 // generations handed out while the database was unreachable
+}
+
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.WriteHealth = (*Store)(nil)
+)
+
+// IsURL reports whether db names a PostgreSQL database (a postgres:// or
+// postgresql:// URL) rather than a bbolt file.
+func IsURL(db string) bool {
+	for _, p := range []string{"postgres://", "postgresql://"} {
+		if len(db) >= len(p) && db[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Open connects to the database of url (a postgres:// URL; pool_max_conns
+// and the other pgxpool parameters are honoured) and creates or migrates
+// the schema. Replicas may open the same database at once: migrations run
+// under an advisory lock.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "scimgate"
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// A request waits this long for a database that is down, then
+		// gets 503: never forever.
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", redact(cfg), err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redact(cfg), err)
+	}
+	_, err = migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("init store %s: %w", redact(cfg), err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Redact returns url without its password (or "postgres://..." when it does
+// not parse): what logs and messages may show.
+func Redact(url string) string {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return "postgres://..."
+	}
+	return redact(cfg)
+}
+
+// redact names the database without its password, for messages.
+func redact(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return fmt.Sprintf("postgres://%s@%s/%s", c.User, net.JoinHostPort(c.Host, fmt.Sprint(c.Port)), c.Database)
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping reports whether the database answers: what /readyz asks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// PoolSize is the pool's maximum number of connections.
+func (s *Store) PoolSize() int { return int(s.pool.Config().MaxConns) }
+
+// View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// run runs fn in one transaction, committed only if fn returns nil. Errors
+// of the database come back through dbError; fn's own pass through, unless
+// the transaction broke under fn (then that is the cause).
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) error {
+	ptx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return dbError(err)
+	}
+	t := newTx(ctx, ptx)
+	if err := fn(t); err != nil {
+		ptx.Rollback(ctx)
+		if t.failed != nil {
+			return dbError(t.failed)
+		}
+		return err
+	}
+	return dbError(ptx.Commit(ctx))
+}
+
+// maxAttempts bounds the runs of one Update's fn on serialization failures.
+const maxAttempts = 20
+
+// Update runs fn in a SERIALIZABLE transaction, committed only if fn
+// returns nil. A serialization failure or deadlock (SQLSTATE 40001, 40P01),
+// or a unique violation raced by a concurrent transaction, runs fn again
+// in a new transaction after a short random pause: fn must assign, not
+// accumulate, state it leaves outside (the store.Store contract).
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		if err == nil {
+			// Move the generation after the commit and before returning: a
+			// replica that reads the old generation reads it before this
+			// write is acknowledged.
+			if _, gerr := s.pool.Exec(ctx, `SELECT nextval('generation')`); gerr != nil {
+				s.missed.Add(1)
+			}
+			return nil
+		}
+		if retryable(err) && attempt < maxAttempts {
+			pause := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+			select {
+			case <-time.After(pause):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			s.failures.Add(1)
+		}
+		return err
+	}
+}
+
+// retryable reports whether err is a conflict with a concurrent transaction
+// that running again resolves.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01", "23505":
+		return true
+	}
+	return false
+}
+
+// dbError turns a failure to reach the database (no connection, a
+// connection lost, the server shutting down or out of connections) into
+// store.ErrUnavailable, so that the APIs answer 503 with Retry-After. SQL
+// errors and the context's pass through.
+func dbError(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", "57", "53": // connection exception, operator intervention, insufficient resources
+		default:
+			return err
+		}
+	}
+	return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
+}
+
+// Generation reads the database's generation sequence, which every
+// committed Update moves, on any replica. While the database cannot be
+// read it returns a new value each time, so nothing cached is trusted.
+func (s *Store) Generation() uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var g int64
+	if err := s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM generation`).Scan(&g); err != nil {
+		return 1<<63 | s.missed.Add(1)
+	}
+	return uint64(g)
+}
+
+// Backup writes a consistent copy of the whole store to w as a bbolt file,
+// which `scimgate restore` and `scimgate migrate` read: one REPEATABLE READ
+// snapshot, while others keep writing. For routine backups of a PostgreSQL
+// store use its own tools (pg_dump); this one makes a portable copy.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	dir, err := os.MkdirTemp("", "scimgate-backup-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	dst, err := bolt.Open(dir + "/backup.db")
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	if _, err := store.Copy(ctx, s, dst); err != nil {
+		return 0, err
+	}
+	return dst.Backup(ctx, w)
+}
+
+// WriteError is always nil: unlike a full disk under bbolt, a database
+// that could not be reached leaves no lasting state here. Readiness follows
+// the database itself (/readyz reads it), and recovers when it answers.
+func (s *Store) WriteError() error { return nil }
+
+// WriteFailures counts the changes that failed to reach the database.
+func (s *Store) WriteFailures() uint64 { return s.failures.Load() }

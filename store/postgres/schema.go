@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations are the schema versions in order: migration i brings the
+// schema from version i to i+1. Append only; never edit a released one.
+//
+// Text keys are COLLATE "C" so that ordered scans compare bytes, as bbolt's
+// keys do: both backends yield the same order. Empty externalIds are stored
+// as ” and left out of their indexes.
+var migrations = []string{
+	// 1: the whole store.
+	`
+CREATE TABLE users (
+	id                text COLLATE "C" PRIMARY KEY,
+	login             text NOT NULL,
+	login_fold        text COLLATE "C" NOT NULL UNIQUE,
+	skeleton          text COLLATE "C" NOT NULL,
+	name              text NOT NULL,
+	name_fold         text COLLATE "C" NOT NULL,
+	email             text NOT NULL,
+	active            boolean NOT NULL,
+	local             boolean NOT NULL,
+	managed           boolean NOT NULL,
+	external_id       text COLLATE "C" NOT NULL,
+	external_login    text NOT NULL,
+	external_provider text NOT NULL,
+	scm_accounts      text[] NOT NULL,
+	password_hash     text NOT NULL,
+	scim              json,
+	created           timestamptz NOT NULL,
+	updated           timestamptz NOT NULL,
+	last_connection   timestamptz,
+	version           bigint NOT NULL,
+	locale            text NOT NULL,
+	password_changed  timestamptz NOT NULL,
+	password_expiration_days integer,
+	session_timeout   bigint NOT NULL,
+	trusted_hosts     text[] NOT NULL,
+	lockout_threshold integer
+);
+CREATE INDEX users_skeleton ON users (skeleton, id);
+CREATE INDEX users_name ON users (name_fold, id);
+CREATE INDEX users_ext ON users (external_id, id) WHERE external_id <> '';
+CREATE INDEX users_active ON users (id) WHERE active;
+CREATE INDEX users_managed ON users (id) WHERE managed;
+
+CREATE TABLE groups (
+	id           text COLLATE "C" PRIMARY KEY,
+	name         text NOT NULL,
+	name_fold    text COLLATE "C" NOT NULL UNIQUE,
+	description  text NOT NULL,
+	external_id  text COLLATE "C" NOT NULL,
+	managed      boolean NOT NULL,
+	organization text NOT NULL,
+	created      timestamptz NOT NULL,
+	updated      timestamptz NOT NULL,
+	version      bigint NOT NULL
+);
+CREATE INDEX groups_ext ON groups (external_id, id) WHERE external_id <> '';
+
+CREATE TABLE members (
+	group_id text COLLATE "C" NOT NULL,
+	user_id  text COLLATE "C" NOT NULL,
+	PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX member_of ON members (user_id, group_id);
+
+CREATE TABLE perms (
+	subject text COLLATE "C" NOT NULL,
+	perm    text COLLATE "C" NOT NULL,
+	PRIMARY KEY (subject, perm)
+);
+CREATE INDEX holders ON perms (perm, subject);
+
+CREATE TABLE tokens (
+	hash            text COLLATE "C" PRIMARY KEY,
+	user_id         text COLLATE "C" NOT NULL,
+	name            text COLLATE "C" NOT NULL,
+	type            text NOT NULL,
+	created         timestamptz NOT NULL,
+	expires         timestamptz,
+	last_connection timestamptz,
+	project         text NOT NULL,
+	UNIQUE (user_id, name)
+);
+
+CREATE TABLE projects (
+	id           text COLLATE "C" PRIMARY KEY,
+	key          text NOT NULL,
+	key_fold     text COLLATE "C" NOT NULL UNIQUE,
+	name         text NOT NULL,
+	private      boolean NOT NULL,
+	organization text NOT NULL,
+	template     text NOT NULL,
+	creator      text NOT NULL,
+	tags         text[] NOT NULL,
+	badge_token  text NOT NULL,
+	created      timestamptz NOT NULL,
+	updated      timestamptz NOT NULL
+);
+
+CREATE TABLE templates (
+	id           text COLLATE "C" PRIMARY KEY,
+	name         text NOT NULL,
+	name_fold    text COLLATE "C" NOT NULL UNIQUE,
+	description  text NOT NULL,
+	key_pattern  text NOT NULL,
+	organization text NOT NULL,
+	is_default   boolean NOT NULL,
+	created      timestamptz NOT NULL,
+	updated      timestamptz NOT NULL
+);
+
+CREATE TABLE organizations (
+	key         text COLLATE "C" PRIMARY KEY,
+	name        text NOT NULL,
+	description text NOT NULL,
+	created     timestamptz NOT NULL
+);
+
+CREATE TABLE audit (
+	seq            bigserial PRIMARY KEY,
+	time           timestamptz NOT NULL,
+	actor          text NOT NULL,
+	api            text NOT NULL,
+	op             text NOT NULL,
+	kind           text NOT NULL,
+	action         text NOT NULL,
+	resource       text NOT NULL,
+	name           text NOT NULL,
+	before_active  boolean,
+	before_managed boolean,
+	after_active   boolean,
+	after_managed  boolean,
+	detail         text NOT NULL,
+	truncated      boolean NOT NULL
+);
+
+CREATE TABLE sessions (
+	hash      text COLLATE "C" PRIMARY KEY,
+	user_id   text COLLATE "C" NOT NULL,
+	password  text NOT NULL,
+	created   timestamptz NOT NULL,
+	last_seen timestamptz NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id, hash);
+
+CREATE TABLE failures (
+	login text COLLATE "C" PRIMARY KEY,
+	count integer NOT NULL,
+	last  timestamptz NOT NULL
+);
+
+-- generation moves after every committed change: replicas compare it to
+-- know whether what they derived from the store (cached tokens) still holds.
+CREATE SEQUENCE generation;
+`,
+}
+
+// migrationLock is the advisory lock key under which the schema is created
+// and migrated, so that replicas starting together migrate once.
+const migrationLock = 0x5c19a7e
+
+// migrate brings the schema up to date under an advisory lock held for one
+// transaction. It returns the version found before.
+func migrate(ctx context.Context, conn *pgx.Conn) (int, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
+		return 0, err
+	}
+	var version int
+	err = tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case err == pgx.ErrNoRows:
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
+			return 0, err
+		}
+	case err != nil:
+		return 0, err
+	}
+	if version > len(migrations) {
+		return version, fmt.Errorf("the database schema is version %d, newer than this scimgate knows (%d): upgrade scimgate", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			return version, fmt.Errorf("schema migration %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {
+		return version, err
+	}
+	return version, tx.Commit(ctx)
+}

@@ -1,0 +1,694 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scimgate/scimgate/store"
+)
+
+// tx is one store.Tx over one pgx transaction.
+type tx struct {
+	ctx     context.Context
+	tx      pgx.Tx
+	cursors int
+	// failed is the first error of the transaction itself (a query that
+	// broke it, a serialization failure): Update retries on it even when fn
+	// turned it into an error of its own.
+	failed error
+}
+
+func newTx(ctx context.Context, ptx pgx.Tx) *tx { return &tx{ctx: ctx, tx: ptx} }
+
+// note keeps the first database error of the transaction and returns err.
+func (t *tx) note(err error) error {
+	if err != nil && t.failed == nil && !errors.Is(err, pgx.ErrNoRows) {
+		t.failed = err
+	}
+	return err
+}
+
+func (t *tx) exec(sql string, args ...any) error {
+	_, err := t.tx.Exec(t.ctx, sql, args...)
+	return t.note(err)
+}
+
+// execFound runs a statement that must touch a row: none is ErrNotFound.
+func (t *tx) execFound(sql string, args ...any) error {
+	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	if err != nil {
+		return t.note(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// one reads one row with scan; no row is ErrNotFound.
+func one[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (T, error) {
+	v, err := scan(t.tx.QueryRow(t.ctx, sql, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, store.ErrNotFound
+	}
+	return v, t.note(err)
+}
+
+// all reads every row of a small result.
+func all[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, t.note(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.note(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.note(rows.Err())
+}
+
+// cursorPage is how many rows a cursor fetches at a time.
+const cursorPage = 200
+
+// cursor yields the rows of a result that may be large, through a
+// server-side cursor fetched a page at a time, so the caller may stop early
+// and may run other queries of the transaction between rows.
+func cursor[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		t.cursors++
+		name := fmt.Sprintf("c%d", t.cursors)
+		if err := t.exec("DECLARE "+name+" NO SCROLL CURSOR FOR "+sql, args...); err != nil {
+			yield(zero, err)
+			return
+		}
+		defer func() {
+			if t.failed == nil {
+				t.exec("CLOSE " + name)
+			}
+		}()
+		for {
+			// The simple protocol: FETCH's columns depend on the cursor, so
+			// its text must not be prepared and cached.
+			page, err := all(t, scan, fmt.Sprintf("FETCH %d FROM %s", cursorPage, name), pgx.QueryExecModeSimpleProtocol)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, v := range page {
+				if !yield(v, nil) {
+					return
+				}
+			}
+			if len(page) < cursorPage {
+				return
+			}
+		}
+	}
+}
+
+// ids adapts a cursor of strings to an iterator that stops at an error
+// (the transaction keeps it: the Update retries or fails).
+func ids(seq iter.Seq2[string, error]) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for id, err := range seq {
+			if err != nil || !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+func scanString(r pgx.Row) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
+
+func scanCount(r pgx.Row) (int, error) {
+	var n int
+	err := r.Scan(&n)
+	return n, err
+}
+
+func (t *tx) count(sql string, args ...any) (int, error) { return one(t, scanCount, sql, args...) }
+
+// utc reads a time as the store keeps them: UTC, zero as time.Time{}.
+func utc(v time.Time) time.Time {
+	if v.IsZero() {
+		return time.Time{}
+	}
+	return v.UTC()
+}
+
+func utcPtr(v *time.Time) *time.Time {
+	if v == nil {
+		return nil
+	}
+	u := v.UTC()
+	return &u
+}
+
+// list keeps empty lists nil, as they were stored.
+func list(v []string) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// nonNil stores a nil list as an empty array.
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// --- users
+
+const userCols = `id, login, name, email, active, local, managed, external_id, external_login, external_provider,
+	scm_accounts, password_hash, scim, created, updated, last_connection, version, locale, password_changed,
+	password_expiration_days, session_timeout, trusted_hosts, lockout_threshold`
+
+func scanUser(r pgx.Row) (store.User, error) {
+	var u store.User
+	var scim []byte
+	var timeout int64
+	err := r.Scan(&u.ID, &u.Login, &u.Name, &u.Email, &u.Active, &u.Local, &u.Managed, &u.ExternalID, &u.ExternalLogin,
+		&u.ExternalProvider, &u.SCMAccounts, &u.PasswordHash, &scim, &u.Created, &u.Updated, &u.LastConnection, &u.Version,
+		&u.Locale, &u.PasswordChanged, &u.Policy.PasswordExpirationDays, &timeout, &u.Policy.TrustedHosts, &u.Policy.LockoutThreshold)
+	if len(scim) > 0 {
+		u.SCIM = scim
+	}
+	u.SCMAccounts, u.Policy.TrustedHosts = list(u.SCMAccounts), list(u.Policy.TrustedHosts)
+	u.Created, u.Updated, u.PasswordChanged = utc(u.Created), utc(u.Updated), utc(u.PasswordChanged)
+	u.LastConnection, u.Policy.SessionTimeout = utcPtr(u.LastConnection), time.Duration(timeout)
+	return u, err
+}
+
+func (t *tx) User(id string) (store.User, error) {
+	return one(t, scanUser, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
+}
+
+func (t *tx) UserByLogin(login string) (store.User, error) {
+	return one(t, scanUser, `SELECT `+userCols+` FROM users WHERE login_fold = $1`, store.FoldLogin(login))
+}
+
+func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
+	if extID == "" {
+		return nil, nil
+	}
+	return all(t, scanUser, `SELECT `+userCols+` FROM users WHERE external_id = $1 ORDER BY id`, extID)
+}
+
+func (t *tx) PutUser(u store.User) error {
+	fold := store.FoldLogin(u.Login)
+	type row struct{ id, login string }
+	found, err := all(t, func(r pgx.Row) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.login)
+		return x, err
+	}, `SELECT id, login FROM users WHERE login_fold = $1 OR id = $2`, fold, u.ID)
+	if err != nil {
+		return err
+	}
+	oldLogin, exists := "", false
+	for _, x := range found {
+		if x.id != u.ID {
+			return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
+		}
+		oldLogin, exists = x.login, true
+	}
+	skeleton := store.LoginSkeleton(u.Login)
+	if !exists || oldLogin != u.Login {
+		others, err := all(t, scanString, `SELECT login FROM users WHERE skeleton = $1 AND id <> $2`, skeleton, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, other := range others {
+			if store.Confusable(u.Login, other) {
+				return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, other)
+			}
+		}
+	}
+	var scim []byte
+	if len(u.SCIM) > 0 {
+		scim = u.SCIM
+	}
+	return t.exec(`INSERT INTO users (`+userCols+`, login_fold, skeleton, name_fold)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
+		ON CONFLICT (id) DO UPDATE SET login=$2, name=$3, email=$4, active=$5, local=$6, managed=$7, external_id=$8,
+		external_login=$9, external_provider=$10, scm_accounts=$11, password_hash=$12, scim=$13, created=$14, updated=$15,
+		last_connection=$16, version=$17, locale=$18, password_changed=$19, password_expiration_days=$20,
+		session_timeout=$21, trusted_hosts=$22, lockout_threshold=$23, login_fold=$24, skeleton=$25, name_fold=$26`,
+		u.ID, u.Login, u.Name, u.Email, u.Active, u.Local, u.Managed, u.ExternalID, u.ExternalLogin, u.ExternalProvider,
+		nonNil(u.SCMAccounts), u.PasswordHash, scim, u.Created, u.Updated, u.LastConnection, u.Version, u.Locale,
+		u.PasswordChanged, u.Policy.PasswordExpirationDays, int64(u.Policy.SessionTimeout), nonNil(u.Policy.TrustedHosts),
+		u.Policy.LockoutThreshold, fold, skeleton, store.FoldLogin(u.Name))
+}
+
+func (t *tx) Users(after string) iter.Seq2[store.User, error] {
+	return cursor(t, scanUser, `SELECT `+userCols+` FROM users WHERE id > $1 ORDER BY id`, after)
+}
+
+func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
+	return cursor(t, scanUser, `SELECT `+userCols+` FROM users ORDER BY login_fold`)
+}
+
+func (t *tx) UserIDsByLoginPrefix(prefix string) iter.Seq[string] {
+	p := store.FoldLogin(prefix)
+	// The upper bound keeps the scan on the index: every string with the
+	// prefix sorts at or after it and before the prefix followed by the
+	// largest code point.
+	return ids(cursor(t, scanString, `SELECT id FROM users WHERE login_fold >= $1 AND login_fold < $2 ORDER BY login_fold`,
+		p, p+"\U0010FFFF"))
+}
+
+func (t *tx) UsersByName() iter.Seq2[store.User, error] {
+	return cursor(t, scanUser, `SELECT `+userCols+` FROM users ORDER BY name_fold, id`)
+}
+
+func (t *tx) CountUsers() (int, error) { return t.count(`SELECT count(*) FROM users`) }
+
+func (t *tx) CountManagedUsers() (int, error) {
+	return t.count(`SELECT count(*) FROM users WHERE managed`)
+}
+
+func (t *tx) ActiveUsers() iter.Seq[string] {
+	return ids(cursor(t, scanString, `SELECT id FROM users WHERE active ORDER BY id`))
+}
+
+func (t *tx) CountActiveUsers() (int, error) {
+	return t.count(`SELECT count(*) FROM users WHERE active`)
+}
+
+// --- groups
+
+const groupCols = `id, name, description, external_id, managed, organization, created, updated, version`
+
+func scanGroup(r pgx.Row) (store.Group, error) {
+	var g store.Group
+	err := r.Scan(&g.ID, &g.Name, &g.Description, &g.ExternalID, &g.Managed, &g.Organization, &g.Created, &g.Updated, &g.Version)
+	g.Created, g.Updated = utc(g.Created), utc(g.Updated)
+	return g, err
+}
+
+func (t *tx) Group(id string) (store.Group, error) {
+	return one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE id = $1`, id)
+}
+
+func (t *tx) GroupByName(name string) (store.Group, error) {
+	return one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, store.FoldLogin(name))
+}
+
+func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
+	if extID == "" {
+		return nil, nil
+	}
+	return all(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE external_id = $1 ORDER BY id`, extID)
+}
+
+func (t *tx) PutGroup(g store.Group) error {
+	fold := store.FoldLogin(g.Name)
+	owner, err := one(t, scanString, `SELECT id FROM groups WHERE name_fold = $1`, fold)
+	if err == nil && owner != g.ID {
+		return store.Errorf(store.EConflict, "Group '%s' already exists", g.Name)
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return err
+	}
+	return t.exec(`INSERT INTO groups (`+groupCols+`, name_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+		ON CONFLICT (id) DO UPDATE SET name=$2, description=$3, external_id=$4, managed=$5, organization=$6,
+		created=$7, updated=$8, version=$9, name_fold=$10`,
+		g.ID, g.Name, g.Description, g.ExternalID, g.Managed, g.Organization, g.Created, g.Updated, g.Version, fold)
+}
+
+func (t *tx) DeleteGroup(id string) error {
+	if err := t.execFound(`DELETE FROM groups WHERE id = $1`, id); err != nil {
+		return err
+	}
+	if err := t.exec(`DELETE FROM members WHERE group_id = $1`, id); err != nil {
+		return err
+	}
+	return t.exec(`DELETE FROM perms WHERE subject = $1`, subjectKey(store.GroupSubject(id)))
+}
+
+func (t *tx) Groups(after string) iter.Seq2[store.Group, error] {
+	return cursor(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE id > $1 ORDER BY id`, after)
+}
+
+func (t *tx) GroupsByName() iter.Seq2[store.Group, error] {
+	return cursor(t, scanGroup, `SELECT `+groupCols+` FROM groups ORDER BY name_fold`)
+}
+
+func (t *tx) CountGroups() (int, error) { return t.count(`SELECT count(*) FROM groups`) }
+
+// --- memberships
+
+func (t *tx) AddMember(groupID, userID string) error {
+	return t.exec(`INSERT INTO members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
+}
+
+func (t *tx) RemoveMember(groupID, userID string) error {
+	return t.exec(`DELETE FROM members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+}
+
+func (t *tx) IsMember(groupID, userID string) (bool, error) {
+	n, err := t.count(`SELECT count(*) FROM members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
+	return n > 0, err
+}
+
+func (t *tx) Members(groupID string) iter.Seq[string] {
+	return ids(cursor(t, scanString, `SELECT user_id FROM members WHERE group_id = $1 ORDER BY user_id`, groupID))
+}
+
+func (t *tx) CountMembers(groupID string) (int, error) {
+	return t.count(`SELECT count(*) FROM members WHERE group_id = $1`, groupID)
+}
+
+func (t *tx) GroupsOf(userID string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		list, _ := all(t, scanString, `SELECT group_id FROM members WHERE user_id = $1 ORDER BY group_id`, userID)
+		for _, id := range list {
+			if !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+// --- permissions
+
+// subjectKey is a holder as stored: its kind byte, then its id.
+func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
+
+func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
+	return t.exec(`INSERT INTO perms (subject, perm) VALUES ($1, $2) ON CONFLICT DO NOTHING`, subjectKey(s), string(perm))
+}
+
+func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
+	return t.exec(`DELETE FROM perms WHERE subject = $1 AND perm = $2`, subjectKey(s), string(perm))
+}
+
+func (t *tx) Permissions(s store.Subject) ([]store.PermKey, error) {
+	list, err := all(t, scanString, `SELECT perm FROM perms WHERE subject = $1 ORDER BY perm`, subjectKey(s))
+	var out []store.PermKey
+	for _, p := range list {
+		out = append(out, store.PermKey(p))
+	}
+	return out, err
+}
+
+func (t *tx) Holders(perm store.PermKey) iter.Seq[store.Subject] {
+	return func(yield func(store.Subject) bool) {
+		for k := range ids(cursor(t, scanString, `SELECT subject FROM perms WHERE perm = $1 ORDER BY subject`, string(perm))) {
+			if k != "" && !yield(store.Subject{Kind: k[0], ID: k[1:]}) {
+				return
+			}
+		}
+	}
+}
+
+// --- tokens
+
+const tokenCols = `hash, user_id, name, type, created, expires, last_connection, project`
+
+func scanToken(r pgx.Row) (store.Token, error) {
+	var k store.Token
+	err := r.Scan(&k.Hash, &k.UserID, &k.Name, &k.Type, &k.Created, &k.Expires, &k.LastConnection, &k.Project)
+	k.Created, k.Expires, k.LastConnection = utc(k.Created), utcPtr(k.Expires), utcPtr(k.LastConnection)
+	return k, err
+}
+
+func (t *tx) PutToken(k store.Token) error {
+	h, err := one(t, scanString, `SELECT hash FROM tokens WHERE user_id = $1 AND name = $2`, k.UserID, k.Name)
+	if err == nil && h != k.Hash {
+		return store.Errorf(store.EConflict, "A token named '%s' already exists for this user", k.Name)
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return err
+	}
+	return t.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+		ON CONFLICT (hash) DO UPDATE SET user_id=$2, name=$3, type=$4, created=$5, expires=$6, last_connection=$7, project=$8`,
+		k.Hash, k.UserID, k.Name, k.Type, k.Created, k.Expires, k.LastConnection, k.Project)
+}
+
+func (t *tx) Token(hash string) (store.Token, error) {
+	return one(t, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash)
+}
+
+func (t *tx) TokenByName(userID, name string) (store.Token, error) {
+	return one(t, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE user_id = $1 AND name = $2`, userID, name)
+}
+
+func (t *tx) DeleteToken(hash string) error {
+	return t.execFound(`DELETE FROM tokens WHERE hash = $1`, hash)
+}
+
+func (t *tx) Tokens(userID string) ([]store.Token, error) {
+	return all(t, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE user_id = $1 ORDER BY name`, userID)
+}
+
+// --- projects
+
+const projectCols = `id, key, name, private, organization, template, creator, tags, badge_token, created, updated`
+
+func scanProject(r pgx.Row) (store.Project, error) {
+	var p store.Project
+	err := r.Scan(&p.ID, &p.Key, &p.Name, &p.Private, &p.Organization, &p.Template, &p.Creator, &p.Tags, &p.BadgeToken,
+		&p.Created, &p.Updated)
+	p.Tags, p.Created, p.Updated = list(p.Tags), utc(p.Created), utc(p.Updated)
+	return p, err
+}
+
+func (t *tx) Project(id string) (store.Project, error) {
+	return one(t, scanProject, `SELECT `+projectCols+` FROM projects WHERE id = $1`, id)
+}
+
+func (t *tx) ProjectByKey(key string) (store.Project, error) {
+	return one(t, scanProject, `SELECT `+projectCols+` FROM projects WHERE key_fold = $1`, store.FoldLogin(key))
+}
+
+func (t *tx) PutProject(p store.Project) error {
+	fold := store.FoldLogin(p.Key)
+	owner, err := one(t, scanString, `SELECT id FROM projects WHERE key_fold = $1`, fold)
+	if err == nil && owner != p.ID {
+		return store.Errorf(store.EConflict, "Project key '%s' is already used", p.Key)
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return err
+	}
+	return t.exec(`INSERT INTO projects (`+projectCols+`, key_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
+		ON CONFLICT (id) DO UPDATE SET key=$2, name=$3, private=$4, organization=$5, template=$6, creator=$7, tags=$8,
+		badge_token=$9, created=$10, updated=$11, key_fold=$12`,
+		p.ID, p.Key, p.Name, p.Private, p.Organization, p.Template, p.Creator, nonNil(p.Tags), p.BadgeToken, p.Created, p.Updated, fold)
+}
+
+func (t *tx) DeleteProject(id string) error {
+	return t.execFound(`DELETE FROM projects WHERE id = $1`, id)
+}
+
+func (t *tx) Projects() iter.Seq2[store.Project, error] {
+	return cursor(t, scanProject, `SELECT `+projectCols+` FROM projects ORDER BY key_fold`)
+}
+
+// --- templates
+
+const templateCols = `id, name, description, key_pattern, organization, is_default, created, updated`
+
+func scanTemplate(r pgx.Row) (store.Template, error) {
+	var p store.Template
+	err := r.Scan(&p.ID, &p.Name, &p.Description, &p.KeyPattern, &p.Organization, &p.Default, &p.Created, &p.Updated)
+	p.Created, p.Updated = utc(p.Created), utc(p.Updated)
+	return p, err
+}
+
+func (t *tx) Template(id string) (store.Template, error) {
+	return one(t, scanTemplate, `SELECT `+templateCols+` FROM templates WHERE id = $1`, id)
+}
+
+func (t *tx) TemplateByName(name string) (store.Template, error) {
+	return one(t, scanTemplate, `SELECT `+templateCols+` FROM templates WHERE name_fold = $1`, store.FoldLogin(name))
+}
+
+func (t *tx) PutTemplate(p store.Template) error {
+	fold := store.FoldLogin(p.Name)
+	owner, err := one(t, scanString, `SELECT id FROM templates WHERE name_fold = $1`, fold)
+	if err == nil && owner != p.ID {
+		return store.Errorf(store.EConflict, "A template with the name '%s' already exists (case insensitive).", p.Name)
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return err
+	}
+	return t.exec(`INSERT INTO templates (`+templateCols+`, name_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+		ON CONFLICT (id) DO UPDATE SET name=$2, description=$3, key_pattern=$4, organization=$5, is_default=$6,
+		created=$7, updated=$8, name_fold=$9`,
+		p.ID, p.Name, p.Description, p.KeyPattern, p.Organization, p.Default, p.Created, p.Updated, fold)
+}
+
+func (t *tx) DeleteTemplate(id string) error {
+	return t.execFound(`DELETE FROM templates WHERE id = $1`, id)
+}
+
+func (t *tx) Templates() iter.Seq2[store.Template, error] {
+	return cursor(t, scanTemplate, `SELECT `+templateCols+` FROM templates ORDER BY name_fold`)
+}
+
+// --- organisations
+
+func scanOrganization(r pgx.Row) (store.Organization, error) {
+	var o store.Organization
+	err := r.Scan(&o.Key, &o.Name, &o.Description, &o.Created)
+	o.Created = utc(o.Created)
+	return o, err
+}
+
+func (t *tx) Organization(key string) (store.Organization, error) {
+	return one(t, scanOrganization, `SELECT key, name, description, created FROM organizations WHERE key = $1`, key)
+}
+
+func (t *tx) PutOrganization(o store.Organization) error {
+	return t.exec(`INSERT INTO organizations (key, name, description, created) VALUES ($1,$2,$3,$4)
+		ON CONFLICT (key) DO UPDATE SET name=$2, description=$3, created=$4`, o.Key, o.Name, o.Description, o.Created)
+}
+
+func (t *tx) Organizations() iter.Seq2[store.Organization, error] {
+	return cursor(t, scanOrganization, `SELECT key, name, description, created FROM organizations ORDER BY key`)
+}
+
+// --- sessions and password failures
+
+func scanSession(r pgx.Row) (store.Session, error) {
+	var s store.Session
+	err := r.Scan(&s.Hash, &s.UserID, &s.Password, &s.Created, &s.LastSeen)
+	s.Created, s.LastSeen = utc(s.Created), utc(s.LastSeen)
+	return s, err
+}
+
+func (t *tx) Session(hash string) (store.Session, error) {
+	return one(t, scanSession, `SELECT hash, user_id, password, created, last_seen FROM sessions WHERE hash = $1`, hash)
+}
+
+func (t *tx) PutSession(s store.Session) error {
+	return t.exec(`INSERT INTO sessions (hash, user_id, password, created, last_seen) VALUES ($1,$2,$3,$4,$5)
+		ON CONFLICT (hash) DO UPDATE SET user_id=$2, password=$3, created=$4, last_seen=$5`,
+		s.Hash, s.UserID, s.Password, s.Created, s.LastSeen)
+}
+
+func (t *tx) DeleteSession(hash string) error {
+	return t.exec(`DELETE FROM sessions WHERE hash = $1`, hash)
+}
+
+func (t *tx) SessionsOf(userID string) ([]store.Session, error) {
+	return all(t, scanSession, `SELECT hash, user_id, password, created, last_seen FROM sessions WHERE user_id = $1 ORDER BY hash`, userID)
+}
+
+func (t *tx) Failures(login string) (store.Failures, error) {
+	f, err := one(t, func(r pgx.Row) (store.Failures, error) {
+		var f store.Failures
+		err := r.Scan(&f.Count, &f.Last)
+		f.Last = utc(f.Last)
+		return f, err
+	}, `SELECT count, last FROM failures WHERE login = $1`, login)
+	if store.IsNotFound(err) {
+		return store.Failures{}, nil
+	}
+	return f, err
+}
+
+func (t *tx) PutFailures(login string, f store.Failures) error {
+	if f.Count == 0 {
+		return t.exec(`DELETE FROM failures WHERE login = $1`, login)
+	}
+	return t.exec(`INSERT INTO failures (login, count, last) VALUES ($1,$2,$3)
+		ON CONFLICT (login) DO UPDATE SET count=$2, last=$3`, login, f.Count, f.Last)
+}
+
+// --- audit
+
+const auditCols = `seq, time, actor, api, op, kind, action, resource, name, before_active, before_managed,
+	after_active, after_managed, detail, truncated`
+
+func scanAudit(r pgx.Row) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	var ba, bm, aa, am *bool
+	var seq int64
+	err := r.Scan(&seq, &e.Time, &e.Actor, &e.API, &e.Op, &e.Kind, &e.Action, &e.Resource, &e.Name, &ba, &bm, &aa, &am,
+		&e.Detail, &e.Truncated)
+	e.Seq, e.Time = uint64(seq), utc(e.Time)
+	e.Before, e.After = state(ba, bm), state(aa, am)
+	return e, err
+}
+
+func state(active, managed *bool) *store.State {
+	if active == nil || managed == nil {
+		return nil
+	}
+	return &store.State{Active: *active, Managed: *managed}
+}
+
+// stateCols splits a state into its two nullable columns.
+func stateCols(s *store.State) (active, managed *bool) {
+	if s == nil {
+		return nil, nil
+	}
+	return &s.Active, &s.Managed
+}
+
+func (t *tx) AppendAudit(e *store.AuditEntry) error {
+	ba, bm := stateCols(e.Before)
+	aa, am := stateCols(e.After)
+	seq, err := one(t, func(r pgx.Row) (int64, error) {
+		var n int64
+		err := r.Scan(&n)
+		return n, err
+	}, `INSERT INTO audit (time, actor, api, op, kind, action, resource, name, before_active, before_managed,
+		after_active, after_managed, detail, truncated) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+		RETURNING seq`,
+		e.Time, e.Actor, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name, ba, bm, aa, am, e.Detail, e.Truncated)
+	e.Seq = uint64(seq)
+	return err
+}
+
+func (t *tx) Audit() iter.Seq2[store.AuditEntry, error] {
+	return cursor(t, scanAudit, `SELECT `+auditCols+` FROM audit ORDER BY seq DESC`)
+}
+
+func (t *tx) PruneAudit(cutoff time.Time, max int) (int, error) {
+	// Oldest first, stopping at the first entry not before cutoff: the
+	// trail is in time order.
+	type entry struct {
+		seq  int64
+		time time.Time
+	}
+	oldest, err := all(t, func(r pgx.Row) (entry, error) {
+		var e entry
+		err := r.Scan(&e.seq, &e.time)
+		return e, err
+	}, `SELECT seq, time FROM audit ORDER BY seq LIMIT $1`, max)
+	if err != nil {
+		return 0, err
+	}
+	var doomed []int64
+	for _, e := range oldest {
+		if !e.time.Before(cutoff) {
+			break
+		}
+		doomed = append(doomed, e.seq)
+	}
+	if len(doomed) == 0 {
+		return 0, nil
+	}
+	return len(doomed), t.exec(`DELETE FROM audit WHERE seq = ANY($1)`, doomed)
+}
