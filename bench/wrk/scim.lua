@@ -2,8 +2,9 @@
 --   wrk -t2 -c64 -d10s --latency -s bench/wrk/scim.lua URL -- SCENARIO IDS TOKEN
 -- SCENARIO is get, username, externalid, patch or post; IDS is the file of
 -- user ids written by `load -seed-db ... -ids`, user0's first; TOKEN an
--- admin token. Ids and userNames are picked at random; post creates unique
--- userNames (thread number, start time and a counter).
+-- admin token; an optional fourth argument tells apart wrk processes run at
+-- once. Ids and userNames are picked at random; post creates unique
+-- userNames (that argument, thread number, start time and a counter).
 
 local threads = 0
 
@@ -22,7 +23,7 @@ function init(args)
   for line in io.lines(args[2]) do
     ids[#ids + 1] = line
   end
-  run = tostring(os.time())
+  run = (args[4] or "") .. tostring(os.time())
   math.randomseed(os.time() * 1000 + tid)
 end
 

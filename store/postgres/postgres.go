@@ -137,8 +137,9 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 	return dbError(ptx.Commit(ctx))
 }
 
-// maxAttempts bounds the runs of one Update's fn on serialization failures.
-const maxAttempts = 20
+// maxAttempts bounds the runs of one Update's fn on serialization
+// failures; the request's context bounds them in time.
+const maxAttempts = 100
 
 // Update runs fn in a SERIALIZABLE transaction, committed only if fn
 // returns nil. A serialization failure or deadlock (SQLSTATE 40001, 40P01),
@@ -158,7 +159,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 			return nil
 		}
 		if retryable(err) && attempt < maxAttempts {
-			pause := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+			// Random exponential backoff, up to 32 ms, so that transactions
+			// that conflicted do not meet again at once.
+			pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
 			select {
 			case <-time.After(pause):
 				continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,9 +22,31 @@ type tx struct {
 	// broke it, a serialization failure): Update retries on it even when fn
 	// turned it into an error of its own.
 	failed error
+	memo   memo
 }
 
-func newTx(ctx context.Context, ptx pgx.Tx) *tx { return &tx{ctx: ctx, tx: ptx} }
+// memo remembers, for one transaction, the records it read or wrote that
+// the rules read again and again (a request reads its caller, the target
+// user and their permissions several times): each is one query, not one a
+// read. Writes keep it current.
+type memo struct {
+	users    map[string]store.User
+	groups   map[string]store.Group
+	perms    map[string][]store.PermKey // by subjectKey
+	groupsOf map[string][]string        // by user id
+}
+
+func newTx(ctx context.Context, ptx pgx.Tx) *tx {
+	return &tx{ctx: ctx, tx: ptx, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
+		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}}}
+}
+
+// cloneUser copies what a caller could change in place.
+func cloneUser(u store.User) store.User {
+	u.SCMAccounts, u.Policy.TrustedHosts = slices.Clone(u.SCMAccounts), slices.Clone(u.Policy.TrustedHosts)
+	u.SCIM = slices.Clone(u.SCIM)
+	return u
+}
 
 // note keeps the first database error of the transaction and returns err.
 func (t *tx) note(err error) error {
@@ -80,23 +103,36 @@ func all[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (
 // cursorPage is how many rows a cursor fetches at a time.
 const cursorPage = 200
 
-// cursor yields the rows of a result that may be large, through a
-// server-side cursor fetched a page at a time, so the caller may stop early
-// and may run other queries of the transaction between rows.
+// cursor yields the rows of a result that may be large. The first page is
+// one plain query (most results fit: one round trip); a longer result goes
+// on through a server-side cursor fetched a page at a time, so the caller
+// may stop early and may run other queries of the transaction between
+// rows. Cursors end with the transaction: none is closed by hand.
 func cursor[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
-		t.cursors++
-		name := fmt.Sprintf("c%d", t.cursors)
-		if err := t.exec("DECLARE "+name+" NO SCROLL CURSOR FOR "+sql, args...); err != nil {
+		page, err := all(t, scan, fmt.Sprintf("%s LIMIT %d", sql, cursorPage+1), args...)
+		if err != nil {
 			yield(zero, err)
 			return
 		}
-		defer func() {
-			if t.failed == nil {
-				t.exec("CLOSE " + name)
+		for i, v := range page {
+			if i == cursorPage {
+				break
 			}
-		}()
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if len(page) <= cursorPage {
+			return
+		}
+		t.cursors++
+		name := fmt.Sprintf("c%d", t.cursors)
+		if err := t.exec(fmt.Sprintf("DECLARE %s NO SCROLL CURSOR FOR %s OFFSET %d", name, sql, cursorPage), args...); err != nil {
+			yield(zero, err)
+			return
+		}
 		for {
 			// The simple protocol: FETCH's columns depend on the cursor, so
 			// its text must not be prepared and cached.
@@ -198,7 +234,14 @@ func scanUser(r pgx.Row) (store.User, error) {
 }
 
 func (t *tx) User(id string) (store.User, error) {
-	return one(t, scanUser, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
+	if u, ok := t.memo.users[id]; ok {
+		return cloneUser(u), nil
+	}
+	u, err := one(t, scanUser, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
+	if err == nil {
+		t.memo.users[id] = cloneUser(u)
+	}
+	return u, err
 }
 
 func (t *tx) UserByLogin(login string) (store.User, error) {
@@ -214,24 +257,27 @@ func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
 
 func (t *tx) PutUser(u store.User) error {
 	fold := store.FoldLogin(u.Login)
+	// Only the login index is read, not the user's own row: new users' ids
+	// are time-ordered, so reading by id would touch the one index page
+	// every concurrent create writes, and serializable transactions would
+	// conflict on it.
 	type row struct{ id, login string }
-	found, err := all(t, func(r pgx.Row) (row, error) {
+	owner, err := one(t, func(r pgx.Row) (row, error) {
 		var x row
 		err := r.Scan(&x.id, &x.login)
 		return x, err
-	}, `SELECT id, login FROM users WHERE login_fold = $1 OR id = $2`, fold, u.ID)
-	if err != nil {
+	}, `SELECT id, login FROM users WHERE login_fold = $1`, fold)
+	switch {
+	case err == nil && owner.id != u.ID:
+		return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
+	case err != nil && !store.IsNotFound(err):
 		return err
 	}
-	oldLogin, exists := "", false
-	for _, x := range found {
-		if x.id != u.ID {
-			return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
-		}
-		oldLogin, exists = x.login, true
-	}
+	// Not found: u is new, or its login changed (else its own row would
+	// hold the folded login). Either way its login is checked against
+	// look-alikes; look-alikes stored before the check existed stay.
 	skeleton := store.LoginSkeleton(u.Login)
-	if !exists || oldLogin != u.Login {
+	if err != nil || owner.login != u.Login {
 		others, err := all(t, scanString, `SELECT login FROM users WHERE skeleton = $1 AND id <> $2`, skeleton, u.ID)
 		if err != nil {
 			return err
@@ -246,6 +292,12 @@ func (t *tx) PutUser(u store.User) error {
 	if len(u.SCIM) > 0 {
 		scim = u.SCIM
 	}
+	delete(t.memo.users, u.ID) // kept only once written
+	defer func() {
+		if t.failed == nil {
+			t.memo.users[u.ID] = cloneUser(u)
+		}
+	}()
 	return t.exec(`INSERT INTO users (`+userCols+`, login_fold, skeleton, name_fold)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
 		ON CONFLICT (id) DO UPDATE SET login=$2, name=$3, email=$4, active=$5, local=$6, managed=$7, external_id=$8,
@@ -305,7 +357,14 @@ func scanGroup(r pgx.Row) (store.Group, error) {
 }
 
 func (t *tx) Group(id string) (store.Group, error) {
-	return one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE id = $1`, id)
+	if g, ok := t.memo.groups[id]; ok {
+		return g, nil
+	}
+	g, err := one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE id = $1`, id)
+	if err == nil {
+		t.memo.groups[id] = g
+	}
+	return g, err
 }
 
 func (t *tx) GroupByName(name string) (store.Group, error) {
@@ -328,6 +387,12 @@ func (t *tx) PutGroup(g store.Group) error {
 	if err != nil && !store.IsNotFound(err) {
 		return err
 	}
+	delete(t.memo.groups, g.ID)
+	defer func() {
+		if t.failed == nil {
+			t.memo.groups[g.ID] = g
+		}
+	}()
 	return t.exec(`INSERT INTO groups (`+groupCols+`, name_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
 		ON CONFLICT (id) DO UPDATE SET name=$2, description=$3, external_id=$4, managed=$5, organization=$6,
 		created=$7, updated=$8, version=$9, name_fold=$10`,
@@ -335,6 +400,9 @@ func (t *tx) PutGroup(g store.Group) error {
 }
 
 func (t *tx) DeleteGroup(id string) error {
+	delete(t.memo.groups, id)
+	delete(t.memo.perms, subjectKey(store.GroupSubject(id)))
+	clear(t.memo.groupsOf)
 	if err := t.execFound(`DELETE FROM groups WHERE id = $1`, id); err != nil {
 		return err
 	}
@@ -357,10 +425,12 @@ func (t *tx) CountGroups() (int, error) { return t.count(`SELECT count(*) FROM g
 // --- memberships
 
 func (t *tx) AddMember(groupID, userID string) error {
+	delete(t.memo.groupsOf, userID)
 	return t.exec(`INSERT INTO members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
 }
 
 func (t *tx) RemoveMember(groupID, userID string) error {
+	delete(t.memo.groupsOf, userID)
 	return t.exec(`DELETE FROM members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
 }
 
@@ -379,7 +449,14 @@ func (t *tx) CountMembers(groupID string) (int, error) {
 
 func (t *tx) GroupsOf(userID string) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		list, _ := all(t, scanString, `SELECT group_id FROM members WHERE user_id = $1 ORDER BY group_id`, userID)
+		list, ok := t.memo.groupsOf[userID]
+		if !ok {
+			var err error
+			if list, err = all(t, scanString, `SELECT group_id FROM members WHERE user_id = $1 ORDER BY group_id`, userID); err != nil {
+				return
+			}
+			t.memo.groupsOf[userID] = list
+		}
 		for _, id := range list {
 			if !yield(id) {
 				return
@@ -394,18 +471,27 @@ func (t *tx) GroupsOf(userID string) iter.Seq[string] {
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
 
 func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
+	delete(t.memo.perms, subjectKey(s))
 	return t.exec(`INSERT INTO perms (subject, perm) VALUES ($1, $2) ON CONFLICT DO NOTHING`, subjectKey(s), string(perm))
 }
 
 func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
+	delete(t.memo.perms, subjectKey(s))
 	return t.exec(`DELETE FROM perms WHERE subject = $1 AND perm = $2`, subjectKey(s), string(perm))
 }
 
 func (t *tx) Permissions(s store.Subject) ([]store.PermKey, error) {
-	list, err := all(t, scanString, `SELECT perm FROM perms WHERE subject = $1 ORDER BY perm`, subjectKey(s))
+	k := subjectKey(s)
+	if list, ok := t.memo.perms[k]; ok {
+		return slices.Clone(list), nil
+	}
+	list, err := all(t, scanString, `SELECT perm FROM perms WHERE subject = $1 ORDER BY perm`, k)
 	var out []store.PermKey
 	for _, p := range list {
 		out = append(out, store.PermKey(p))
+	}
+	if err == nil {
+		t.memo.perms[k] = slices.Clone(out)
 	}
 	return out, err
 }
