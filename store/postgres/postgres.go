@@ -27,6 +27,7 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 
+	writers  chan struct{}  // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
 }
@@ -77,7 +78,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("init store %s: %w", redact(cfg), err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, writers: make(chan struct{}, maxWriters)}, nil
 }
 
 // Redact returns url without its password (or "postgres://..." when it does
@@ -137,6 +138,14 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 	return dbError(ptx.Commit(ctx))
 }
 
+// maxWriters bounds the write transactions one replica runs at once; more
+// writers wait their turn. Serializable transactions that insert keys next
+// to each other in an index conflict (PostgreSQL tracks reads by index
+// page) and all but one run again: measured with two replicas, 64 clients
+// and 20k users, 2 writers a replica gave 1,333 PATCH/s and 933 POST/s, 1
+// gave 937 and 1,014, 4 gave 1,326 and 730, 8 gave 1,229 and 610.
+const maxWriters = 2
+
 // maxAttempts bounds the runs of one Update's fn on serialization
 // failures; the request's context bounds them in time.
 const maxAttempts = 100
@@ -147,6 +156,12 @@ const maxAttempts = 100
 // in a new transaction after a short random pause: fn must assign, not
 // accumulate, state it leaves outside (the store.Store contract).
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	select {
+	case s.writers <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writers }()
 	for attempt := 1; ; attempt++ {
 		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
 		if err == nil {

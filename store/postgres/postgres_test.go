@@ -2,9 +2,16 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/postgres"
 	"github.com/scimgate/scimgate/store/postgres/pgtest"
@@ -28,4 +35,175 @@ func open(t *testing.T) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// Results longer than a page go on through a server-side cursor: the order
+// holds across pages, the caller may stop early, and other queries of the
+// transaction may run between rows.
+func TestCursorPaging(t *testing.T) {
+	s := open(t)
+	const n = 450
+	storetest.Update(t, s, func(tx store.Tx) error {
+		for i := 0; i < n; i++ {
+			if _, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("u%03d", n-1-i), Active: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	storetest.View(t, s, func(tx store.Tx) error {
+		var logins []string
+		for u := range storetest.All(t, tx.UsersByLogin()) {
+			again, err := tx.User(u.ID) // a query between rows of the cursor
+			if err != nil || again.Login != u.Login {
+				t.Fatalf("User(%s) between rows: %+v, %v", u.ID, again, err)
+			}
+			logins = append(logins, u.Login)
+		}
+		if len(logins) != n || !slices.IsSorted(logins) {
+			t.Fatalf("UsersByLogin yielded %d logins, sorted %v; want %d sorted", len(logins), slices.IsSorted(logins), n)
+		}
+		seen := 0
+		for range storetest.All(t, tx.Users("")) {
+			if seen++; seen == 300 {
+				break // stop inside the second page
+			}
+		}
+		if c, err := tx.CountActiveUsers(); err != nil || c != n {
+			t.Fatalf("after stopping a cursor early: CountActiveUsers = %d, %v", c, err)
+		}
+		return nil
+	})
+}
+
+// Concurrent read-modify-write transactions on one row: serialization
+// failures are retried, so no update is lost.
+func TestSerializableRetries(t *testing.T) {
+	s := open(t)
+	u := storetest.MkUser(t, s, "counter")
+	const n = 20
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx store.Tx) error {
+				cur, err := tx.User(u.ID)
+				if err != nil {
+					return err
+				}
+				cur.Name += "x"
+				return tx.PutUser(cur)
+			})
+			if err != nil {
+				t.Errorf("update: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	storetest.View(t, s, func(tx store.Tx) error {
+		got, err := tx.User(u.ID)
+		if want := "counter" + strings.Repeat("x", n); err != nil || got.Name != want {
+			t.Errorf("after %d concurrent appends: %q, %v; want %q", n, got.Name, err, want)
+		}
+		return nil
+	})
+}
+
+// Replicas opening one database at once migrate it once; a schema newer
+// than this build is refused with a message that says what to do.
+func TestMigrations(t *testing.T) {
+	url := pgtest.URL(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(ctx, url)
+			if err != nil {
+				t.Errorf("concurrent open: %v", err)
+				return
+			}
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var versions, version int
+	if err := conn.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_version`).Scan(&versions, &version); err != nil || versions != 1 || version < 1 {
+		t.Fatalf("schema_version: %d rows, version %d, %v", versions, version, err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE schema_version SET version = 999`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(ctx, url); err == nil || !strings.Contains(err.Error(), "upgrade scimgate") {
+		t.Fatalf("open of a newer schema: %v", err)
+	}
+}
+
+// With every connection of the pool taken, a caller waits only as long as
+// its context allows; the store works again once one is free.
+func TestPoolExhaustion(t *testing.T) {
+	s, err := postgres.Open(ctx, pgtest.URL(t)+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.PoolSize() != 1 {
+		t.Fatalf("PoolSize = %d, want 1", s.PoolSize())
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.View(ctx, func(store.Tx) error { close(held); <-release; return nil })
+	}()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := s.View(short, func(store.Tx) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("View with the pool exhausted: %v, want the context's deadline", err)
+	}
+	close(release)
+	storetest.MkUser(t, s, "after")
+}
+
+// Connections the server drops (a failover, an administrator's
+// pg_terminate_backend) fail what ran on them with ErrUnavailable, and the
+// pool replaces them: the store recovers by itself.
+func TestConnectionLoss(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.MkUser(t, s, "before")
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'scimgate' AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for i := 0; i < 10; i++ {
+		last = s.Update(ctx, func(tx store.Tx) error {
+			_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("after%d", i), Active: true})
+			return err
+		})
+		if last == nil {
+			break
+		}
+		if store.ErrorCode(last) != store.EUnavailable {
+			t.Fatalf("write on a dropped connection: %v, want ErrUnavailable", last)
+		}
+	}
+	if last != nil {
+		t.Fatalf("the store did not recover: %v", last)
+	}
 }
