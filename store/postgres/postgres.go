@@ -27,7 +27,7 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 
-	writers  chan struct{}  // bounds this replica's concurrent write transactions
+	writers  chan struct{} // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
 }
