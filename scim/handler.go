@@ -143,9 +143,9 @@ func (h *Handler) location(endpoint, id string) string {
 type callerKey struct{}
 
 // caller returns the authenticated user of a request.
-func caller(r *http.Request) store.User {
-	u, _ := r.Context().Value(callerKey{}).(store.User)
-	return u
+func caller(r *http.Request) store.Caller {
+	c, _ := r.Context().Value(callerKey{}).(store.Caller)
+	return c
 }
 
 // authenticate admits administrators' tokens only: provisioning rewrites who
@@ -167,7 +167,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			writeError(c.Response(), scimerrors.ScimError{Status: http.StatusForbidden, Detail: "Insufficient privileges"})
 			return nil
 		}
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, caller.User)))
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 		return next(c)
 	}
 }
@@ -295,7 +295,7 @@ func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
 	if e, ok := endpoints[strings.ToLower(endpoint)]; ok {
 		endpoint = e
 	}
-	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, API: "scim", Op: r.Method + " /" + endpoint}))
+	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Login: caller(r).Login, Token: caller(r).TokenName, API: "scim", Op: r.Method + " /" + endpoint}))
 	c.SetRequest(r)
 	return r
 }

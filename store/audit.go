@@ -16,6 +16,7 @@ type AuditEntry struct {
 	Seq      uint64
 	Time     time.Time
 	Actor    string // login of the caller; empty for the system
+	Token    string // name of the caller's token, when it came with one (SCIM always does)
 	API      string // scim, webapi, cli or system
 	Op       string // the request, e.g. "PATCH /Users" or "api/users/deactivate"
 	Kind     string // user, group, membership, permission, token, project, template or organization
@@ -39,7 +40,7 @@ const (
 
 // bound cuts every field to its bound, marking the entry when it does.
 func (e *AuditEntry) bound() {
-	for _, f := range []*string{&e.Actor, &e.Op, &e.Resource, &e.Name} {
+	for _, f := range []*string{&e.Actor, &e.Token, &e.Op, &e.Resource, &e.Name} {
 		e.Truncated = cut(f, maxAuditField) || e.Truncated
 	}
 	e.Truncated = cut(&e.Detail, maxAuditDetail) || e.Truncated
@@ -69,6 +70,7 @@ type State struct {
 // given to Update.
 type Actor struct {
 	Login string
+	Token string // the name of the token the caller used, if any
 	API   string
 	Op    string
 }
@@ -147,7 +149,7 @@ func RecordRefusal(ctx context.Context, s Store, kind, name, msg string) error {
 // changes no stored record (a refusal, an unlock).
 func RecordEvent(ctx context.Context, s Store, kind, action, name, detail string) error {
 	actor := ActorFrom(ctx)
-	e := AuditEntry{Time: Now(), Actor: actor.Login, API: actor.API, Op: actor.Op, Kind: kind, Action: action, Name: name, Detail: detail}
+	e := AuditEntry{Time: Now(), Actor: actor.Login, Token: actor.Token, API: actor.API, Op: actor.Op, Kind: kind, Action: action, Name: name, Detail: detail}
 	e.bound()
 	return s.Update(ctx, func(tx Tx) error {
 		entry := e // AppendAudit assigns Seq; Update may run this twice
@@ -210,7 +212,7 @@ type auditTx struct {
 }
 
 func (t *auditTx) add(kind, action, id, name, detail string, before, after *State) {
-	t.entries = append(t.entries, AuditEntry{Time: t.now, Actor: t.actor.Login, API: t.actor.API, Op: t.actor.Op,
+	t.entries = append(t.entries, AuditEntry{Time: t.now, Actor: t.actor.Login, Token: t.actor.Token, API: t.actor.API, Op: t.actor.Op,
 		Kind: kind, Action: action, Resource: id, Name: name, Before: before, After: after, Detail: detail})
 }
 

@@ -9,6 +9,8 @@ type Caller struct {
 	// TokenType is the type of the token used (TokenUser, or an analysis
 	// token, which serves only to analyse: no API action accepts it).
 	TokenType string
+	// TokenName is the name of that token.
+	TokenName string
 }
 
 // Ref names a user or a group: by id (REST API v2, SCIM) or by login or

@@ -163,7 +163,7 @@ func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr)
 		tok = t
 		return u, err
 	})
-	c.TokenType = tok.Type
+	c.TokenType, c.TokenName = tok.Type, tok.Name
 	if err == nil {
 		a.tokens.put(hash, tokenEntry{gen: gen, caller: c, expires: tok.Expires, last: tok.LastConnection})
 		a.connected(c.User, hash, tok.LastConnection)

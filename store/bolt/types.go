@@ -90,6 +90,7 @@ type auditRecord struct {
 	Seq       uint64       `json:"seq"`
 	Time      time.Time    `json:"time"`
 	Actor     string       `json:"actor,omitempty"`
+	Token     string       `json:"token,omitempty"`
 	API       string       `json:"api"`
 	Op        string       `json:"op"`
 	Kind      string       `json:"kind"`
@@ -103,7 +104,7 @@ type auditRecord struct {
 }
 
 func encodeAudit(e store.AuditEntry) ([]byte, error) {
-	r := auditRecord{e.Seq, e.Time, e.Actor, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name,
+	r := auditRecord{e.Seq, e.Time, e.Actor, e.Token, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name,
 		(*stateRecord)(e.Before), (*stateRecord)(e.After), e.Detail, e.Truncated}
 	return json.Marshal(r)
 }
@@ -113,7 +114,7 @@ func decodeAudit(b []byte) (store.AuditEntry, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return store.AuditEntry{}, errCorrupt
 	}
-	return store.AuditEntry{Seq: r.Seq, Time: r.Time, Actor: r.Actor, API: r.API, Op: r.Op, Kind: r.Kind, Action: r.Action,
+	return store.AuditEntry{Seq: r.Seq, Time: r.Time, Actor: r.Actor, Token: r.Token, API: r.API, Op: r.Op, Kind: r.Kind, Action: r.Action,
 		Resource: r.Resource, Name: r.Name, Before: (*store.State)(r.Before), After: (*store.State)(r.After), Detail: r.Detail,
 		Truncated: r.Truncated}, nil
 }

@@ -161,6 +161,8 @@ CREATE TABLE failures (
 -- know whether what they derived from the store (cached tokens) still holds.
 CREATE SEQUENCE generation;
 `,
+	// 2: the token a change came with (the provisioning status per token).
+	`ALTER TABLE audit ADD COLUMN token text NOT NULL DEFAULT ''`,
 }
 
 // migrationLock is the advisory lock key under which the schema is created

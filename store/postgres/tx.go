@@ -703,14 +703,14 @@ func (t *tx) PutFailures(login string, f store.Failures) error {
 
 // --- audit
 
-const auditCols = `seq, time, actor, api, op, kind, action, resource, name, before_active, before_managed,
+const auditCols = `seq, time, actor, token, api, op, kind, action, resource, name, before_active, before_managed,
 	after_active, after_managed, detail, truncated`
 
 func scanAudit(r pgx.Row) (store.AuditEntry, error) {
 	var e store.AuditEntry
 	var ba, bm, aa, am *bool
 	var seq int64
-	err := r.Scan(&seq, &e.Time, &e.Actor, &e.API, &e.Op, &e.Kind, &e.Action, &e.Resource, &e.Name, &ba, &bm, &aa, &am,
+	err := r.Scan(&seq, &e.Time, &e.Actor, &e.Token, &e.API, &e.Op, &e.Kind, &e.Action, &e.Resource, &e.Name, &ba, &bm, &aa, &am,
 		&e.Detail, &e.Truncated)
 	e.Seq, e.Time = uint64(seq), utc(e.Time)
 	e.Before, e.After = state(ba, bm), state(aa, am)
@@ -739,10 +739,10 @@ func (t *tx) AppendAudit(e *store.AuditEntry) error {
 		var n int64
 		err := r.Scan(&n)
 		return n, err
-	}, `INSERT INTO audit (time, actor, api, op, kind, action, resource, name, before_active, before_managed,
-		after_active, after_managed, detail, truncated) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+	}, `INSERT INTO audit (time, actor, token, api, op, kind, action, resource, name, before_active, before_managed,
+		after_active, after_managed, detail, truncated) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
 		RETURNING seq`,
-		e.Time, e.Actor, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name, ba, bm, aa, am, e.Detail, e.Truncated)
+		e.Time, e.Actor, e.Token, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name, ba, bm, aa, am, e.Detail, e.Truncated)
 	e.Seq = uint64(seq)
 	return err
 }

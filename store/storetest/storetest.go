@@ -584,7 +584,8 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 func testAuditLog(t *testing.T, s store.Store) {
 	for i := 0; i < 3; i++ {
 		Update(t, s, func(tx store.Tx) error {
-			return tx.AppendAudit(&store.AuditEntry{Time: store.Now(), API: "cli", Op: fmt.Sprint(i)})
+			return tx.AppendAudit(&store.AuditEntry{Time: store.Now(), API: "scim", Actor: "okta", Token: "okta-scim", Op: fmt.Sprint(i),
+				Before: &store.State{Active: true}, After: &store.State{Managed: true}})
 		})
 	}
 	var ops []string
@@ -593,6 +594,9 @@ func testAuditLog(t *testing.T, s store.Store) {
 		for e := range All(t, tx.Audit()) {
 			ops = append(ops, e.Op)
 			seqs = append(seqs, e.Seq)
+			if e.Actor != "okta" || e.Token != "okta-scim" || e.API != "scim" || *e.Before != (store.State{Active: true}) || *e.After != (store.State{Managed: true}) {
+				t.Errorf("audit entry did not round-trip: %+v", e)
+			}
 		}
 		return nil
 	})
