@@ -16,11 +16,34 @@ import (
 
 // Session cookies: the session secret (HttpOnly) and SonarQube's XSRF pair,
 // a readable cookie the client echoes in the X-XSRF-TOKEN header on POSTs.
+// The console (package console) opens and reads the same session.
 const (
 	sessionCookie = "SCIMGATE-SESSION"
 	xsrfCookie    = "XSRF-TOKEN"
 	xsrfHeader    = "X-XSRF-TOKEN"
 )
+
+// SessionSecret is the session secret the request's cookie carries ("" if
+// none).
+func SessionSecret(r *http.Request) string {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// SetSession sets the cookies of the session of secret: the secret itself
+// (HttpOnly) and its XSRF token.
+func SetSession(c echo.Context, secret string) {
+	setCookie(c, sessionCookie, secret, true, 0)
+	setCookie(c, xsrfCookie, auth.XSRFToken(secret), false, 0)
+}
+
+// ClearSession expires both session cookies.
+func ClearSession(c echo.Context) {
+	setCookie(c, sessionCookie, "", true, -1)
+	setCookie(c, xsrfCookie, "", false, -1)
+}
 
 // validXSRF reports whether the request's X-XSRF-TOKEN header is the token
 // of its own session (store.XSRFToken), compared in constant time: a token
@@ -30,11 +53,11 @@ func validXSRF(r *http.Request, session string) bool {
 	return h != "" && session != "" && subtle.ConstantTimeCompare([]byte(auth.XSRFToken(session)), []byte(h)) == 1
 }
 
-// sameOrigin refuses requests a browser sent on behalf of another site:
+// SameOrigin refuses requests a browser sent on behalf of another site:
 // Sec-Fetch-Site cross-site, or an Origin whose host is not this one. Login
 // and logout check it, so another site cannot log a visitor in to an
 // account of its choosing (login CSRF) or out of theirs.
-func sameOrigin(r *http.Request) bool {
+func SameOrigin(r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return false
 	}
@@ -73,7 +96,7 @@ func IsHTTPS(r *http.Request) bool {
 // with an empty body (locked, wrong or untrusted alike).
 func login(cl *call) error {
 	c := cl.c
-	if !sameOrigin(c.Request()) {
+	if !SameOrigin(c.Request()) {
 		return c.NoContent(http.StatusUnauthorized)
 	}
 	caller, secret, err := cl.api.auth.Login(c.Request().Context(), cl.str("login"), cl.str("password"), clientIP(c))
@@ -85,8 +108,7 @@ func login(cl *call) error {
 	case err != nil:
 		return err
 	}
-	setCookie(c, sessionCookie, secret, true, 0)
-	setCookie(c, xsrfCookie, auth.XSRFToken(secret), false, 0)
+	SetSession(c, secret)
 	cl.api.log.Info("webapi: session opened", "login", caller.Login)
 	return c.NoContent(http.StatusOK)
 }
@@ -95,7 +117,7 @@ func login(cl *call) error {
 // live session must come with its XSRF token, like any POST of a session.
 func logout(cl *call) error {
 	r := cl.c.Request()
-	if !sameOrigin(r) {
+	if !SameOrigin(r) {
 		return cl.c.NoContent(http.StatusUnauthorized)
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
@@ -110,7 +132,6 @@ func logout(cl *call) error {
 			return err
 		}
 	}
-	setCookie(cl.c, sessionCookie, "", true, -1)
-	setCookie(cl.c, xsrfCookie, "", false, -1)
+	ClearSession(cl.c)
 	return cl.c.NoContent(http.StatusOK)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/webapi"
+	"github.com/scimgate/scimgate/webapi/console"
 	v2 "github.com/scimgate/scimgate/webapi/v2"
 )
 
@@ -90,6 +91,7 @@ func newServer(raw store.Store, o serverOptions, log *slog.Logger) (*server, err
 	}
 	api.Register(e)
 	v2.New(s.store, s.auth, log).Register(e)
+	console.New(s.store, s.auth, log).Register(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/readyz", s.ready)
 	if !o.MetricsApart {
