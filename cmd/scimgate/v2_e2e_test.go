@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -147,4 +148,23 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// The server serves the console: / redirects to it, and its pages carry
+// their security headers.
+func TestConsoleServed(t *testing.T) {
+	g := newGateway(t)
+	req, _ := http.NewRequest("GET", g.srv.URL+"/", nil)
+	res, err := g.srv.Client().Transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 302 || res.Header.Get("Location") != "/console/" {
+		t.Fatalf("/ = %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	st, _, raw := g.req("GET", "/console/login", "", "", "")
+	if st != 200 || !strings.Contains(raw, `name="password"`) {
+		t.Fatalf("/console/login: %d", st)
+	}
 }

@@ -71,11 +71,11 @@ func auditPage(r *request) error {
 
 // provisioning is what one SCIM token did in the last 24 hours.
 type provisioning struct {
-	Login, Token                                string
-	LastChange                                  time.Time
-	LastUsed                                    *time.Time // the token's last connection (written at most hourly)
-	Creates, Updates, Deactivations, Refusals   int
-	UserID                                      string
+	Login, Token                              string
+	LastChange                                time.Time
+	LastUsed                                  *time.Time // the token's last connection (written at most hourly)
+	Creates, Updates, Deactivations, Refusals int
+	UserID                                    string
 }
 
 // provisioningPage answers "the IdP says it pushed but nothing changed":

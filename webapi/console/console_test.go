@@ -152,8 +152,10 @@ func (e *env) login(login, password string) {
 // scimCreate provisions a managed user through SCIM.
 func (e *env) scimCreate(userName string) store.User {
 	e.t.Helper()
+	local, _, _ := strings.Cut(userName, "@")
+	given, family, _ := strings.Cut(local, ".")
 	req, _ := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Users", strings.NewReader(
-		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+userName+`","name":{"givenName":"Sam","familyName":"Ito"},"active":true}`))
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+userName+`","name":{"givenName":"`+given+`","familyName":"`+family+`"},"active":true}`))
 	req.Header.Set("Content-Type", "application/scim+json")
 	req.Header.Set("Authorization", "Bearer "+e.scim)
 	res, err := http.DefaultClient.Do(req)
