@@ -137,6 +137,13 @@ func TestInBrowser(t *testing.T) {
 		t.Errorf("first focus: %q (%v)", focused, err)
 	}
 
+	step("on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.srv.URL+"/console/users"),
+		chromedp.WaitVisible(chromedp.CSS(`table`)))
+	if fits, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)); err != nil || !fits {
+		t.Errorf("the users page is wider than a phone's screen (%v)", err)
+	}
+	step("back on a laptop", chromedp.EmulateViewport(1280, 900), chromedp.Reload())
+
 	if row := text(`tr[data-login="sam@corp.example"]`); !strings.Contains(row, "Managed") {
 		t.Fatalf("SCIM user's row: %q", row)
 	}

@@ -313,6 +313,31 @@ func TestManagedUserIsReadOnly(t *testing.T) {
 	if got := e.user("sam@corp.example"); !got.Active || got.Name != sam.Name {
 		t.Fatalf("a refused form changed the managed user: %+v", got)
 	}
+	// A provisioned group likewise.
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Groups", strings.NewReader(
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"okta-devs","members":[{"value":"`+sam.ID+`"}]}`))
+	req.Header.Set("Content-Type", "application/scim+json")
+	req.Header.Set("Authorization", "Bearer "+e.scim)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var g store.Group
+	if err := e.st.View(ctx, func(tx store.Tx) error { var err error; g, err = tx.GroupByName("okta-devs"); return err }); err != nil {
+		t.Fatalf("SCIM group: %d %v", res.StatusCode, err)
+	}
+	_, body = e.get("/console/groups")
+	if row := regexp.MustCompile(`(?s)<tr data-group="okta-devs">.*?</tr>`).FindString(body); !strings.Contains(row, "Managed") || !strings.Contains(row, "<td>1</td>") {
+		t.Fatalf("groups list row of a SCIM group: %q", row)
+	}
+	_, body = e.get("/console/groups/" + g.ID)
+	if m := main_(body); !strings.Contains(m, "Managed by your identity provider") || strings.Contains(m, "<form") || !strings.Contains(m, "sam@corp.example") {
+		t.Fatalf("managed group page: %s", m)
+	}
+	if status, _, _ := e.post("/console/groups/"+g.ID+"/members", url.Values{"op": {"remove"}, "login": {"sam@corp.example"}}); status != 400 {
+		t.Fatalf("removing a member of a managed group: %d, want 400", status)
+	}
 }
 
 func TestLocalUserActions(t *testing.T) {
