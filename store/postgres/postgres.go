@@ -114,28 +114,60 @@ func (s *Store) Ping(ctx context.Context) error {
 // PoolSize is the pool's maximum number of connections.
 func (s *Store) PoolSize() int { return int(s.pool.Config().MaxConns) }
 
+// The transactions' first statements. Each is sent together with the
+// transaction's first query, in one round trip (see tx.rows).
+const (
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginWrite = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+)
+
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return s.run(ctx, beginRead, fn)
 }
 
 // run runs fn in one transaction, committed only if fn returns nil. Errors
 // of the database come back through dbError; fn's own pass through, unless
-// the transaction broke under fn (then that is the cause).
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) error {
-	ptx, err := s.pool.BeginTx(ctx, opts)
+// the transaction broke under fn (then that is the cause). A committed
+// write moves the generation in the same round trip as its COMMIT, after
+// it: a replica that reads the old generation reads it before the write is
+// acknowledged.
+func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) error {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return dbError(err)
 	}
-	t := newTx(ctx, ptx)
-	if err := fn(t); err != nil {
-		ptx.Rollback(ctx)
+	// A connection left in a transaction, or broken, is closed on release.
+	defer conn.Release()
+	t := newTx(ctx, conn, begin)
+	if err := fn(t); err != nil || t.failed != nil {
+		if t.begin == "" {
+			conn.Exec(ctx, "ROLLBACK")
+		}
 		if t.failed != nil {
 			return dbError(t.failed)
 		}
 		return err
 	}
-	return dbError(ptx.Commit(ctx))
+	if t.begin != "" {
+		return nil // fn read and wrote nothing: there is no transaction
+	}
+	b := &pgx.Batch{}
+	b.Queue("COMMIT")
+	if begin == beginWrite {
+		b.Queue("SELECT nextval('generation')")
+	}
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return dbError(err)
+	}
+	if begin == beginWrite {
+		if _, err := br.Exec(); err != nil {
+			s.missed.Add(1)
+		}
+	}
+	return nil
 }
 
 // maxWriters bounds the write transactions one replica runs at once; more
@@ -163,14 +195,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	defer func() { <-s.writers }()
 	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		err := s.run(ctx, beginWrite, fn)
 		if err == nil {
-			// Move the generation after the commit and before returning: a
-			// replica that reads the old generation reads it before this
-			// write is acknowledged.
-			if _, gerr := s.pool.Exec(ctx, `SELECT nextval('generation')`); gerr != nil {
-				s.missed.Add(1)
-			}
 			return nil
 		}
 		if retryable(err) && attempt < maxAttempts {

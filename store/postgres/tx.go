@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scimgate/scimgate/store"
 )
@@ -16,7 +18,8 @@ import (
 // tx is one store.Tx over one pgx transaction.
 type tx struct {
 	ctx     context.Context
-	tx      pgx.Tx
+	conn    *pgxpool.Conn
+	begin   string // the BEGIN not sent yet: it goes with the first statement
 	cursors int
 	// failed is the first error of the transaction itself (a query that
 	// broke it, a serialization failure): Update retries on it even when fn
@@ -36,8 +39,8 @@ type memo struct {
 	groupsOf map[string][]string        // by user id
 }
 
-func newTx(ctx context.Context, ptx pgx.Tx) *tx {
-	return &tx{ctx: ctx, tx: ptx, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
+func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
+	return &tx{ctx: ctx, conn: conn, begin: begin, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
 		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}}}
 }
 
@@ -56,16 +59,62 @@ func (t *tx) note(err error) error {
 	return err
 }
 
+// rows runs a statement of the transaction. The first one carries the
+// transaction's BEGIN in the same round trip (a pipeline of two
+// statements): a transaction costs no round trip of its own to start.
+func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
+	if t.begin == "" {
+		return t.conn.Query(t.ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(t.begin)
+	b.Queue(sql, args...)
+	t.begin = ""
+	br := t.conn.SendBatch(t.ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	r, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return batchRows{r, br}, nil
+}
+
+// batchRows are the rows of a statement sent in a batch: closing them
+// closes the batch.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r batchRows) Close() {
+	r.Rows.Close()
+	r.br.Close()
+}
+
+// execTag runs a statement that returns no rows.
+func (t *tx) execTag(sql string, args ...any) (pgconn.CommandTag, error) {
+	r, err := t.rows(sql, args...)
+	if err != nil {
+		return pgconn.CommandTag{}, t.note(err)
+	}
+	r.Close()
+	return r.CommandTag(), t.note(r.Err())
+}
+
 func (t *tx) exec(sql string, args ...any) error {
-	_, err := t.tx.Exec(t.ctx, sql, args...)
-	return t.note(err)
+	_, err := t.execTag(sql, args...)
+	return err
 }
 
 // execFound runs a statement that must touch a row: none is ErrNotFound.
 func (t *tx) execFound(sql string, args ...any) error {
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	tag, err := t.execTag(sql, args...)
 	if err != nil {
-		return t.note(err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -75,29 +124,42 @@ func (t *tx) execFound(sql string, args ...any) error {
 
 // one reads one row with scan; no row is ErrNotFound.
 func one[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (T, error) {
-	v, err := scan(t.tx.QueryRow(t.ctx, sql, args...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return v, store.ErrNotFound
+	var zero T
+	r, err := t.rows(sql, args...)
+	if err != nil {
+		return zero, t.note(err)
 	}
-	return v, t.note(err)
+	defer r.Close()
+	if !r.Next() {
+		if err := r.Err(); err != nil {
+			return zero, t.note(err)
+		}
+		return zero, store.ErrNotFound
+	}
+	v, err := scan(r)
+	if err != nil {
+		return v, t.note(err)
+	}
+	r.Close()
+	return v, t.note(r.Err())
 }
 
 // all reads every row of a small result.
 func all[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
-	rows, err := t.tx.Query(t.ctx, sql, args...)
+	r, err := t.rows(sql, args...)
 	if err != nil {
 		return nil, t.note(err)
 	}
-	defer rows.Close()
+	defer r.Close()
 	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
+	for r.Next() {
+		v, err := scan(r)
 		if err != nil {
 			return nil, t.note(err)
 		}
 		out = append(out, v)
 	}
-	return out, t.note(rows.Err())
+	return out, t.note(r.Err())
 }
 
 // cursorPage is how many rows a cursor fetches at a time.
