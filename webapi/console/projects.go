@@ -78,16 +78,35 @@ type browser struct {
 // accessLimit bounds the users a project page lists.
 const accessLimit = 200
 
+// permRow is a permission and who holds it.
+type permRow struct {
+	Name    string
+	Holders []holder
+}
+
+// permRows names the holders of each of perms, keyed by key; with
+// skipEmpty, permissions nobody holds are left out.
+func permRows(tx store.Tx, perms []string, key func(string) store.PermKey, skipEmpty bool) ([]permRow, error) {
+	var out []permRow
+	for _, perm := range perms {
+		hs, err := permHolders(tx, key(perm))
+		if err != nil {
+			return nil, err
+		}
+		if len(hs) > 0 || !skipEmpty {
+			out = append(out, permRow{perm, hs})
+		}
+	}
+	return out, nil
+}
+
 type projectView struct {
 	Project     store.Project
 	Anyone      []string // how everyone may browse, if they may
 	Users       []browser
 	More        bool
-	Permissions []struct {
-		Name    string
-		Holders []holder
-	}
-	All []string // the project permissions, for the form
+	Permissions []permRow
+	All         []string // the project permissions, for the form
 }
 
 // describe words an access path.
@@ -132,17 +151,8 @@ func projectPage(r *request) error {
 			}
 			v.Users = append(v.Users, a)
 		}
-		for _, perm := range store.ProjectPermissions {
-			hs, err := permHolders(tx, store.OnProject(p.ID, perm))
-			if err != nil {
-				return err
-			}
-			v.Permissions = append(v.Permissions, struct {
-				Name    string
-				Holders []holder
-			}{perm, hs})
-		}
-		return nil
+		v.Permissions, err = permRows(tx, store.ProjectPermissions, func(perm string) store.PermKey { return store.OnProject(p.ID, perm) }, false)
+		return err
 	})
 	if err != nil {
 		return r.fail(err)
@@ -182,27 +192,16 @@ func changeProjectPermission(r *request) error {
 }
 
 type globalView struct {
-	Permissions []struct {
-		Name    string
-		Holders []holder
-	}
-	All []string
+	Permissions []permRow
+	All         []string
 }
 
 func globalPermissionsPage(r *request) error {
 	v := globalView{All: store.GlobalPermissions}
 	err := r.con.store.View(r.ctx(), func(tx store.Tx) error {
-		for _, perm := range store.GlobalPermissions {
-			hs, err := permHolders(tx, store.Global(perm))
-			if err != nil {
-				return err
-			}
-			v.Permissions = append(v.Permissions, struct {
-				Name    string
-				Holders []holder
-			}{perm, hs})
-		}
-		return nil
+		var err error
+		v.Permissions, err = permRows(tx, store.GlobalPermissions, store.Global, false)
+		return err
 	})
 	if err != nil {
 		return r.fail(err)
@@ -217,10 +216,7 @@ func changeGlobalPermission(r *request) error {
 
 type templateRow struct {
 	store.Template
-	Entries []struct {
-		Permission string
-		Holders    []holder
-	}
+	Entries []permRow
 }
 
 func templatesPage(r *request) error {
@@ -230,20 +226,11 @@ func templatesPage(r *request) error {
 			if err != nil {
 				return err
 			}
-			row := templateRow{Template: t}
-			for _, perm := range store.ProjectPermissions {
-				hs, err := permHolders(tx, store.InTemplate(t.ID, perm))
-				if err != nil {
-					return err
-				}
-				if len(hs) > 0 {
-					row.Entries = append(row.Entries, struct {
-						Permission string
-						Holders    []holder
-					}{perm, hs})
-				}
+			entries, err := permRows(tx, store.ProjectPermissions, func(perm string) store.PermKey { return store.InTemplate(t.ID, perm) }, true)
+			if err != nil {
+				return err
 			}
-			rows = append(rows, row)
+			rows = append(rows, templateRow{t, entries})
 		}
 		return nil
 	})

@@ -164,7 +164,7 @@ func userPage(r *request) error {
 	return r.render(http.StatusOK, "user", v.User.Login, "users", v)
 }
 
-// localUser reads the user of the URL for a form that changes it.
+// target reads the user of the URL, for a form that changes it.
 func (r *request) target() (store.User, error) {
 	var u store.User
 	err := r.con.store.View(r.ctx(), func(tx store.Tx) error {
@@ -173,29 +173,6 @@ func (r *request) target() (store.User, error) {
 		return notFound(err)
 	})
 	return u, err
-}
-
-func editUser(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	name, email := r.form("name"), r.form("email")
-	if _, err := store.UpdateUser(r.ctx(), r.con.store, r.caller, store.ByID(u.ID), store.UserUpdate{Name: &name, Email: &email}); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "saved")
-}
-
-func resetPassword(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	if err := store.SetPassword(r.ctx(), r.con.store, r.caller, r.con.auth.Policy, u.Login, nil, r.FormValue("password")); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "password")
 }
 
 // confirmDeactivate asks before deactivating: a page, so it works without
@@ -209,43 +186,6 @@ func confirmDeactivate(r *request) error {
 		Question, Detail, Action, Button, Cancel string
 	}{"Deactivate " + u.Login + "?", "The user can no longer sign in; their tokens are revoked and their group memberships and permissions are removed. They can be reactivated later.",
 		Prefix + "/users/" + u.ID + "/deactivate", "Deactivate", Prefix + "/users/" + u.ID})
-}
-
-func deactivateUser(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	if _, err := store.DeactivateUser(r.ctx(), r.con.store, r.caller, store.ByID(u.ID), false); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "deactivated")
-}
-
-// reactivateUser reactivates a local user with a new password, as
-// SonarQube's users/create does for a deactivated login.
-func reactivateUser(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	password := r.FormValue("password")
-	if _, err := store.CreateUser(r.ctx(), r.con.store, r.caller, r.con.auth.Policy, store.NewUserRequest{
-		Login: u.Login, Name: u.Name, Email: u.Email, Local: true, Password: &password}); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "reactivated")
-}
-
-func unlockUser(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	if err := r.con.auth.Unlock(r.ctx(), r.caller, u.Login); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "unlocked")
 }
 
 // expiry reads an optional YYYY-MM-DD expiry date: the token expires at the
@@ -291,17 +231,6 @@ func createToken(r *request) error {
 	return r.render(http.StatusOK, "user", u.Login, "users", v)
 }
 
-func revokeToken(r *request) error {
-	u, err := r.target()
-	if err != nil {
-		return r.fail(err)
-	}
-	if _, err := store.RevokeToken(r.ctx(), r.con.store, r.caller, u.Login, r.FormValue("name")); err != nil {
-		return r.fail(err)
-	}
-	return r.done("/users/"+u.ID, "revoked")
-}
-
 // accountPage is a user's own page: details, groups, tokens, password.
 func accountPage(r *request) error {
 	v, err := r.loadUser(r.caller.ID)
@@ -330,3 +259,49 @@ func revokeOwnToken(r *request) error {
 	}
 	return r.done("/account", "revoked")
 }
+
+// onUser is a form that changes the user of the URL with change, then
+// shows the user's page with notice.
+func onUser(notice string, change func(r *request, u store.User) error) handler {
+	return func(r *request) error {
+		u, err := r.target()
+		if err == nil {
+			err = change(r, u)
+		}
+		if err != nil {
+			return r.fail(err)
+		}
+		return r.done("/users/"+u.ID, notice)
+	}
+}
+
+// The forms of a user's page.
+var (
+	editUser = onUser("saved", func(r *request, u store.User) error {
+		name, email := r.form("name"), r.form("email")
+		_, err := store.UpdateUser(r.ctx(), r.con.store, r.caller, store.ByID(u.ID), store.UserUpdate{Name: &name, Email: &email})
+		return err
+	})
+	resetPassword = onUser("password", func(r *request, u store.User) error {
+		return store.SetPassword(r.ctx(), r.con.store, r.caller, r.con.auth.Policy, u.Login, nil, r.FormValue("password"))
+	})
+	deactivateUser = onUser("deactivated", func(r *request, u store.User) error {
+		_, err := store.DeactivateUser(r.ctx(), r.con.store, r.caller, store.ByID(u.ID), false)
+		return err
+	})
+	// reactivateUser reactivates a local user with a new password, as
+	// SonarQube's users/create does for a deactivated login.
+	reactivateUser = onUser("reactivated", func(r *request, u store.User) error {
+		password := r.FormValue("password")
+		_, err := store.CreateUser(r.ctx(), r.con.store, r.caller, r.con.auth.Policy, store.NewUserRequest{
+			Login: u.Login, Name: u.Name, Email: u.Email, Local: true, Password: &password})
+		return err
+	})
+	unlockUser = onUser("unlocked", func(r *request, u store.User) error {
+		return r.con.auth.Unlock(r.ctx(), r.caller, u.Login)
+	})
+	revokeToken = onUser("revoked", func(r *request, u store.User) error {
+		_, err := store.RevokeToken(r.ctx(), r.con.store, r.caller, u.Login, r.FormValue("name"))
+		return err
+	})
+)
