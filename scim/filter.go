@@ -9,6 +9,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
+	"github.com/scimgate/scimgate/store"
 )
 
 // maxFilterLen bounds the filters we parse.
@@ -263,28 +264,37 @@ func hint(expr filter.Expression) (indexHint, bool) {
 	return indexHint{}, false
 }
 
-// loginPrefix finds a userName sw "prefix" that the whole expression implies:
-// every match of the filter is among the users of that login prefix.
-func loginPrefix(expr filter.Expression) (string, bool) {
+// prefixIndexes are the attributes whose sw an ordered index answers, by
+// endpoint, with that index.
+var prefixIndexes = map[string]map[string]store.Index{
+	"Users":  {"username": store.IndexUserLogin, "displayname": store.IndexUserName, "externalid": store.IndexUserExternalID},
+	"Groups": {"displayname": store.IndexGroupName},
+}
+
+// prefixHint finds an `attr sw "prefix"` that the whole expression implies,
+// on an attribute an index of endpoint orders: every match of the filter
+// is among the resources of that prefix.
+func prefixHint(endpoint string, expr filter.Expression) (attr, prefix string, ok bool) {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if e.Operator != filter.AND {
-			return "", false
+			return "", "", false
 		}
-		if p, ok := loginPrefix(e.Left); ok {
-			return p, true
+		if attr, prefix, ok := prefixHint(endpoint, e.Left); ok {
+			return attr, prefix, true
 		}
-		return loginPrefix(e.Right)
+		return prefixHint(endpoint, e.Right)
 	case *filter.AttributeExpression:
 		p := e.AttributePath
 		s, ok := e.CompareValue.(string)
-		if e.Operator != filter.SW || !ok || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, "userName") ||
-			p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
-			return "", false
+		attr := strings.ToLower(p.AttributeName)
+		if _, indexed := prefixIndexes[endpoint][attr]; e.Operator != filter.SW || !ok || p.SubAttribute != nil || !indexed ||
+			p.URI() != "" && !strings.EqualFold(p.URI(), map[string]string{"Users": userURN, "Groups": groupURN}[endpoint]) {
+			return "", "", false
 		}
-		return unescape(s), true
+		return attr, unescape(s), true
 	}
-	return "", false
+	return "", "", false
 }
 
 // mentions reports whether expr refers to any of the attributes named.

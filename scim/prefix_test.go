@@ -54,3 +54,64 @@ func TestUserNamePrefix(t *testing.T) {
 		t.Error("or of prefixes matched bob.jo")
 	}
 }
+
+// displayName and externalId sw are answered from their indexes too, on
+// Users and (displayName) on Groups: the same results as a full scan, in
+// every order a list may ask for.
+func TestPrefixFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, u := range []struct{ userName, displayName, ext string }{
+		{"u1", "Ada Lovelace", "EMP-10"}, {"u2", "ada byron", "emp-11"}, {"u3", "Grace Hopper", "EMP-1"},
+		{"u4", "Adam Smith", ""}, {"u5", "", "EMP-2"},
+	} {
+		body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": u.userName, "active": true}
+		if u.displayName != "" {
+			body["displayName"] = u.displayName
+		}
+		if u.ext != "" {
+			body["externalId"] = u.ext
+		}
+		if res := e.do("POST", "/Users", body); res.status != 201 {
+			t.Fatalf("create %s: %d %s", u.userName, res.status, res.raw)
+		}
+	}
+	for _, g := range []string{"Platform", "platform-ops", "QA"} {
+		if res := e.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": g}); res.status != 201 {
+			t.Fatalf("create group %s: %d %s", g, res.status, res.raw)
+		}
+	}
+	list := func(endpoint, query, attr string) string {
+		t.Helper()
+		res := e.do("GET", "/"+endpoint+"?"+query, nil)
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", query, res.status, res.raw)
+		}
+		var out []string
+		items, _ := res.body["Resources"].([]any)
+		for _, r := range items {
+			out = append(out, fmt.Sprint(r.(map[string]any)[attr]))
+		}
+		return fmt.Sprint(res.body["totalResults"], out)
+	}
+	for _, tc := range []struct{ endpoint, filter, extra, want string }{
+		{"Users", `displayName sw "ada"`, "", "3 [u1 u2 u4]"},
+		{"Users", `displayName sw "ADA "`, "", "2 [u1 u2]"},
+		{"Users", `displayName sw "ada"`, "&sortBy=displayName", "3 [u2 u1 u4]"},
+		{"Users", `displayName sw "ada"`, "&sortBy=userName&sortOrder=descending", "3 [u4 u2 u1]"},
+		{"Users", `displayName sw "u"`, "", "0 []"}, // u5 has no displayName: its stored name (its userName) is no match
+		{"Users", `externalId sw "EMP-1"`, "", "2 [u1 u3]"},
+		{"Users", `externalId sw "emp"`, "", "1 [u2]"}, // externalId is case-exact
+		{"Users", `externalId sw "EMP" and displayName sw "grace"`, "", "1 [u3]"},
+		{"Users", `externalId sw "EMP-"`, "&startIndex=2&count=1", "3 [u3]"},
+		{"Groups", `displayName sw "plat"`, "", "2 [Platform platform-ops]"},
+		{"Groups", `displayName sw "PLATFORM-"`, "&sortBy=displayName", "1 [platform-ops]"},
+	} {
+		attr := map[string]string{"Users": "userName", "Groups": "displayName"}[tc.endpoint]
+		got := list(tc.endpoint, "filter="+urlQuery(tc.filter)+tc.extra, attr)
+		scan := list(tc.endpoint, "filter="+urlQuery("("+tc.filter+`) or id eq "none"`)+tc.extra, attr)
+		if got != scan || got != tc.want {
+			t.Errorf("%s %s%s: indexed %s, full scan %s, want %s", tc.endpoint, tc.filter, tc.extra, got, scan, tc.want)
+		}
+	}
+}

@@ -302,10 +302,11 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			case streamed && p.sort.by == "displayname":
 				src = tx.UsersByName()
 			}
-			// userName sw "x" reads the login index's range, not every user;
-			// the filter is still evaluated on each candidate.
-			if prefix, ok := loginPrefix(p.expr); ok && !(streamed && p.sort.by == "displayname") {
-				src = usersWithLoginPrefix(tx, prefix, streamed && p.sort.by == "")
+			// userName, displayName or externalId sw "x" reads its index's
+			// range, not every user; the filter is still evaluated on each
+			// candidate.
+			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
+				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.User)
 			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
@@ -322,6 +323,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			src := tx.Groups("")
 			if streamed && p.sort.by == "displayname" {
 				src = tx.GroupsByName()
+			}
+			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
+				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.Group)
 			}
 			err := h.eachGroup(tx, p.expr, src, func(g store.Group) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) {
@@ -386,18 +390,18 @@ func indexed(endpoint, attr string) bool {
 	return false
 }
 
-// usersWithLoginPrefix yields the users whose userName starts with prefix
-// (case-insensitively): in login order, or with byID in creation order, the
-// order of an unsorted list.
-func usersWithLoginPrefix(tx store.Tx, prefix string, byID bool) iter.Seq2[store.User, error] {
-	return func(yield func(store.User, error) bool) {
-		ids := slices.Collect(tx.UserIDsByLoginPrefix(prefix))
+// byPrefix yields the resources whose attribute of index starts with
+// prefix: in the index's order, or with byID in creation order, the order
+// of an unsorted list.
+func byPrefix[T any](tx store.Tx, index store.Index, prefix string, byID bool, get func(string) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		ids := slices.Collect(tx.IDsByPrefix(index, prefix))
 		if byID {
 			slices.Sort(ids)
 		}
 		for _, id := range ids {
-			u, err := tx.User(id)
-			if !yield(u, err) || err != nil {
+			v, err := get(id)
+			if !yield(v, err) || err != nil {
 				return
 			}
 		}

@@ -116,6 +116,22 @@ func GroupSubject(id string) Subject { return Subject{'g', id} }
 // IsUser reports whether s is a user (else a group).
 func (s Subject) IsUser() bool { return s.Kind == 'u' }
 
+// Index names an ordered index that answers prefixes (Tx.IDsByPrefix).
+type Index int
+
+const (
+	// IndexUserLogin: users by lower-cased login; the prefix is lower-cased.
+	IndexUserLogin Index = iota
+	// IndexUserName: users by lower-cased display name, then id; the
+	// prefix is lower-cased.
+	IndexUserName
+	// IndexUserExternalID: users with an externalId, by externalId (exact:
+	// it is case-sensitive), then id.
+	IndexUserExternalID
+	// IndexGroupName: groups by lower-cased name; the prefix is lower-cased.
+	IndexGroupName
+)
+
 // Store is the persistence contract. Every change runs inside Update as one
 // atomic transaction; reads run inside View and see one consistent snapshot.
 // Update may call fn more than once (a backend may batch writers and retry a
@@ -151,10 +167,10 @@ type Tx interface {
 	Users(after string) iter.Seq2[User, error]
 	// UsersByLogin yields users in lower-cased login order.
 	UsersByLogin() iter.Seq2[User, error]
-	// UserIDsByLoginPrefix yields, in lower-cased login order, the ids of
-	// the users whose lower-cased login starts with the lower-cased prefix,
-	// reading the login index only.
-	UserIDsByLoginPrefix(prefix string) iter.Seq[string]
+	// IDsByPrefix yields, in index's order, the ids of the users (or
+	// groups) whose indexed attribute starts with prefix, reading that index
+	// only (see Index).
+	IDsByPrefix(index Index, prefix string) iter.Seq[string]
 	// UsersByName yields users in lower-cased display name order, users of
 	// the same name in id order.
 	UsersByName() iter.Seq2[User, error]

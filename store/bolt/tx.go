@@ -251,11 +251,22 @@ func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
 	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser)
 }
 
-func (t *tx) UserIDsByLoginPrefix(prefix string) iter.Seq[string] {
+func (t *tx) IDsByPrefix(index store.Index, prefix string) iter.Seq[string] {
+	// The login and group name indexes map a key to an id; the others hold
+	// key 0 id with no value.
+	b, valued := map[store.Index]bucket{store.IndexUserLogin: bUserLogin, store.IndexUserName: bUserName,
+		store.IndexUserExternalID: bUserExt, store.IndexGroupName: bGroupName}[index], index == store.IndexUserLogin || index == store.IndexGroupName
+	if index != store.IndexUserExternalID {
+		prefix = store.FoldLogin(prefix)
+	}
 	return func(yield func(string) bool) {
-		p := []byte(store.FoldLogin(prefix))
-		c := t.b(bUserLogin).Cursor()
-		for k, id := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, id = c.Next() {
+		p := []byte(prefix)
+		c := t.b(b).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			id := v
+			if !valued {
+				id = k[bytes.LastIndexByte(k, 0)+1:]
+			}
 			if !yield(string(id)) {
 				return
 			}

@@ -380,13 +380,22 @@ func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
 	return cursor(t, scanUser, `SELECT `+userCols+` FROM users ORDER BY login_fold`)
 }
 
-func (t *tx) UserIDsByLoginPrefix(prefix string) iter.Seq[string] {
-	p := store.FoldLogin(prefix)
-	// The upper bound keeps the scan on the index: every string with the
-	// prefix sorts at or after it and before the prefix followed by the
-	// largest code point.
-	return ids(cursor(t, scanString, `SELECT id FROM users WHERE login_fold >= $1 AND login_fold < $2 ORDER BY login_fold`,
-		p, p+"\U0010FFFF"))
+// prefixQueries are the IDsByPrefix queries, by index: $1 the prefix, $2
+// the prefix followed by the largest code point, so that the range stays
+// on the index (every string with the prefix sorts at or after it, and
+// before that bound).
+var prefixQueries = map[store.Index]string{
+	store.IndexUserLogin:      `SELECT id FROM users WHERE login_fold >= $1 AND login_fold < $2 ORDER BY login_fold`,
+	store.IndexUserName:       `SELECT id FROM users WHERE name_fold >= $1 AND name_fold < $2 ORDER BY name_fold, id`,
+	store.IndexUserExternalID: `SELECT id FROM users WHERE external_id >= $1 AND external_id < $2 AND external_id <> '' ORDER BY external_id, id`,
+	store.IndexGroupName:      `SELECT id FROM groups WHERE name_fold >= $1 AND name_fold < $2 ORDER BY name_fold`,
+}
+
+func (t *tx) IDsByPrefix(index store.Index, prefix string) iter.Seq[string] {
+	if index != store.IndexUserExternalID {
+		prefix = store.FoldLogin(prefix)
+	}
+	return ids(cursor(t, scanString, prefixQueries[index], prefix, prefix+"\U0010FFFF"))
 }
 
 func (t *tx) UsersByName() iter.Seq2[store.User, error] {

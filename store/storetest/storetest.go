@@ -29,7 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LoginRename", testLoginRename},
 		{"ExternalIDIndex", testExternalIDIndex},
 		{"UsersOrder", testUsersOrder},
-		{"LoginPrefix", testLoginPrefix},
+		{"PrefixIndexes", testPrefixIndexes},
 		{"GroupsAndMembers", testGroupsAndMembers},
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"Permissions", testPermissions},
@@ -192,17 +192,36 @@ func testExternalIDIndex(t *testing.T, s store.Store) {
 	})
 }
 
-// testLoginPrefix: the login index answers prefixes case-insensitively, in
-// login order, and a renamed user moves in it.
-func testLoginPrefix(t *testing.T, s store.Store) {
+// testPrefixIndexes: each ordered index answers prefixes (folded where it
+// folds, exact for externalIds) in its order, and a changed record moves in
+// it.
+func testPrefixIndexes(t *testing.T, s store.Store) {
 	ids := map[string]string{}
-	for _, l := range []string{"alice", "Alan", "bob", "al", "ALX"} {
-		ids[l] = MkUser(t, s, l).ID
+	for _, u := range []struct{ login, name, ext string }{
+		{"alice", "Alice Liddell", "E-100"}, {"Alan", "alan turing", "e-100"}, {"bob", "Bob", ""},
+		{"al", "Al", "E-1"}, {"ALX", "Alice Liddell", "E-2"},
+	} {
+		Update(t, s, func(tx store.Tx) error {
+			created, err := store.NewUser(tx, store.User{Login: u.login, Name: u.name, ExternalID: u.ext, Active: true})
+			ids[u.login] = created.ID
+			return err
+		})
 	}
-	prefix := func(p string) string {
+	for _, g := range []string{"Devs", "dev-ops", "QA"} {
+		Update(t, s, func(tx store.Tx) error { _, err := store.NewGroup(tx, store.Group{Name: g}); return err })
+	}
+	prefix := func(index store.Index, p string) string {
 		var got []string
 		View(t, s, func(tx store.Tx) error {
-			for id := range tx.UserIDsByLoginPrefix(p) {
+			for id := range tx.IDsByPrefix(index, p) {
+				if index == store.IndexGroupName {
+					g, err := tx.Group(id)
+					if err != nil {
+						return err
+					}
+					got = append(got, g.Name)
+					continue
+				}
 				u, err := tx.User(id)
 				if err != nil {
 					return err
@@ -213,9 +232,27 @@ func testLoginPrefix(t *testing.T, s store.Store) {
 		})
 		return strings.Join(got, " ")
 	}
-	for p, want := range map[string]string{"AL": "al Alan alice ALX", "ali": "alice", "b": "bob", "z": "", "": "al Alan alice ALX bob"} {
-		if got := prefix(p); got != want {
-			t.Errorf("prefix %q: %q, want %q", p, got, want)
+	// Users of one name come in id (creation) order: alice before ALX.
+	for _, tc := range []struct {
+		index  store.Index
+		prefix string
+		want   string
+	}{
+		{store.IndexUserLogin, "AL", "al Alan alice ALX"},
+		{store.IndexUserLogin, "ali", "alice"},
+		{store.IndexUserLogin, "z", ""},
+		{store.IndexUserLogin, "", "al Alan alice ALX bob"},
+		{store.IndexUserName, "ALI", "alice ALX"},
+		{store.IndexUserName, "al", "al Alan alice ALX"},
+		{store.IndexUserName, "b", "bob"},
+		{store.IndexUserExternalID, "E-1", "al alice"},
+		{store.IndexUserExternalID, "e-", "Alan"},
+		{store.IndexUserExternalID, "", "al alice ALX Alan"},
+		{store.IndexGroupName, "DEV", "dev-ops Devs"},
+		{store.IndexGroupName, "q", "QA"},
+	} {
+		if got := prefix(tc.index, tc.prefix); got != tc.want {
+			t.Errorf("index %d, prefix %q: %q, want %q", tc.index, tc.prefix, got, tc.want)
 		}
 	}
 	Update(t, s, func(tx store.Tx) error {
@@ -223,14 +260,20 @@ func testLoginPrefix(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		u.Login = "alberto"
+		u.Login, u.Name, u.ExternalID = "alberto", "Zed", "X-9"
 		return tx.PutUser(u)
 	})
-	if got := prefix("alb"); got != "alberto" {
-		t.Errorf("after a rename: %q", got)
-	}
-	if got := prefix("bo"); got != "" {
-		t.Errorf("the old login is still indexed: %q", got)
+	for _, tc := range []struct {
+		index        store.Index
+		prefix, want string
+	}{
+		{store.IndexUserLogin, "alb", "alberto"}, {store.IndexUserLogin, "bo", ""},
+		{store.IndexUserName, "z", "alberto"}, {store.IndexUserName, "bob", ""},
+		{store.IndexUserExternalID, "X-", "alberto"},
+	} {
+		if got := prefix(tc.index, tc.prefix); got != tc.want {
+			t.Errorf("after a change, index %d, prefix %q: %q, want %q", tc.index, tc.prefix, got, tc.want)
+		}
 	}
 }
 
