@@ -13,7 +13,7 @@ import (
 // BenchmarkGroupUsers: a page of a group's members (v1
 // api/user_groups/users, v2 users?groupId=) costs the group's size, not
 // the store's: compare 1k and 100k users with the same 50-member group.
-func BenchmarkGroupUsers(b *testing.B) {
+func BenchmarkUserPages(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
 		e := newEnv(b)
 		ids := storetest.Seed(b, e.store, n)
@@ -34,6 +34,11 @@ func BenchmarkGroupUsers(b *testing.B) {
 		for name, target := range map[string]string{
 			"v1": "/api/user_groups/users?name=team&ps=50",
 			"v2": "/api/v2/users-management/users?groupId=" + gid + "&pageSize=50",
+			// A page of api/permissions/users reads the holders and the page,
+			// not every user; with a q matching everyone it must scan, as
+			// every query did before: the baseline, in the same run.
+			"PermissionUsers":     "/api/permissions/users?ps=50&p=3",
+			"PermissionUsersScan": "/api/permissions/users?ps=50&p=3&q=user",
 		} {
 			b.Run(fmt.Sprintf("%s/users=%d", name, n), func(b *testing.B) {
 				for b.Loop() {

@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,6 +60,14 @@ func (t target) names(keys []store.PermKey) []string {
 		}
 	}
 	return out
+}
+
+// key is the stored key of permission perm on the target.
+func (t target) key(perm string) store.PermKey {
+	if t.project == nil {
+		return store.Global(perm)
+	}
+	return store.OnProject(t.project.ID, perm)
 }
 
 func (t target) order() []string {
@@ -150,6 +159,12 @@ func holdersFirst[T any](with, without []T, p, ps int) ([]T, paging) {
 	return page, w.paging(p)
 }
 
+// permissionUsers lists the active users with their permissions on the
+// target, holders first, each part in login order. The holders come from
+// the permission holders index; the others, when listed (no permission
+// filter), are read in login order only as far as the page, and counted
+// from the active-user count, so the cost follows the page and the
+// holders, not the users, unless q asks to search them all.
 func permissionUsers(cl *call) error {
 	type entry struct {
 		Login       string   `json:"login"`
@@ -159,35 +174,80 @@ func permissionUsers(cl *call) error {
 		Avatar      string   `json:"avatar,omitempty"`
 		Managed     bool     `json:"managed"`
 	}
-	var with, without []entry
-	var p, ps int
+	page := []entry{}
+	var p int
+	var w *window
 	err := cl.view(func(tx store.Tx) error {
 		t, pg, size, perm, q, err := permissionQuery(cl, tx)
 		if err != nil {
 			return err
 		}
-		p, ps = pg, size
-		for u, err := range tx.UsersByLogin() {
+		p, w = pg, newWindow(pg, size)
+		matches := func(u store.User) bool {
+			return u.Active && (q == "" || strings.Contains(strings.ToLower(u.Login), q) ||
+				strings.Contains(strings.ToLower(u.Name), q) || strings.Contains(strings.ToLower(u.Email), q))
+		}
+		newEntry := func(u store.User, perms []string) entry {
+			return entry{u.Login, u.Name, u.Email, sortPerms(perms, t.order()), avatar(u.Email), u.Managed}
+		}
+		held := map[string]bool{}
+		for _, name := range t.order() {
+			if perm == "" || name == perm {
+				for s := range tx.Holders(t.key(name)) {
+					if s.IsUser() && s.ID != store.ProjectCreator {
+						held[s.ID] = true
+					}
+				}
+			}
+		}
+		var holders []store.User
+		activeHolders := 0
+		for id := range held {
+			u, err := tx.User(id)
 			if err != nil {
 				return err
 			}
-			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) &&
-				!strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q) {
-				continue
+			if u.Active {
+				activeHolders++
 			}
+			if matches(u) {
+				holders = append(holders, u)
+			}
+		}
+		slices.SortFunc(holders, func(a, b store.User) int { return strings.Compare(store.FoldLogin(a.Login), store.FoldLogin(b.Login)) })
+		for _, u := range holders {
 			keys, err := tx.Permissions(store.UserSubject(u.ID))
 			if err != nil {
 				return err
 			}
-			perms := t.names(keys)
-			if perm != "" && !contains(perms, perm) {
+			if w.take() {
+				page = append(page, newEntry(u, t.names(keys)))
+			}
+		}
+		if perm != "" {
+			return nil // only holders hold it
+		}
+		others := 0
+		if q == "" {
+			n, err := tx.CountActiveUsers()
+			if err != nil {
+				return err
+			}
+			others = n - activeHolders
+		}
+		for u, err := range tx.UsersByLogin() {
+			if err != nil {
+				return err
+			}
+			if held[u.ID] || !matches(u) {
 				continue
 			}
-			e := entry{u.Login, u.Name, u.Email, sortPerms(perms, t.order()), avatar(u.Email), u.Managed}
-			if len(perms) > 0 {
-				with = append(with, e)
-			} else {
-				without = append(without, e)
+			if w.take() {
+				page = append(page, newEntry(u, nil))
+			}
+			if q == "" && w.total >= w.offset+w.size {
+				w.total = len(holders) + others // the rest is counted, not read
+				break
 			}
 		}
 		return nil
@@ -195,8 +255,7 @@ func permissionUsers(cl *call) error {
 	if err != nil {
 		return err
 	}
-	users, pg := holdersFirst(with, without, p, ps)
-	return cl.json(map[string]any{"paging": pg, "users": users})
+	return cl.json(map[string]any{"paging": w.paging(p), "users": page})
 }
 
 func permissionGroups(cl *call) error {
