@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/storetest"
 )
 
-// BenchmarkGroupUsers: a page of a group's members (v1
+// BenchmarkUserPages: a page of a group's members (v1
 // api/user_groups/users, v2 users?groupId=) costs the group's size, not
 // the store's: compare 1k and 100k users with the same 50-member group.
 func BenchmarkUserPages(b *testing.B) {
@@ -52,5 +53,50 @@ func BenchmarkUserPages(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// projects/search for a user who is no administrator checks each project's
+// grants; its cost follows the projects, not the users.
+func BenchmarkProjectsSearchNonAdmin(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		e := newEnv(b)
+		ids := storetest.Seed(b, e.store, n)
+		admin := store.Caller{Admin: true}
+		if err := e.store.View(context.Background(), func(tx store.Tx) error {
+			var err error
+			admin.User, err = tx.UserByLogin("admin")
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			if _, err := store.CreateProjectAs(context.Background(), e.store, admin, store.NewProjectRequest{Key: fmt.Sprintf("p%03d", i), Name: "P", Private: i%2 == 0}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var user store.User
+		if err := e.store.View(context.Background(), func(tx store.Tx) error {
+			var err error
+			user, err = tx.User(ids[n/2])
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		tok, err := store.GenerateToken(context.Background(), e.store, store.Caller{User: user}, store.TokenRequest{Name: "t"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/api/projects/search?ps=50", nil)
+				req.Header.Set("Authorization", "Bearer "+tok.Secret)
+				rec := httptest.NewRecorder()
+				e.srv.Config.Handler.ServeHTTP(rec, req)
+				if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"total":100`) {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
 	}
 }
