@@ -3,8 +3,8 @@
 # the server on a shared machine) beside a bare Echo handler in the same
 # run: seeds N users straight into a fresh store, serves it, runs each
 # scenario of bench/wrk/scim.lua and prints req/s, the share of Echo's rate,
-# p50/p99 and non-2xx answers, and the machine's fsync rate (writes are
-# bounded by it). Installs wrk from the Debian package when it is missing.
+# p50/p99 and non-2xx answers, the server's memory beyond the mmap after
+# the reads, and the machine's fsync rate (writes are bounded by it). Installs wrk from the Debian package when it is missing.
 # Usage: bench/wrk.sh [N users] [seconds per scenario] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,7 @@ SCIMGATE_ADMIN_PASSWORD=$PASS "$OUT/load" -seed-db "$OUT/bench.db" -n "$N" -ids 
 SECS=$(dd if=/dev/zero of="$OUT/probe" bs=4k count=1000 oflag=dsync 2>&1 | sed -nE 's/.*copied, ([0-9.]+) s.*/\1/p')
 echo "fsync probe: $(awk -v s="$SECS" 'BEGIN { printf "%d", 1000 / s }') synchronous writes/s"
 SCIMGATE_DB=$OUT/bench.db SCIMGATE_ADDR=127.0.0.1:9180 "$OUT/scimgate" serve >"$OUT/server.log" 2>&1 &
+SERVER=$!
 "$OUT/load" -baseline-serve 127.0.0.1:9181 &
 for _ in $(seq 100); do curl -fsS http://127.0.0.1:9180/healthz >/dev/null 2>&1 && curl -fsS http://127.0.0.1:9181/ >/dev/null 2>&1 && break; sleep 0.1; done
 TOKEN=$(curl -fsS -u "admin:$PASS" -d name=wrk http://127.0.0.1:9180/api/user_tokens/generate | sed -E 's/.*"token":"([^"]+)".*/\1/')
@@ -48,6 +49,8 @@ measure "bare Echo" http://127.0.0.1:9181/
 measure "GET /Users/{id}" http://127.0.0.1:9180 get
 measure "GET userName eq" http://127.0.0.1:9180 username
 measure "GET externalId eq" http://127.0.0.1:9180 externalid
+# Memory beyond the store's mmap (anonymous pages) after the reads.
+echo "server RssAnon after the reads: $(awk '/^RssAnon/ {print $2, $3}' /proc/$SERVER/status) (store file $(du -h "$OUT/bench.db" | cut -f1))"
 measure "PATCH /Users/{id} active" http://127.0.0.1:9180 patch
 measure "POST /Users" http://127.0.0.1:9180 post
 measure "bare Echo (again)" http://127.0.0.1:9181/
