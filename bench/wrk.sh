@@ -43,6 +43,20 @@ measure() {
   [ -n "$ECHO" ] || ECHO=$rps
   printf '%-32s %9s req/s %4s%% of Echo  p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$((100 * rps / ECHO))" "$p50" "$p99" "${bad:-0}"
 }
+# writes NAME SCENARIO: measure, then say what bounded the writes: changes
+# and commits (fsyncs) from the server's metrics, so the mean batch size
+# and commits/s, and the server's CPU time per change (from /proc).
+metric() { curl -fsS http://127.0.0.1:9180/metrics | awk -v m="$1" '$1 == m {printf "%d", $2}'; }
+cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; } # clock ticks
+writes() {
+  local ch0 co0 t0 ch1 co1 t1
+  ch0=$(metric scimgate_store_changes_total); co0=$(metric scimgate_store_commits_total); t0=$(cpu)
+  measure "$1" http://127.0.0.1:9180 "$2"
+  ch1=$(metric scimgate_store_changes_total); co1=$(metric scimgate_store_commits_total); t1=$(cpu)
+  awk -v ch=$((ch1 - ch0)) -v co=$((co1 - co0)) -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$D" 'BEGIN {
+    printf "  %d changes in %d commits: %.1f a commit, %d commits/s; server CPU %.0f us a change (%.0f%% of 2 cores)\n",
+      ch, co, ch / (co ? co : 1), co / d, 1e6 * t / hz / (ch ? ch : 1), 100 * t / hz / d / 2 }'
+}
 ECHO=
 echo "wrk -t2 -c$C -d${D}s, $N users, $(nproc) cores shared by server and wrk"
 measure "bare Echo" http://127.0.0.1:9181/
@@ -51,6 +65,6 @@ measure "GET userName eq" http://127.0.0.1:9180 username
 measure "GET externalId eq" http://127.0.0.1:9180 externalid
 # Memory beyond the store's mmap (anonymous pages) after the reads.
 echo "server RssAnon after the reads: $(awk '/^RssAnon/ {print $2, $3}' /proc/$SERVER/status) (store file $(du -h "$OUT/bench.db" | cut -f1))"
-measure "PATCH /Users/{id} active" http://127.0.0.1:9180 patch
-measure "POST /Users" http://127.0.0.1:9180 post
+writes "PATCH /Users/{id} active" patch
+writes "POST /Users" post
 measure "bare Echo (again)" http://127.0.0.1:9181/

@@ -59,6 +59,13 @@ type WriteHealth interface {
 	WriteFailures() uint64
 }
 
+// WriteStats is implemented by backends that count their commits: changes
+// are committed Update calls, commits the transactions that carried them
+// (a backend that batches writers commits several changes at once).
+type WriteStats interface {
+	WriteStats() (changes, commits uint64)
+}
+
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = &Error{Code: ENotFound, Msg: "not found"}
 

@@ -67,10 +67,12 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 type storeCollector struct{ st store.Store }
 
 var (
-	usersDesc  = prometheus.NewDesc("scimgate_store_users", "Users in the store.", nil, nil)
-	groupsDesc = prometheus.NewDesc("scimgate_store_groups", "Groups in the store.", nil, nil)
-	failsDesc  = prometheus.NewDesc("scimgate_store_write_failures_total", "Changes that failed to reach storage (storage full or failing), answered 503.", nil, nil)
-	writeDesc  = prometheus.NewDesc("scimgate_store_writable", "1 while the store's writes succeed, 0 after a failed one until a write succeeds again.", nil, nil)
+	usersDesc   = prometheus.NewDesc("scimgate_store_users", "Users in the store.", nil, nil)
+	groupsDesc  = prometheus.NewDesc("scimgate_store_groups", "Groups in the store.", nil, nil)
+	failsDesc   = prometheus.NewDesc("scimgate_store_write_failures_total", "Changes that failed to reach storage (storage full or failing), answered 503.", nil, nil)
+	changesDesc = prometheus.NewDesc("scimgate_store_changes_total", "Committed changes (Update transactions' functions).", nil, nil)
+	commitsDesc = prometheus.NewDesc("scimgate_store_commits_total", "Committed store transactions (each an fsync); changes/commits is the mean batch size.", nil, nil)
+	writeDesc   = prometheus.NewDesc("scimgate_store_writable", "1 while the store's writes succeed, 0 after a failed one until a write succeeds again.", nil, nil)
 )
 
 func (s storeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -78,6 +80,8 @@ func (s storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- groupsDesc
 	ch <- failsDesc
 	ch <- writeDesc
+	ch <- changesDesc
+	ch <- commitsDesc
 }
 
 func (s storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -88,6 +92,11 @@ func (s storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(failsDesc, prometheus.CounterValue, float64(wh.WriteFailures()))
 		ch <- prometheus.MustNewConstMetric(writeDesc, prometheus.GaugeValue, writable)
+	}
+	if ws, ok := s.st.(store.WriteStats); ok {
+		changes, commits := ws.WriteStats()
+		ch <- prometheus.MustNewConstMetric(changesDesc, prometheus.CounterValue, float64(changes))
+		ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(commits))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

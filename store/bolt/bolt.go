@@ -64,6 +64,9 @@ type Store struct {
 	gen atomic.Uint64
 
 	writers   atomic.Int64 // Updates in progress, for adaptive batching
+	changes   atomic.Uint64
+	commits   atomic.Uint64
+	lastTx    atomic.Pointer[bolt.Tx] // the write transaction last seen, to count commits
 	failures  atomic.Uint64
 	lastWrite atomic.Pointer[error] // nil or the last storage failure
 }
@@ -267,6 +270,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	var fnErr error
 	run := func(btx *bolt.Tx) error {
+		if s.lastTx.Swap(btx) != btx { // the first fn of this transaction
+			btx.OnCommit(func() { s.commits.Add(1) })
+		}
 		fnErr = fn(&tx{tx: btx})
 		return fnErr
 	}
@@ -282,6 +288,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	s.writers.Add(-1)
 	switch {
 	case err == nil:
+		s.changes.Add(1)
 		s.gen.Add(1)
 		s.lastWrite.Store(nil)
 	case fnErr == nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen):
@@ -293,6 +300,10 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	return err
 }
+
+// WriteStats returns the committed changes and the transactions (fsyncs)
+// that carried them: their ratio is the mean batch size.
+func (s *Store) WriteStats() (changes, commits uint64) { return s.changes.Load(), s.commits.Load() }
 
 // WriteError is nil while commits succeed; after a failed commit it is that
 // failure, until a commit succeeds again.

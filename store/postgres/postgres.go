@@ -29,6 +29,7 @@ type Store struct {
 
 	writers  chan struct{} // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
+	changes  atomic.Uint64 // committed Updates, one transaction each
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
 }
 
@@ -197,6 +198,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.run(ctx, beginWrite, fn)
 		if err == nil {
+			s.changes.Add(1)
 			return nil
 		}
 		if retryable(err) && attempt < maxAttempts {
@@ -288,6 +290,12 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // that could not be reached leaves no lasting state here. Readiness follows
 // the database itself (/readyz reads it), and recovers when it answers.
 func (s *Store) WriteError() error { return nil }
+
+// WriteStats returns the committed changes; each is its own transaction.
+func (s *Store) WriteStats() (changes, commits uint64) {
+	n := s.changes.Load()
+	return n, n
+}
 
 // WriteFailures counts the changes that failed to reach the database.
 func (s *Store) WriteFailures() uint64 { return s.failures.Load() }
