@@ -51,8 +51,8 @@ func auditPage(r *request) error {
 			if !to.IsZero() && !e.Time.Before(to.AddDate(0, 0, 1)) {
 				continue
 			}
-			if !from.IsZero() && e.Time.Before(from) {
-				break // newest first: the rest is older still
+			if !from.IsZero() && e.Time.Before(from) || w.past() {
+				break // newest first: the rest is older still; or the page is full and a next one exists
 			}
 			if name != "" && !strings.Contains(strings.ToLower(e.Name), name) || v.API != "" && e.API != v.API ||
 				v.Action != "" && e.Action != v.Action || !w.take() {
@@ -65,7 +65,7 @@ func auditPage(r *request) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	v.Pager = w.pager(url.Values{"name": {v.Name}, "api": {v.API}, "action": {v.Action}, "from": {v.From}, "to": {v.To}})
+	v.Pager = w.pager(url.Values{"name": {v.Name}, "api": {v.API}, "action": {v.Action}, "from": {v.From}, "to": {v.To}}, -1)
 	return r.render(http.StatusOK, "audit", "Audit trail", "audit", v)
 }
 

@@ -269,9 +269,11 @@ func (r *request) pageNumber() int {
 // pageSize is how many rows a list page shows.
 const pageSize = 50
 
-// pager is what a list page needs to link its pages.
+// pager is what a list page needs to link its pages. Total is -1 when the
+// list stopped counting after the page (More: there is a next page).
 type pager struct {
 	Page, Total int
+	More        bool
 	Query       url.Values
 }
 
@@ -286,7 +288,18 @@ func (w *window) take() bool {
 	return w.n > (w.page-1)*pageSize && w.n <= w.page*pageSize
 }
 
-func (w *window) pager(q url.Values) pager { return pager{Page: w.page, Total: w.n, Query: q} }
+// past reports whether a row beyond the page has been counted: a list that
+// need not count them all may stop there.
+func (w *window) past() bool { return w.n > w.page*pageSize }
+
+// pager links the pages; a list that stopped once past the page gives the
+// total it knows otherwise (-1: unknown).
+func (w *window) pager(q url.Values, total int) pager {
+	if total < 0 && !w.past() {
+		total = w.n // it did not stop: it counted them all
+	}
+	return pager{Page: w.page, Total: total, More: w.past() || total > w.page*pageSize, Query: q}
+}
 
 var funcs = template.FuncMap{
 	"date": func(t any) string {
@@ -314,6 +327,7 @@ var funcs = template.FuncMap{
 		return "?" + q.Encode()
 	},
 	"pages": func(pg pager) int { return max(1, (pg.Total+pageSize-1)/pageSize) },
+	"sub":   func(a, b int) int { return a - b },
 	"add":   func(a, b int) int { return a + b },
 	// tokenArgs and permArgs bundle what the shared "tokens" and
 	// "permission-form" templates need.

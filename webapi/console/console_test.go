@@ -21,6 +21,7 @@ import (
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/auth"
 	"github.com/scimgate/scimgate/store/bolt/bolttest"
+	"github.com/scimgate/scimgate/store/storetest"
 	"github.com/scimgate/scimgate/webapi"
 	"github.com/scimgate/scimgate/webapi/console"
 )
@@ -532,5 +533,40 @@ func TestProjectsAuditProvisioning(t *testing.T) {
 	row = regexp.MustCompile(`(?s)<tr><td><a href="/console/users/[^"]+">admin</a></td><td>okta-scim</td>.*?</tr>`).FindString(body)
 	if cells := regexp.MustCompile(`<td>(\d+)</td>`).FindAllStringSubmatch(row, -1); len(cells) != 4 || cells[0][1] != "1" || cells[3][1] != "0" {
 		t.Fatalf("provisioning row of okta-scim: %q", row)
+	}
+}
+
+// Lists page by 50: the users list reads only its page and counts the users
+// from the store's count; the audit trail reads until a next page shows.
+func TestPaging(t *testing.T) {
+	e := newEnv(t, store.DefaultPolicy())
+	storetest.Seed(t, e.st, 120)
+	e.login("admin", adminPass)
+	for _, tc := range []struct {
+		path      string
+		rows      int
+		want      []string
+		notWanted []string
+	}{
+		{"/console/users", 50, []string{"Page 1 of 3 (121)", `rel="next"`}, []string{`rel="prev"`}},
+		{"/console/users?p=3", 21, []string{"Page 3 of 3 (121)", `rel="prev"`}, []string{`rel="next"`}},
+		{"/console/users?q=user1", 31, []string{"31 in all"}, []string{"Page "}},
+		{"/console/audit", 50, []string{"Page 1<", `rel="next"`}, nil},
+	} {
+		status, body := e.get(tc.path)
+		rows := strings.Count(main_(body), "<tr") - 1 // the header row
+		if status != 200 || rows != tc.rows {
+			t.Errorf("%s: %d, %d rows, want %d", tc.path, status, rows, tc.rows)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", tc.path, w)
+			}
+		}
+		for _, w := range tc.notWanted {
+			if strings.Contains(body, w) {
+				t.Errorf("%s has %q", tc.path, w)
+			}
+		}
 	}
 }

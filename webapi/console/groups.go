@@ -43,7 +43,7 @@ func groupsPage(r *request) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	v.Pager = w.pager(url.Values{"q": {v.Q}})
+	v.Pager = w.pager(url.Values{"q": {v.Q}}, -1)
 	return r.render(http.StatusOK, "groups", "Groups", "groups", v)
 }
 

@@ -33,7 +33,7 @@ func projectsPage(r *request) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	v.Pager = w.pager(url.Values{"q": {v.Q}})
+	v.Pager = w.pager(url.Values{"q": {v.Q}}, -1)
 	return r.render(http.StatusOK, "projects", "Projects", "projects", v)
 }
 

@@ -29,8 +29,19 @@ func usersPage(r *request) error {
 	v := usersView{Q: r.QueryParam("q"), Managed: r.QueryParam("managed"), Active: r.QueryParam("active"), Locked: r.QueryParam("locked") == "on"}
 	q := strings.ToLower(v.Q)
 	w := window{page: r.pageNumber()}
+	total := -1
+	filtered := q != "" || v.Managed != "" || v.Active != "" || v.Locked
 	err := r.con.store.View(r.ctx(), func(tx store.Tx) error {
+		if !filtered { // only the page is read; the users are counted
+			var err error
+			if total, err = tx.CountUsers(); err != nil {
+				return err
+			}
+		}
 		for u, err := range tx.UsersByLogin() {
+			if !filtered && w.past() {
+				break
+			}
 			if err != nil {
 				return err
 			}
@@ -52,7 +63,7 @@ func usersPage(r *request) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	v.Pager = w.pager(url.Values{"q": {v.Q}, "managed": {v.Managed}, "active": {v.Active}, "locked": {map[bool]string{true: "on"}[v.Locked]}})
+	v.Pager = w.pager(url.Values{"q": {v.Q}, "managed": {v.Managed}, "active": {v.Active}, "locked": {map[bool]string{true: "on"}[v.Locked]}}, total)
 	return r.render(http.StatusOK, "users", "Users", "users", v)
 }
 
