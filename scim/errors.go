@@ -39,7 +39,11 @@ func scimError(err error, log *slog.Logger) scimerrors.ScimError {
 	case store.EUnavailable:
 		return scimerrors.ScimError{Status: http.StatusServiceUnavailable, Detail: msg} // Retry-After: see the server
 	}
-	log.Error("scim: internal error", "err", err)
+	if errors.Is(err, context.Canceled) {
+		log.Debug("scim: the client went away", "err", err) // nobody reads the answer
+	} else {
+		log.Error("scim: internal error", "err", err)
+	}
 	return scimerrors.ScimError{Status: http.StatusInternalServerError, Detail: "Internal server error"}
 }
 

@@ -3,6 +3,7 @@ package scim_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -119,5 +120,63 @@ func BenchmarkGroupMemberPatch(b *testing.B) {
 				e.serve(b, "PATCH", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+op+`]}`, 204)
 			}
 		})
+	}
+}
+
+// GET /Groups/{id} streams its members: the same document as the rendered
+// path (an attribute list takes that one), the members in order.
+func TestGroupGetStreams(t *testing.T) {
+	e := newEnv(t)
+	ids := storetest.Seed(t, e.store, 300)
+	var gid string
+	if err := e.store.Update(context.Background(), func(tx store.Tx) error {
+		g, err := store.NewGroup(tx, store.Group{Name: `R&D <core>`, ExternalID: "okta-1", Managed: true})
+		gid = g.ID
+		if err != nil {
+			return err
+		}
+		return store.SetProvisionedMembers(tx, g.ID, ids[:250])
+	}); err != nil {
+		t.Fatal(err)
+	}
+	streamed := e.do("GET", "/Groups/"+gid, nil)
+	rendered := e.do("GET", "/Groups/"+gid+"?attributes=displayName,externalId,members,meta,schemas,id", nil)
+	if streamed.status != 200 || rendered.status != 200 || !reflect.DeepEqual(streamed.body, rendered.body) {
+		t.Fatalf("streamed %d %s\nrendered %d %s", streamed.status, streamed.raw, rendered.status, rendered.raw)
+	}
+	members, _ := streamed.body["members"].([]any)
+	if len(members) != 250 || members[0].(map[string]any)["value"] != ids[0] || members[249].(map[string]any)["value"] != ids[249] {
+		t.Fatalf("%d members, first %v", len(members), members[0])
+	}
+	if ct := streamed.header.Get("Content-Type"); ct != "application/scim+json" || streamed.header.Get("ETag") == "" {
+		t.Fatalf("headers: %v", streamed.header)
+	}
+}
+
+// BenchmarkGroupGet: a GET of a group with its members, streamed (default)
+// and rendered as one document (an attribute list), in one run.
+func BenchmarkGroupGet(b *testing.B) {
+	for _, n := range []int{1000, 20000} {
+		e := newEnv(b)
+		ids := storetest.Seed(b, e.store, n)
+		var gid string
+		if err := e.store.Update(context.Background(), func(tx store.Tx) error {
+			g, err := store.NewGroup(tx, store.Group{Name: "big", Managed: true})
+			gid = g.ID
+			if err != nil {
+				return err
+			}
+			return store.SetProvisionedMembers(tx, g.ID, ids)
+		}); err != nil {
+			b.Fatal(err)
+		}
+		for name, query := range map[string]string{"streamed": "", "rendered": "?attributes=displayName,members,meta"} {
+			b.Run(fmt.Sprintf("%s/members=%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					e.serve(b, "GET", "/Groups/"+gid+query, "", 200)
+				}
+			})
+		}
 	}
 }

@@ -235,11 +235,8 @@ func TestLastConnection(t *testing.T) {
 	if st, _ := e.do("GET", "api/users/current", "", "Bearer "+e.aliceToken); st != 200 {
 		t.Fatal(st)
 	}
-	var last *time.Time
-	for i := 0; i < 200 && last == nil; i++ {
-		time.Sleep(10 * time.Millisecond)
-		last = e.user("alice").LastConnection
-	}
+	e.flush()
+	last := e.user("alice").LastConnection
 	if last == nil {
 		t.Fatal("last connection not recorded")
 	}
@@ -247,7 +244,7 @@ func TestLastConnection(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		e.do("GET", "api/users/current", "", "Bearer "+e.aliceToken)
 	}
-	time.Sleep(50 * time.Millisecond)
+	e.flush()
 	if e.store.Generation() != gen {
 		t.Error("the last connection was written again within the hour")
 	}

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,21 @@ type env struct {
 	managedID  string
 	auth       *auth.Authenticator
 	realClock  func() time.Time // store.Now before the test changed it
+
+	mu      sync.Mutex
+	pending []func() // last-connection writes, queued (see flush)
+}
+
+// flush runs the last-connection writes the requests so far queued: they
+// run only here, so no answer depends on whether one landed first.
+func (e *env) flush() {
+	e.mu.Lock()
+	writes := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, w := range writes {
+		w()
+	}
 }
 
 func newEnv(t testing.TB) *env {
@@ -93,7 +109,12 @@ func newEnv(t testing.TB) *env {
 	}
 	ec := echo.New()
 	e.auth = auth.New(st, store.DefaultPolicy(), auth.NewLockout(5, 10*time.Minute))
-	t.Cleanup(e.auth.Wait) // background writes end before the store closes
+	e.auth.Background = func(write func()) {
+		e.mu.Lock()
+		e.pending = append(e.pending, write)
+		e.mu.Unlock()
+	}
+	t.Cleanup(func() { e.flush(); e.auth.Wait() }) // background writes end before the store closes
 	ec.IPExtractor = echo.ExtractIPDirect()
 	webapi.New(st, e.auth, nil).Register(ec)
 	v2.New(st, e.auth, nil).Register(ec)
@@ -300,7 +321,8 @@ func (e *env) clock(now func() time.Time) {
 	if e.realClock == nil {
 		e.realClock = store.Now
 		e.t.Cleanup(func() {
-			e.auth.Wait() // background writes read the clock too
+			e.flush() // background writes read the clock too
+			e.auth.Wait()
 			store.Now = e.realClock
 		})
 	}

@@ -28,6 +28,10 @@ type Authenticator struct {
 	// OnError, when set, hears of background writes that failed (the last
 	// connection times).
 	OnError func(error)
+	// Background runs those writes; nil: each in a goroutine of its own, so
+	// no request waits for one. Tests may queue them instead, so that an
+	// answer never depends on whether the write landed first.
+	Background func(write func())
 
 	tokens tokenCache
 	seen   connections
@@ -246,7 +250,7 @@ func (a *Authenticator) connected(u store.User, hash string, tokenLast *time.Tim
 		return
 	}
 	a.wg.Add(1)
-	go func() {
+	write := func() {
 		defer a.wg.Done()
 		err := a.Store.Update(context.Background(), func(tx store.Tx) error {
 			if user {
@@ -275,7 +279,12 @@ func (a *Authenticator) connected(u store.User, hash string, tokenLast *time.Tim
 		if err != nil && a.OnError != nil {
 			a.OnError(err)
 		}
-	}()
+	}
+	if a.Background != nil {
+		a.Background(write)
+	} else {
+		go write()
+	}
 }
 
 // check resolves the user in one read transaction, then applies the trusted
