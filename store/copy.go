@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 )
 
@@ -90,32 +91,14 @@ func (w *batchWriter) flush() error {
 // copyRecords counts every record of src into n and, unless w is nil,
 // queues its copy on w.
 func copyRecords(src Tx, w *batchWriter, n *CopyCounts) error {
-	for o, err := range src.Organizations() {
-		if err != nil {
-			return err
-		}
-		n.Organizations++
-		if err := w.put(func(tx Tx) error { return tx.PutOrganization(o) }); err != nil {
-			return err
-		}
+	if err := copyEach(src.Organizations(), w, &n.Organizations, Tx.PutOrganization); err != nil {
+		return err
 	}
-	for p, err := range src.Projects() {
-		if err != nil {
-			return err
-		}
-		n.Projects++
-		if err := w.put(func(tx Tx) error { return tx.PutProject(p) }); err != nil {
-			return err
-		}
+	if err := copyEach(src.Projects(), w, &n.Projects, Tx.PutProject); err != nil {
+		return err
 	}
-	for t, err := range src.Templates() {
-		if err != nil {
-			return err
-		}
-		n.Templates++
-		if err := w.put(func(tx Tx) error { return tx.PutTemplate(t) }); err != nil {
-			return err
-		}
+	if err := copyEach(src.Templates(), w, &n.Templates, Tx.PutTemplate); err != nil {
+		return err
 	}
 	subjects := []Subject{GroupSubject(AnyoneGroup)}
 	for g, err := range src.Groups("") {
@@ -193,6 +176,20 @@ func copyRecords(src Tx, w *batchWriter, n *CopyCounts) error {
 	slices.Reverse(trail)
 	for _, e := range trail {
 		if err := w.put(func(tx Tx) error { return tx.AppendAudit(&e) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyEach counts every record of seq into n and queues put of it on w.
+func copyEach[T any](seq iter.Seq2[T, error], w *batchWriter, n *int, put func(Tx, T) error) error {
+	for v, err := range seq {
+		if err != nil {
+			return err
+		}
+		*n++
+		if err := w.put(func(tx Tx) error { return put(tx, v) }); err != nil {
 			return err
 		}
 	}

@@ -241,6 +241,20 @@ func scanCount(r pgx.Row) (int, error) {
 
 func (t *tx) count(sql string, args ...any) (int, error) { return one(t, scanCount, sql, args...) }
 
+// unique refuses, with msg, a unique key that another record holds: query
+// selects the holder's id by the key ($1, and more args from $2 on); id is
+// the record being written.
+func (t *tx) unique(query, key, id, msg string, more ...any) error {
+	owner, err := one(t, scanString, query, append([]any{key}, more...)...)
+	switch {
+	case err == nil && owner != id:
+		return store.Errorf(store.EConflict, "%s", msg)
+	case err != nil && !store.IsNotFound(err):
+		return err
+	}
+	return nil
+}
+
 // utc reads a time as the store keeps them: UTC, zero as time.Time{}.
 func utc(v time.Time) time.Time {
 	if v.IsZero() {
@@ -451,11 +465,7 @@ func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
 
 func (t *tx) PutGroup(g store.Group) error {
 	fold := store.FoldLogin(g.Name)
-	owner, err := one(t, scanString, `SELECT id FROM groups WHERE name_fold = $1`, fold)
-	if err == nil && owner != g.ID {
-		return store.Errorf(store.EConflict, "Group '%s' already exists", g.Name)
-	}
-	if err != nil && !store.IsNotFound(err) {
+	if err := t.unique(`SELECT id FROM groups WHERE name_fold = $1`, fold, g.ID, fmt.Sprintf("Group '%s' already exists", g.Name)); err != nil {
 		return err
 	}
 	delete(t.memo.groups, g.ID)
@@ -589,11 +599,8 @@ func scanToken(r pgx.Row) (store.Token, error) {
 }
 
 func (t *tx) PutToken(k store.Token) error {
-	h, err := one(t, scanString, `SELECT hash FROM tokens WHERE user_id = $1 AND name = $2`, k.UserID, k.Name)
-	if err == nil && h != k.Hash {
-		return store.Errorf(store.EConflict, "A token named '%s' already exists for this user", k.Name)
-	}
-	if err != nil && !store.IsNotFound(err) {
+	if err := t.unique(`SELECT hash FROM tokens WHERE user_id = $2 AND name = $1`, k.Name, k.Hash,
+		fmt.Sprintf("A token named '%s' already exists for this user", k.Name), k.UserID); err != nil {
 		return err
 	}
 	return t.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
@@ -639,11 +646,7 @@ func (t *tx) ProjectByKey(key string) (store.Project, error) {
 
 func (t *tx) PutProject(p store.Project) error {
 	fold := store.FoldLogin(p.Key)
-	owner, err := one(t, scanString, `SELECT id FROM projects WHERE key_fold = $1`, fold)
-	if err == nil && owner != p.ID {
-		return store.Errorf(store.EConflict, "Project key '%s' is already used", p.Key)
-	}
-	if err != nil && !store.IsNotFound(err) {
+	if err := t.unique(`SELECT id FROM projects WHERE key_fold = $1`, fold, p.ID, fmt.Sprintf("Project key '%s' is already used", p.Key)); err != nil {
 		return err
 	}
 	return t.exec(`INSERT INTO projects (`+projectCols+`, key_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
@@ -681,11 +684,7 @@ func (t *tx) TemplateByName(name string) (store.Template, error) {
 
 func (t *tx) PutTemplate(p store.Template) error {
 	fold := store.FoldLogin(p.Name)
-	owner, err := one(t, scanString, `SELECT id FROM templates WHERE name_fold = $1`, fold)
-	if err == nil && owner != p.ID {
-		return store.Errorf(store.EConflict, "A template with the name '%s' already exists (case insensitive).", p.Name)
-	}
-	if err != nil && !store.IsNotFound(err) {
+	if err := t.unique(`SELECT id FROM templates WHERE name_fold = $1`, fold, p.ID, fmt.Sprintf("A template with the name '%s' already exists (case insensitive).", p.Name)); err != nil {
 		return err
 	}
 	return t.exec(`INSERT INTO templates (`+templateCols+`, name_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
