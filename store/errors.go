@@ -74,18 +74,30 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := asError(err); e != nil {
 		return e.Code
 	}
 	return EInternal
 }
 
+// asError finds the *Error in err's chain (nil if none). An unwrapped one,
+// the usual case, is found without errors.As, which allocates: this runs
+// on every lookup that finds nothing.
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
 // ErrorMessage returns err's caller-facing message; foreign errors get a
 // generic text so internals never leak.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	if e := asError(err); e != nil {
 		return e.Msg
 	}
 	return "An error has occurred. Please contact your administrator"

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/bolt"
 	"github.com/scimgate/scimgate/store/postgres"
 	"github.com/scimgate/scimgate/store/postgres/pgtest"
 )
@@ -406,4 +407,49 @@ func TestReplicaKilledUnderWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged creates through two replicas, one killed: all present", len(acked))
+}
+
+// A bbolt file never shrinks; copying it into a fresh file with migrate
+// compacts it, and the copy serves the same store.
+func TestMigrateCompactsBolt(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "grown.db"), filepath.Join(dir, "compact.db")
+	st, err := bolt.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Bootstrap(context.Background(), st, adminPass); err != nil {
+		t.Fatal(err)
+	}
+	// A year of audit trail, then pruned: the pages stay in the file.
+	old := store.Now().AddDate(-2, 0, 0)
+	for batch := 0; batch < 20; batch++ {
+		must(t, st.Update(context.Background(), func(tx store.Tx) error {
+			for i := 0; i < 1000; i++ {
+				if err := tx.AppendAudit(&store.AuditEntry{Time: old, API: "scim", Op: "PATCH /Users", Kind: "user", Action: "updated",
+					Detail: strings.Repeat("x", 200)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	if n, err := store.PruneAudit(context.Background(), st, 365*24*time.Hour); err != nil || n != 20000 {
+		t.Fatalf("PruneAudit = %d, %v", n, err)
+	}
+	want := (&gateway{t: t, store: st}).snapshot()
+	must(t, st.Close())
+	var out, errs strings.Builder
+	if code := run(context.Background(), []string{"migrate", "-from", src, "-to", dst}, &out, &errs); code != 0 {
+		t.Fatalf("migrate: %d %s%s", code, out.String(), errs.String())
+	}
+	before, _ := os.Stat(src)
+	after, _ := os.Stat(dst)
+	if after.Size()*2 > before.Size() {
+		t.Errorf("compaction: %d bytes -> %d bytes, want at most half", before.Size(), after.Size())
+	}
+	if got := newGatewayOn(t, dst).snapshot(); got != want {
+		t.Errorf("the compacted copy differs:\n got %s\nwant %s", got, want)
+	}
+	t.Logf("compacted %d -> %d bytes", before.Size(), after.Size())
 }
