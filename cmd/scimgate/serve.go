@@ -43,7 +43,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scimgate: invalid configuration:\n%v\n", err)
 		return 2
 	}
-	log := cfg.logger(stderr)
+	logs := newLogWriter(stderr)
+	defer logs.Close()
+	log := cfg.logger(logs)
 	if os.Getenv("GOGC") == "" {
 		// The live heap is small (records live in the mmap'd file), so trading
 		// some memory for less GC work is cheap: measured +15% reads/s.
