@@ -247,9 +247,10 @@ func (r *request) fail(err error) error {
 }
 
 func (r *request) failWith(status int, msg string) error {
-	back := r.Request().Referer()
-	if u, err := url.Parse(back); err != nil || u.Host != "" && u.Host != r.Request().Host {
-		back = "" // only back to this console
+	back := ""
+	if u, err := url.Parse(r.Request().Referer()); err == nil && (u.Host == "" || u.Host == r.Request().Host) &&
+		strings.HasPrefix(u.Path, Prefix+"/") {
+		back = u.RequestURI() // only back to a page of this console
 	}
 	return r.render(status, "error", "Error", "", struct{ Message, Back string }{msg, back})
 }

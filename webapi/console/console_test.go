@@ -282,6 +282,17 @@ func TestSecurity(t *testing.T) {
 	if got := e.user("lea"); got.Name != "Lea" {
 		t.Fatalf("a refused form changed the user: %+v", got)
 	}
+	// An error page links back only to a page of this console.
+	for referer, want := range map[string]string{
+		e.srv.URL + "/console/users?q=a": `<a href="/console/users?q=a">Back</a>`,
+		"https://evil.example/console/x": "",
+		"javascript:alert(1)":            "",
+	} {
+		_, _, body := e.do("GET", "/console/users/nobody", nil, http.Header{"Referer": {referer}})
+		if back := strings.Contains(body, ">Back</a>"); back != (want != "") || want != "" && !strings.Contains(body, want) {
+			t.Errorf("error page with Referer %q: back link %v, want %q", referer, back, want)
+		}
+	}
 	// Output is escaped.
 	e.local("xss", `<script>alert("x")</script>`)
 	if _, body := e.get("/console/users?q=xss"); strings.Contains(body, `<script>alert`) || !strings.Contains(body, `&lt;script&gt;alert`) {
