@@ -46,8 +46,13 @@ func (e *AuditEntry) bound() {
 	e.Truncated = cut(&e.Detail, maxAuditDetail) || e.Truncated
 }
 
-// cut shortens *s to at most n runes, valid UTF-8, and reports whether it did.
+// cut shortens *s to at most n runes of valid UTF-8 without NUL (which
+// PostgreSQL's text refuses; U+FFFD stands for it as for invalid bytes) and
+// reports whether it shortened it.
 func cut(s *string, n int) bool {
+	if strings.IndexByte(*s, 0) >= 0 {
+		*s = strings.ReplaceAll(*s, "\x00", "\uFFFD")
+	}
 	if len(*s) <= n && utf8.ValidString(*s) {
 		return false
 	}

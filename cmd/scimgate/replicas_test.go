@@ -163,6 +163,18 @@ func TestReplicasShareOneStore(t *testing.T) {
 		}
 	})
 
+	t.Run("NUL bytes in requests get the APIs' answers", func(t *testing.T) {
+		if st, body, raw := a.req("GET", `/api/scim/v2/Users?filter=userName+eq+%22a%5Cu0000b%22`, "", "", scim); st != 200 || body["totalResults"] != 0.0 {
+			t.Fatalf("SCIM filter with a NUL: %d %s", st, raw)
+		}
+		if st, _, raw := a.req("GET", "/api/users/current", "", "", basicAuth("ad\x00min", adminPass)); st != 401 {
+			t.Fatalf("password login with a NUL: %d %s", st, raw)
+		}
+		if st, _, raw := a.req("POST", "/api/scim/v2/Users", "application/scim+json", fmt.Sprintf(scimUserJSON, `nul\u0000user`, "n"), scim); st != 400 {
+			t.Fatalf("SCIM create with a NUL: %d %s", st, raw)
+		}
+	})
+
 	t.Run("concurrent membership PATCHes split across both lose nothing", func(t *testing.T) {
 		st, grp, raw := a.req("POST", "/api/scim/v2/Groups", "application/scim+json",
 			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"split"}`, scim)

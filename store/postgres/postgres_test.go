@@ -207,3 +207,48 @@ func TestConnectionLoss(t *testing.T) {
 		t.Fatalf("the store did not recover: %v", last)
 	}
 }
+
+// PostgreSQL's text cannot hold NUL: what a refused request carries (a
+// login with a NUL byte, say) is recorded with the byte replaced, not lost
+// with an error.
+func TestNULInAudit(t *testing.T) {
+	s := store.Audited(open(t), nil)
+	actx := store.WithActor(ctx, store.Actor{Login: "mallory\x00", API: "scim", Op: "POST /Users"})
+	if err := store.RecordRefusal(actx, s, "user", "a\x00b", "bad\x00login"); err != nil {
+		t.Fatal(err)
+	}
+	storetest.View(t, s, func(tx store.Tx) error {
+		for e := range storetest.All(t, tx.Audit()) {
+			if e.Name != "a\uFFFDb" || e.Actor != "mallory\uFFFD" || e.Detail != "bad\uFFFDlogin" {
+				t.Errorf("recorded %+v", e)
+			}
+		}
+		return nil
+	})
+}
+
+// A lookup of a key with a NUL finds nothing (instead of failing the
+// transaction), and a write of one is invalid.
+func TestNULLookups(t *testing.T) {
+	s := open(t)
+	storetest.MkUser(t, s, "ada")
+	storetest.View(t, s, func(tx store.Tx) error {
+		if _, err := tx.UserByLogin("a\x00da"); !store.IsNotFound(err) {
+			t.Errorf("UserByLogin with a NUL: %v", err)
+		}
+		if us, err := tx.UsersByExternalID("x\x00"); err != nil || len(us) != 0 {
+			t.Errorf("UsersByExternalID with a NUL: %v %v", us, err)
+		}
+		if f, err := tx.Failures("a\x00"); err != nil || f.Count != 0 {
+			t.Errorf("Failures with a NUL: %+v %v", f, err)
+		}
+		if _, err := tx.UserByLogin("ada"); err != nil {
+			t.Errorf("the transaction broke after a NUL lookup: %v", err)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.PutOrganization(store.Organization{Key: "o\x00"}) })
+	if store.ErrorCode(err) != store.EInvalid {
+		t.Fatalf("writing a NUL: %v, want EInvalid", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,11 @@ func (t *tx) note(err error) error {
 // transaction's BEGIN in the same round trip (a pipeline of two
 // statements): a transaction costs no round trip of its own to start.
 func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
+	for _, a := range args {
+		if s, ok := a.(string); ok && strings.IndexByte(s, 0) >= 0 {
+			return nil, errNUL
+		}
+	}
 	if t.begin == "" {
 		return t.conn.Query(t.ctx, sql, args...)
 	}
@@ -83,6 +89,12 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 	return batchRows{r, br}, nil
 }
 
+// errNUL: PostgreSQL's text cannot hold NUL, so a statement with a NUL in
+// a string is not sent. Stored text never holds one (validation refuses
+// control characters; the audit trail replaces them), so a lookup of such a
+// key finds nothing, and a write of one is invalid.
+var errNUL = store.Errorf(store.EInvalid, "Text must not contain NUL characters")
+
 // batchRows are the rows of a statement sent in a batch: closing them
 // closes the batch.
 type batchRows struct {
@@ -98,6 +110,9 @@ func (r batchRows) Close() {
 // execTag runs a statement that returns no rows.
 func (t *tx) execTag(sql string, args ...any) (pgconn.CommandTag, error) {
 	r, err := t.rows(sql, args...)
+	if err == errNUL {
+		return pgconn.CommandTag{}, err
+	}
 	if err != nil {
 		return pgconn.CommandTag{}, t.note(err)
 	}
@@ -126,6 +141,9 @@ func (t *tx) execFound(sql string, args ...any) error {
 func one[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (T, error) {
 	var zero T
 	r, err := t.rows(sql, args...)
+	if err == errNUL {
+		return zero, store.ErrNotFound
+	}
 	if err != nil {
 		return zero, t.note(err)
 	}
@@ -147,6 +165,9 @@ func one[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (
 // all reads every row of a small result.
 func all[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
 	r, err := t.rows(sql, args...)
+	if err == errNUL {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, t.note(err)
 	}
