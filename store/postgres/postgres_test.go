@@ -252,3 +252,26 @@ func TestNULLookups(t *testing.T) {
 		t.Fatalf("writing a NUL: %v, want EInvalid", err)
 	}
 }
+
+// A login's confusable skeleton can be far longer than the login (Hangul
+// syllables decompose: 255 of them make 3-5 kB), beyond what a B-tree entry
+// holds (about 2.7 kB after compression); the skeleton's hash index takes
+// any length.
+func TestLongSkeleton(t *testing.T) {
+	s := open(t)
+	var b strings.Builder // varied syllables: a repeated one would compress
+	for i := 0; i < store.MaxLoginLength; i++ {
+		b.WriteRune(rune(0xAC00 + (i*7919)%11172))
+	}
+	login := b.String()
+	if len(store.LoginSkeleton(login)) < 3000 { // more than a B-tree entry holds uncompressed
+		t.Fatalf("skeleton of %d bytes: the test needs a longer one", len(store.LoginSkeleton(login)))
+	}
+	storetest.MkUser(t, s, login)
+	storetest.View(t, s, func(tx store.Tx) error {
+		if _, err := tx.UserByLogin(login); err != nil {
+			t.Errorf("UserByLogin: %v", err)
+		}
+		return nil
+	})
+}

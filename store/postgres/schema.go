@@ -163,6 +163,10 @@ CREATE SEQUENCE generation;
 `,
 	// 2: the token a change came with (the provisioning status per token).
 	`ALTER TABLE audit ADD COLUMN token text NOT NULL DEFAULT ''`,
+	// 3: a login's skeleton may outgrow a B-tree entry (255 Hangul
+	// syllables make 5 kB); it is only ever looked up by equality, which a
+	// hash index serves at any length.
+	`DROP INDEX users_skeleton; CREATE INDEX users_skeleton ON users USING hash (skeleton)`,
 }
 
 // migrationLock is the advisory lock key under which the schema is created
