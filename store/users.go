@@ -237,6 +237,14 @@ func setNameEmail(u *User, name, email *string) error {
 	return nil
 }
 
+// Matches reports whether the lower-cased q is part of u's login or name,
+// or, when the searcher may see it (email), of its e-mail: a hidden address
+// cannot be probed by searching. An empty q matches every user.
+func (u User) Matches(q string, email bool) bool {
+	return q == "" || strings.Contains(strings.ToLower(u.Login), q) || strings.Contains(strings.ToLower(u.Name), q) ||
+		email && strings.Contains(strings.ToLower(u.Email), q)
+}
+
 // UpdateUser changes a user's name, e-mail, SCM accounts and settings. The
 // identity fields of provisioned users and users of an external provider
 // are not the Web API's to change.

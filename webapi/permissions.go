@@ -183,10 +183,7 @@ func permissionUsers(cl *call) error {
 			return err
 		}
 		p, w = pg, newWindow(pg, size)
-		matches := func(u store.User) bool {
-			return u.Active && (q == "" || strings.Contains(strings.ToLower(u.Login), q) ||
-				strings.Contains(strings.ToLower(u.Name), q) || strings.Contains(strings.ToLower(u.Email), q))
-		}
+		matches := func(u store.User) bool { return u.Active && u.Matches(q, true) }
 		newEntry := func(u store.User, perms []string) entry {
 			return entry{u.Login, u.Name, u.Email, sortPerms(perms, t.order()), avatar(u.Email), u.Managed}
 		}

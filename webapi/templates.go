@@ -271,8 +271,7 @@ func templateUsers(cl *call) error {
 			}
 			perms := held[store.UserSubject(u.ID)]
 			switch {
-			case !u.Active, q == "" && len(perms) == 0, perm != "" && !contains(perms, perm),
-				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) && !strings.Contains(strings.ToLower(u.Email), q):
+			case !u.Active, q == "" && len(perms) == 0, perm != "" && !contains(perms, perm), !u.Matches(q, true):
 				continue
 			}
 			if w.take() {

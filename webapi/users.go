@@ -295,7 +295,7 @@ func searchUsers(cl *call) error {
 			case u.Active == deactivated,
 				filterManaged && u.Managed != managedFilter,
 				filterExt && u.ExternalLogin != extID,
-				q != "" && !cl.matchesQuery(u, q),
+				!u.Matches(q, cl.isSelfOrAdmin(u)),
 				!connected(u):
 				continue
 			}
@@ -314,13 +314,6 @@ func searchUsers(cl *call) error {
 		return err
 	}
 	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
-}
-
-// matchesQuery reports whether the lower-cased q is part of u's login, name
-// or, where the caller may see it, e-mail: a hidden address cannot be probed.
-func (cl *call) matchesQuery(u store.User, q string) bool {
-	return strings.Contains(strings.ToLower(u.Login), q) || strings.Contains(strings.ToLower(u.Name), q) ||
-		cl.isSelfOrAdmin(u) && strings.Contains(strings.ToLower(u.Email), q)
 }
 
 func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {

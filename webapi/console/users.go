@@ -45,8 +45,7 @@ func usersPage(r *request) error {
 			if err != nil {
 				return err
 			}
-			if q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) &&
-				!strings.Contains(strings.ToLower(u.Email), q) || !matches(v.Managed, u.Managed) || !matches(v.Active, u.Active) {
+			if !u.Matches(q, true) || !matches(v.Managed, u.Managed) || !matches(v.Active, u.Active) {
 				continue
 			}
 			locked, err := r.con.auth.Locked(tx, u)

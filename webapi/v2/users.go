@@ -141,8 +141,7 @@ func searchUsers(cl *call) error {
 			}
 			if u.Active != active || cl.has("managed") && u.Managed != (cl.query("managed") == "true") ||
 				cl.has("externalIdentity") && u.ExternalLogin != cl.query("externalIdentity") ||
-				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) &&
-					!(cl.caller != nil && strings.Contains(strings.ToLower(u.Email), q)) ||
+				!u.Matches(q, cl.caller != nil) ||
 				!connected(u, dates) {
 				continue
 			}
