@@ -63,6 +63,9 @@ measure "bare Echo" http://127.0.0.1:9181/
 measure "GET /Users/{id}" http://127.0.0.1:9180 get
 measure "GET userName eq" http://127.0.0.1:9180 username
 measure "GET externalId eq" http://127.0.0.1:9180 externalid
+measure "GET Groups displayName eq" http://127.0.0.1:9180 group
+measure "GET userName co (n-grams)" http://127.0.0.1:9180 co
+measure "GET api/users/search?q= (n-grams)" http://127.0.0.1:9180 q
 # Memory beyond the store's mmap (anonymous pages) after the reads.
 echo "server RssAnon after the reads: $(awk '/^RssAnon/ {print $2, $3}' /proc/$SERVER/status) (store file $(du -h "$OUT/bench.db" | cut -f1))"
 writes "PATCH /Users/{id} active" patch

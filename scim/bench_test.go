@@ -48,6 +48,8 @@ func BenchmarkHandlers(b *testing.B) {
 			{"FilterExternalIdSW", `externalId sw "ext%d"`},
 			{"FilterExternalIdSWScan", `externalId sw "ext%d" or id eq "none"`},
 			{"FilterDisplayNameSW", `displayName sw "user%d"`},
+			{"FilterUserNameCO", `userName co "er%d"`},
+			{"FilterUserNameCOScan", `userName co "er%d" or id eq "none"`},
 		} {
 			b.Run(fmt.Sprintf("%s/users=%d", f.name, n), func(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {

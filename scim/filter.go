@@ -275,20 +275,41 @@ var prefixIndexes = map[string]map[string]store.Index{
 // on an attribute an index of endpoint orders: every match of the filter
 // is among the resources of that prefix.
 func prefixHint(endpoint string, expr filter.Expression) (attr, prefix string, ok bool) {
+	return implied(endpoint, expr, func(attr string, op filter.CompareOperator) bool {
+		_, indexed := prefixIndexes[endpoint][attr]
+		return indexed && op == filter.SW
+	})
+}
+
+// containsHint finds an `attr co "text"` (or ew, or eq) that the whole
+// expression implies on a user's userName or displayName, which the
+// n-gram index covers (store.QueryGrams): every match contains text there.
+func containsHint(endpoint string, expr filter.Expression) (text string, ok bool) {
+	_, text, ok = implied(endpoint, expr, func(attr string, op filter.CompareOperator) bool {
+		return endpoint == "Users" && (attr == "username" || attr == "displayname") &&
+			(op == filter.CO || op == filter.EW || op == filter.EQ)
+	})
+	return text, ok
+}
+
+// implied finds a comparison of an endpoint's core attribute with a string
+// that the whole expression implies (it is the expression, or a term of a
+// conjunction) and that accept takes, by lower-cased attribute name.
+func implied(endpoint string, expr filter.Expression, accept func(attr string, op filter.CompareOperator) bool) (attr, value string, ok bool) {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if e.Operator != filter.AND {
 			return "", "", false
 		}
-		if attr, prefix, ok := prefixHint(endpoint, e.Left); ok {
-			return attr, prefix, true
+		if attr, value, ok := implied(endpoint, e.Left, accept); ok {
+			return attr, value, true
 		}
-		return prefixHint(endpoint, e.Right)
+		return implied(endpoint, e.Right, accept)
 	case *filter.AttributeExpression:
 		p := e.AttributePath
 		s, ok := e.CompareValue.(string)
 		attr := strings.ToLower(p.AttributeName)
-		if _, indexed := prefixIndexes[endpoint][attr]; e.Operator != filter.SW || !ok || p.SubAttribute != nil || !indexed ||
+		if !ok || p.SubAttribute != nil || !accept(attr, e.Operator) ||
 			p.URI() != "" && !strings.EqualFold(p.URI(), map[string]string{"Users": userURN, "Groups": groupURN}[endpoint]) {
 			return "", "", false
 		}

@@ -115,3 +115,54 @@ func TestPrefixFilters(t *testing.T) {
 		}
 	}
 }
+
+// userName and displayName co (and ew, and displayName eq) are answered
+// from the n-gram index: the same results as a full scan, in every order a
+// list may ask for; texts shorter than a trigram scan.
+func TestContainsFilters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, u := range []struct{ userName, displayName string }{
+		{"ada.lovelace", "Ada Lovelace"}, {"ADA.BYRON", "ada byron"}, {"grace", "Grace Hopper"},
+		{"jörg.ärger", "Jörg Ärger"}, {"lovelace2", ""},
+	} {
+		body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": u.userName, "active": true}
+		if u.displayName != "" {
+			body["displayName"] = u.displayName
+		}
+		if res := e.do("POST", "/Users", body); res.status != 201 {
+			t.Fatalf("create %s: %d %s", u.userName, res.status, res.raw)
+		}
+	}
+	list := func(query string) string {
+		t.Helper()
+		res := e.do("GET", "/Users?"+query, nil)
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", query, res.status, res.raw)
+		}
+		var out []string
+		items, _ := res.body["Resources"].([]any)
+		for _, r := range items {
+			out = append(out, fmt.Sprint(r.(map[string]any)["userName"]))
+		}
+		return fmt.Sprint(res.body["totalResults"], out)
+	}
+	for _, tc := range []struct{ filter, extra, want string }{
+		{`userName co "love"`, "", "2 [ada.lovelace lovelace2]"},
+		{`userName co "LACE"`, "&sortBy=userName&sortOrder=descending", "2 [lovelace2 ada.lovelace]"},
+		{`displayName co "love"`, "", "1 [ada.lovelace]"}, // lovelace2 has no displayName
+		{`displayName co "ada "`, "&sortBy=displayName", "2 [ADA.BYRON ada.lovelace]"},
+		{`userName co "ÄRG"`, "", "1 [jörg.ärger]"},
+		{`userName ew "ACE"`, "", "2 [ada.lovelace grace]"},
+		{`displayName eq "grace hopper"`, "", "1 [grace]"},
+		{`userName co "ada" and active eq true`, "&startIndex=2&count=1", "2 [ADA.BYRON]"},
+		{`userName co "a."`, "", "2 [ada.lovelace ADA.BYRON]"}, // two runes: no trigram, a scan
+		{`userName co "xyz"`, "", "0 []"},
+	} {
+		got := list("filter=" + urlQuery(tc.filter) + tc.extra)
+		scan := list("filter=" + urlQuery("("+tc.filter+`) or id eq "none"`) + tc.extra)
+		if got != scan || got != tc.want {
+			t.Errorf("%s%s: indexed %s, full scan %s, want %s", tc.filter, tc.extra, got, scan, tc.want)
+		}
+	}
+}

@@ -365,8 +365,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			// userName, displayName or externalId sw "x" reads its index's
 			// range, not every user; the filter is still evaluated on each
 			// candidate.
+			// co, ew or eq on userName or displayName reads the users
+			// that hold the text's trigrams (in id order).
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
 				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.User)
+			} else if text, ok := containsHint(endpoint, p.expr); ok && store.QueryGrams(text) != nil && (!streamed || p.sort.by == "") {
+				src = byIDs(tx.IDsWithGrams(store.QueryGrams(text)), tx.User)
 			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
@@ -454,12 +458,17 @@ func indexed(endpoint, attr string) bool {
 // prefix: in the index's order, or with byID in creation order, the order
 // of an unsorted list.
 func byPrefix[T any](tx store.Tx, index store.Index, prefix string, byID bool, get func(string) (T, error)) iter.Seq2[T, error] {
+	ids := slices.Collect(tx.IDsByPrefix(index, prefix))
+	if byID {
+		slices.Sort(ids)
+	}
+	return byIDs(slices.Values(ids), get)
+}
+
+// byIDs yields the resources of ids, in their order.
+func byIDs[T any](ids iter.Seq[string], get func(string) (T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		ids := slices.Collect(tx.IDsByPrefix(index, prefix))
-		if byID {
-			slices.Sort(ids)
-		}
-		for _, id := range ids {
+		for id := range ids {
 			v, err := get(id)
 			if !yield(v, err) || err != nil {
 				return

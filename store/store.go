@@ -171,6 +171,10 @@ type Tx interface {
 	// groups) whose indexed attribute starts with prefix, reading that index
 	// only (see Index).
 	IDsByPrefix(index Index, prefix string) iter.Seq[string]
+	// IDsWithGrams yields, in id order, the ids of the users the n-gram
+	// index keeps under every one of grams (see UserGrams, QueryGrams);
+	// nothing when grams is empty.
+	IDsWithGrams(grams []string) iter.Seq[string]
 	// UsersByName yields users in lower-cased display name order, users of
 	// the same name in id order.
 	UsersByName() iter.Seq2[User, error]

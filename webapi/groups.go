@@ -171,7 +171,7 @@ func groupUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
-		candidates := tx.UsersByLogin()
+		candidates := store.UsersByLoginContaining(tx, q)
 		if selected == "selected" { // members only: read the group, not every user
 			candidates = store.MembersByLogin(tx, g.ID)
 		}

@@ -132,7 +132,7 @@ func searchOrgMembers(cl *call) error {
 				return cmp.Or(err, forbidden())
 			}
 		}
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range store.UsersByLoginContaining(tx, q) {
 			if err != nil {
 				return err
 			}

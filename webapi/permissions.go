@@ -232,7 +232,7 @@ func permissionUsers(cl *call) error {
 			}
 			others = n - activeHolders
 		}
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range store.UsersByLoginContaining(tx, q) {
 			if err != nil {
 				return err
 			}

@@ -265,7 +265,7 @@ func templateUsers(cl *call) error {
 			return err
 		}
 		held := templateHolders(tx, t)
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range store.UsersByLoginContaining(tx, q) {
 			if err != nil {
 				return err
 			}

@@ -287,7 +287,7 @@ func searchUsers(cl *call) error {
 	w := newWindow(p, ps)
 	users := []searchUser{}
 	err = cl.view(func(tx store.Tx) error {
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range store.UsersByLoginContaining(tx, q) {
 			if err != nil {
 				return err
 			}

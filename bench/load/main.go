@@ -88,7 +88,11 @@ func mustJSON(v any) json.RawMessage {
 	return raw
 }
 
-// seedStore writes n managed users in large transactions.
+// seedGroups is how many groups (group0, group1...) seedStore writes.
+const seedGroups = 100
+
+// seedStore writes n managed users in large transactions, and seedGroups
+// groups.
 func seedStore(path string, n int, idsFile string) error {
 	st, err := bolt.Open(path)
 	if err != nil {
@@ -137,6 +141,20 @@ func seedStore(path string, n int, idsFile string) error {
 		if err := out.Flush(); err != nil {
 			return err
 		}
+	}
+	// Groups for the group-lookup scenario (bench/wrk/scim.lua group).
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for g := range seedGroups {
+			if _, err := store.NewGroup(tx, store.Group{Name: fmt.Sprintf("group%d", g), Managed: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := st.IndexGrams(); err != nil { // else the server would index them while measured
+		return err
 	}
 	fmt.Printf("seeded %d users into %s\n", n, path)
 	return nil

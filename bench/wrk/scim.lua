@@ -1,6 +1,8 @@
 -- SCIM traffic for wrk, one scenario a run:
 --   wrk -t2 -c64 -d10s --latency -s bench/wrk/scim.lua URL -- SCENARIO IDS TOKEN
--- SCENARIO is get, username, externalid, patch or post; IDS is the file of
+-- SCENARIO is get, username, externalid, group (displayName eq of one of the
+-- 100 seeded groups), co (userName co "er<n>"), q (the Web API's
+-- api/users/search?q=user<n>), patch or post; IDS is the file of
 -- user ids written by `load -seed-db ... -ids`, user0's first; TOKEN an
 -- admin token; an optional fourth argument tells apart wrk processes run at
 -- once. Ids and userNames are picked at random; post creates unique
@@ -41,6 +43,12 @@ function request()
     return wrk.format("GET", "/api/scim/v2/Users?filter=userName%20eq%20%22user" .. (i - 1) .. "%22", headers)
   elseif scenario == "externalid" then
     return wrk.format("GET", "/api/scim/v2/Users?filter=externalId%20eq%20%22ext" .. (i - 1) .. "%22", headers)
+  elseif scenario == "group" then
+    return wrk.format("GET", "/api/scim/v2/Groups?filter=displayName%20eq%20%22group" .. math.random(0, 99) .. "%22", headers)
+  elseif scenario == "co" then
+    return wrk.format("GET", "/api/scim/v2/Users?filter=userName%20co%20%22er" .. (i - 1) .. "%22", headers)
+  elseif scenario == "q" then
+    return wrk.format("GET", "/api/users/search?ps=50&q=user" .. (i - 1), headers)
   end
   headers["Content-Type"] = "application/scim+json"
   counter = counter + 1

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,8 @@ const (
 	bSessions                   // hash -> Session record
 	bSessionsUser               // userID 0 hash -> nil
 	bFailures                   // login -> Failures record
+	bUserGram                   // trigram id -> nil (store.UserGrams)
+	bGramPending                // id -> the user's fields the n-gram index holds (see grams.go)
 	numBuckets
 )
 
@@ -56,6 +59,7 @@ var bucketNames = [numBuckets][]byte{
 	bTemplateName: []byte("templates_name"), bOrgs: []byte("organizations"),
 	bUserSkeleton: []byte("users_skeleton"), bUserName: []byte("users_name"),
 	bSessions: []byte("sessions"), bSessionsUser: []byte("sessions_user"), bFailures: []byte("failures"),
+	bUserGram: []byte("users_gram"), bGramPending: []byte("users_gram_pending"),
 }
 
 // Store is a store.Store backed by bbolt.
@@ -69,6 +73,11 @@ type Store struct {
 	lastTx    atomic.Pointer[bolt.Tx] // the write transaction last seen, to count commits
 	failures  atomic.Uint64
 	lastWrite atomic.Pointer[error] // nil or the last storage failure
+
+	kick    chan struct{} // a write listed pending users (see grams.go)
+	stop    chan struct{} // closed by Close
+	indexed chan struct{} // closed when the indexer has stopped
+	closing sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,6 +100,9 @@ func Open(path string) (*Store, error) {
 		}
 		return migrate(&tx{tx: btx})
 	})
+	if err == nil {
+		err = migrateGrams(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
@@ -100,7 +112,10 @@ func Open(path string) (*Store, error) {
 	// 20-30% fewer writes/s (smaller batches, more fsyncs), 5 ms and the
 	// default 10 ms fewer still. A lone writer does not wait (see Update).
 	db.MaxBatchDelay = 2 * time.Millisecond
-	return &Store{db: db}, nil
+	s := &Store{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), indexed: make(chan struct{})}
+	go s.indexer()
+	s.kick <- struct{}{} // users left pending by the last run
+	return s, nil
 }
 
 // migrate brings a store written by an earlier version up to date.
@@ -235,7 +250,11 @@ func (s *Store) Check() error {
 var errCheckDone = errors.New("check done")
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closing.Do(func() { close(s.stop) })
+	<-s.indexed
+	return s.db.Close()
+}
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
@@ -269,11 +288,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	var fnErr error
+	pended := false
 	run := func(btx *bolt.Tx) error {
-		if s.lastTx.Swap(btx) != btx { // the first fn of this transaction
-			btx.OnCommit(func() { s.commits.Add(1) })
-		}
-		fnErr = fn(&tx{tx: btx})
+		s.countCommit(btx)
+		t := &tx{tx: btx}
+		fnErr = fn(t)
+		pended = t.pended
 		return fnErr
 	}
 	// Adaptive batching: a writer with no other writer in progress commits
@@ -291,6 +311,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		s.changes.Add(1)
 		s.gen.Add(1)
 		s.lastWrite.Store(nil)
+		if pended {
+			select {
+			case s.kick <- struct{}{}:
+			default: // the indexer is already due
+			}
+		}
 	case fnErr == nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen):
 		// fn succeeded but the commit did not reach the file: a storage
 		// failure (ENOSPC, EIO), not the caller's fault and maybe passing.
@@ -299,6 +325,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// countCommit counts btx's commit once, however many writers it carries.
+func (s *Store) countCommit(btx *bolt.Tx) {
+	if s.lastTx.Swap(btx) != btx { // the first fn of this transaction
+		btx.OnCommit(func() { s.commits.Add(1) })
+	}
 }
 
 // WriteStats returns the committed changes and the transactions (fsyncs)

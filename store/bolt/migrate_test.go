@@ -1,8 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -65,5 +68,151 @@ func TestMigrateDefaultGroupRows(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A store written before the n-gram index existed gets it on open.
+func TestMigrateGrams(t *testing.T) {
+	path := t.TempDir() + "/old.db"
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var id string
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		u, err := store.NewUser(tx, store.User{Login: "grace.hopper", Name: "Grace Hopper", Email: "grace@navy.mil", Active: true})
+		id = u.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// What an earlier version wrote: no index, no mark.
+	if err := s.db.Update(func(btx *bbolt.Tx) error {
+		if err := btx.DeleteBucket(bucketNames[bUserGram]); err != nil {
+			return err
+		}
+		return btx.Bucket(bucketNames[bCounts]).Delete(gramsKey)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{"hopper", "race.h", "navy"} {
+		if err := s.View(ctx, func(tx store.Tx) error {
+			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, []string{id}) {
+				t.Errorf("after migration, the trigrams of %q find %v, want [%s]", q, got, id)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// pendingCount counts the users waiting for the n-gram indexer, and the
+// index entries of id.
+func pendingCount(t *testing.T, s *Store, id string) (pending, entries int) {
+	t.Helper()
+	if err := s.db.View(func(btx *bbolt.Tx) error {
+		tx := &tx{tx: btx}
+		pending = tx.b(bGramPending).Stats().KeyN
+		return tx.b(bUserGram).ForEach(func(k, _ []byte) error {
+			if bytes.HasSuffix(k, gramID(id)) {
+				entries++
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pending, entries
+}
+
+// Writes list users as pending; the indexer moves them into the n-gram
+// index by itself, and users left pending at Close are taken up at the
+// next Open.
+func TestGramIndexer(t *testing.T) {
+	path := t.TempDir() + "/s.db"
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var u store.User
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		u, err = store.NewUser(tx, store.User{Login: "ada", Name: "Ada Lovelace", Email: "ada@engine.uk", Active: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := len(store.UserGrams(u))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, entries := pendingCount(t, s, u.ID)
+		if pending == 0 && entries == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s, %d users pending, %d of %d entries indexed", pending, entries, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Left pending at Close (the indexer is stopped first): indexed on Open.
+	s.closing.Do(func() { close(s.stop) })
+	<-s.indexed
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		u.Name = "Augusta Ada King"
+		return tx.PutUser(u)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := pendingCount(t, s, u.ID); pending != 1 {
+		t.Fatalf("%d users pending after a rename, want 1", pending)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		pending, entries := pendingCount(t, s, u.ID)
+		if pending == 0 && entries == len(store.UserGrams(u)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a restart, %d users pending, %d entries, want 0 and %d", pending, entries, len(store.UserGrams(u)))
+		}
+	}
+	if err := s.View(ctx, func(tx store.Tx) error {
+		if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams("lovelace"))); len(got) != 0 {
+			t.Errorf("the old name still finds %v", got)
+		}
+		if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams("augusta"))); !slices.Equal(got, []string{u.ID}) {
+			t.Errorf("the new name finds %v, want [%s]", got, u.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gramID keeps every id and, among UUIDs as NewID writes them, their order.
+func TestGramID(t *testing.T) {
+	ids := []string{store.NewID(), store.NewID(), "u1", "", "0190F3A2-0000-7000-8000-000000000000",
+		"ff90f3a2-0000-7000-8000-000000000000", "0190f3a2-0000-7000-8000-00000000000g", "0190f3a2x0000-7000-8000-000000000000"}
+	for _, id := range ids {
+		if got := gramIDString(gramID(id)); got != id {
+			t.Errorf("gramID(%q) decodes to %q", id, got)
+		}
+	}
+	if len(gramID(ids[0])) != 16 {
+		t.Errorf("a NewID takes %d bytes, want 16", len(gramID(ids[0])))
+	}
+	if bytes.Compare(gramID(ids[0]), gramID(ids[1])) >= 0 {
+		t.Errorf("gramID does not keep the order of %s < %s", ids[0], ids[1])
 	}
 }

@@ -15,7 +15,11 @@ import (
 type tx struct {
 	tx    *bolt.Tx
 	cache [numBuckets]*bolt.Bucket
-	def   *string // id of the default group, once looked up
+	def   *string  // id of the default group, once looked up
+	grams []gramOp // n-gram index changes not yet written (see flushGrams)
+	// pended: this transaction listed users as pending for the n-gram
+	// index, for the indexer to take up after the commit.
+	pended bool
 }
 
 // b returns a bucket, opened once per transaction (bbolt does not cache
@@ -150,6 +154,11 @@ func (t *tx) PutUser(u store.User) error {
 			}
 		}
 		if err := names.Put(key(store.FoldLogin(u.Name), u.ID), nil); err != nil {
+			return err
+		}
+	}
+	if err == nil || store.IsNotFound(err) {
+		if err := t.regram(old, u); err != nil {
 			return err
 		}
 	}

@@ -145,6 +145,44 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
+// A database of schema version 3 (before the n-gram column) is migrated on
+// open: the column and its index come, and the users already stored are
+// found by their trigrams.
+func TestMigrateGrams(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	storetest.Update(t, s, func(tx store.Tx) error {
+		u, err := store.NewUser(tx, store.User{Login: "grace.hopper", Name: "Grace Hopper", Email: "grace@navy.mil", Active: true})
+		id = u.ID
+		return err
+	})
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; UPDATE schema_version SET version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = postgres.Open(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{"hopper", "race.h", "navy"} {
+		storetest.View(t, s, func(tx store.Tx) error {
+			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, []string{id}) {
+				t.Errorf("after migration, the trigrams of %q find %v, want [%s]", q, got, id)
+			}
+			return nil
+		})
+	}
+}
+
 // With every connection of the pool taken, a caller waits only as long as
 // its context allows; the store works again once one is free.
 func TestPoolExhaustion(t *testing.T) {

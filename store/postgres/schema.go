@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // migrations are the schema versions in order: migration i brings the
@@ -167,6 +169,35 @@ CREATE SEQUENCE generation;
 	// syllables make 5 kB); it is only ever looked up by equality, which a
 	// hash index serves at any length.
 	`DROP INDEX users_skeleton; CREATE INDEX users_skeleton ON users USING hash (skeleton)`,
+	// 4: the n-gram index (store.UserGrams) of "contains" searches; the
+	// rows written before it are filled by backfillGrams.
+	`ALTER TABLE users ADD COLUMN grams text[] NOT NULL DEFAULT '{}';
+CREATE INDEX users_grams ON users USING gin (grams)`,
+}
+
+// gramsVersion is the schema version that added users.grams.
+const gramsVersion = 4
+
+// backfillGrams fills the n-gram column of the users written before it
+// existed, in the migrating transaction: the trigrams are computed in Go,
+// as every later write computes them.
+func backfillGrams(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT id, login, name, email FROM users`)
+	if err != nil {
+		return err
+	}
+	var batch pgx.Batch
+	for rows.Next() {
+		var u store.User
+		if err := rows.Scan(&u.ID, &u.Login, &u.Name, &u.Email); err != nil {
+			return err
+		}
+		batch.Queue(`UPDATE users SET grams = $2 WHERE id = $1`, u.ID, store.UserGrams(u))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tx.SendBatch(ctx, &batch).Close()
 }
 
 // migrationLock is the advisory lock key under which the schema is created
@@ -203,6 +234,11 @@ func migrate(ctx context.Context, conn *pgx.Conn) (int, error) {
 	for v := version; v < len(migrations); v++ {
 		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
 			return version, fmt.Errorf("schema migration %d: %w", v+1, err)
+		}
+	}
+	if version > 0 && version < gramsVersion {
+		if err := backfillGrams(ctx, tx); err != nil {
+			return version, fmt.Errorf("schema migration %d: %w", gramsVersion, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {

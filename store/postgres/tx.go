@@ -395,16 +395,16 @@ func (t *tx) PutUser(u store.User) error {
 			t.memo.users[u.ID] = cloneUser(u)
 		}
 	}()
-	return t.exec(`INSERT INTO users (`+userCols+`, login_fold, skeleton, name_fold)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
+	return t.exec(`INSERT INTO users (`+userCols+`, login_fold, skeleton, name_fold, grams)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)
 		ON CONFLICT (id) DO UPDATE SET login=$2, name=$3, email=$4, active=$5, local=$6, managed=$7, external_id=$8,
 		external_login=$9, external_provider=$10, scm_accounts=$11, password_hash=$12, scim=$13, created=$14, updated=$15,
 		last_connection=$16, version=$17, locale=$18, password_changed=$19, password_expiration_days=$20,
-		session_timeout=$21, trusted_hosts=$22, lockout_threshold=$23, login_fold=$24, skeleton=$25, name_fold=$26`,
+		session_timeout=$21, trusted_hosts=$22, lockout_threshold=$23, login_fold=$24, skeleton=$25, name_fold=$26, grams=$27`,
 		u.ID, u.Login, u.Name, u.Email, u.Active, u.Local, u.Managed, u.ExternalID, u.ExternalLogin, u.ExternalProvider,
 		nonNil(u.SCMAccounts), u.PasswordHash, scim, u.Created, u.Updated, u.LastConnection, u.Version, u.Locale,
 		u.PasswordChanged, u.Policy.PasswordExpirationDays, int64(u.Policy.SessionTimeout), nonNil(u.Policy.TrustedHosts),
-		u.Policy.LockoutThreshold, fold, skeleton, store.FoldLogin(u.Name))
+		u.Policy.LockoutThreshold, fold, skeleton, store.FoldLogin(u.Name), store.UserGrams(u))
 }
 
 func (t *tx) Users(after string) iter.Seq2[store.User, error] {
@@ -431,6 +431,13 @@ func (t *tx) IDsByPrefix(index store.Index, prefix string) iter.Seq[string] {
 		prefix = store.FoldLogin(prefix)
 	}
 	return ids(cursor(t, scanString, prefixQueries[index], prefix, prefix+"\U0010FFFF"))
+}
+
+func (t *tx) IDsWithGrams(grams []string) iter.Seq[string] {
+	if len(grams) == 0 || slices.ContainsFunc(grams, func(g string) bool { return strings.Contains(g, "\x00") }) {
+		return func(func(string) bool) {} // text cannot hold NUL: no user has such a trigram
+	}
+	return ids(cursor(t, scanString, `SELECT id FROM users WHERE grams @> $1 ORDER BY id`, grams))
 }
 
 func (t *tx) UsersByName() iter.Seq2[store.User, error] {

@@ -38,7 +38,7 @@ func usersPage(r *request) error {
 				return err
 			}
 		}
-		for u, err := range tx.UsersByLogin() {
+		for u, err := range store.UsersByLoginContaining(tx, q) {
 			if !filtered && w.past() {
 				break
 			}

@@ -120,7 +120,7 @@ func searchUsers(cl *call) error {
 			}
 			return gid, nil
 		}
-		candidates := tx.UsersByLogin()
+		candidates := store.UsersByLoginContaining(tx, q)
 		if cl.has("groupId") { // members only: read the group, not every user
 			gid, err := group("groupId")
 			if err != nil {

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestQueryGrams(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		{"", nil},
+		{"ab", nil},
+		{"äö", nil},
+		{"abc", []string{"abc"}},
+		{"ABCD", []string{"abc", "bcd"}},
+		{"abcabc", []string{"abc", "bca", "cab"}},
+		{"Äöüß", []string{"äöü", "öüß"}},
+		{"a\xffb", []string{"a\uFFFDb"}}, // invalid UTF-8 lowers to U+FFFD, as strings.ToLower does
+	} {
+		if got := QueryGrams(tc.text); !slices.Equal(got, tc.want) {
+			t.Errorf("QueryGrams(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+	u := User{Login: "bob", Name: "Bo", Email: "bob@x.io"}
+	if got, want := UserGrams(u), []string{"@x.", "b@x", "bob", "ob@", "x.i", ".io"}; !slices.Equal(got, sorted(want)) {
+		t.Errorf("UserGrams(%+v) = %q, want %q", u, got, sorted(want))
+	}
+	if got := UserGrams(User{Login: "ab"}); got == nil || len(got) != 0 {
+		t.Errorf("UserGrams of short fields = %#v, want an empty, non-nil list", got)
+	}
+}
+
+func sorted(s []string) []string { slices.Sort(s); return s }
+
+// FuzzGrams: the trigrams of any text contained in a field, as User.Matches
+// compares them (both lower-cased), are among the user's trigrams, so the
+// n-gram index never misses a match.
+func FuzzGrams(f *testing.F) {
+	for _, seed := range []string{"alice", "Jörg Ärger", "İstanbul", "ΣΊΣΥΦΟΣ", "a\xffbc\x00d", "ǅungla", "KELVIN K"} {
+		f.Add(seed, 0, 3)
+	}
+	f.Fuzz(func(t *testing.T, field string, from, n int) {
+		lower := []rune(strings.ToLower(field))
+		if from < 0 || n < 0 || from > len(lower) || n > len(lower)-from {
+			return
+		}
+		q := string(lower[from : from+n])
+		u := User{Name: field}
+		if !u.Matches(q, false) {
+			t.Fatalf("%q does not contain its own part %q", field, q)
+		}
+		has := UserGrams(u)
+		for _, g := range QueryGrams(q) {
+			if !slices.Contains(has, g) {
+				t.Fatalf("%q contains %q, whose trigram %q is not among its own %q", field, q, g, has)
+			}
+		}
+		if utf8.RuneCountInString(q) >= 3 && QueryGrams(q) == nil {
+			t.Fatalf("QueryGrams(%q) = nil for three runes or more", q)
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package webapi_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/storetest"
+)
+
+// Searches by text (q) read the n-gram index for three runes or more: each
+// endpoint answers what its rule says over the whole store, for users
+// indexed, still pending and renamed, with e-mails matched only where the
+// caller may see them.
+func TestSearchByText(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{
+		"login=jorg.arger&name=Jörg Ärger&email=joerg@example.de&password=Night-owl-1234",
+		"login=grace&name=Grace Hopper&email=amazing.grace@navy.mil&password=Night-owl-1234",
+		"login=hopper2&name=Edward Hopper&password=Night-owl-1234",
+		"login=istanbul&name=İlker Şahin&email=ilker@example.tr&password=Night-owl-1234",
+	} {
+		e.mustDo("POST", "api/users/create", u, 200)
+	}
+	e.mustDo("POST", "api/users/update", "login=hopper2&name=Edward Hoppe", 200) // pending or indexed: renamed either way
+	// want: the logins q matches by the rule, over every active user.
+	want := func(q string, emailOf func(store.User) bool) []string {
+		var out []string
+		storetest.View(t, e.store, func(tx store.Tx) error {
+			for u := range storetest.All(t, tx.UsersByLogin()) {
+				if u.Active && u.Matches(strings.ToLower(q), emailOf(u)) {
+					out = append(out, u.Login)
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	logins := func(path, auth string) []string {
+		t.Helper()
+		st, body := e.do("GET", path, "", auth)
+		if st != 200 {
+			t.Fatalf("%s: %d %s", path, st, body)
+		}
+		var res struct {
+			Users []struct{ Login string } `json:"users"`
+		}
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, u := range res.Users {
+			out = append(out, u.Login)
+		}
+		return out
+	}
+	alice := basic("alice", alicePass)
+	all := func(store.User) bool { return true }
+	own := func(u store.User) bool { return u.Login == "alice" }
+	for _, q := range []string{"hopper", "HOPP", "ärg", "ÄRGER", "navy", "grace", "@example", "şah", "ex", "nobody", "hoppe"} {
+		esc := url.QueryEscape(q)
+		for _, c := range []struct {
+			path, auth string
+			email      func(store.User) bool
+		}{
+			{"api/users/search?ps=500&q=" + esc, adminAuth, all},
+			{"api/users/search?ps=500&q=" + esc, alice, own}, // others' e-mails hidden from alice
+			{"api/v2/users-management/users?pageSize=500&q=" + esc, adminAuth, all},
+		} {
+			if got, w := logins(c.path, c.auth), want(q, c.email); !slices.Equal(got, w) {
+				t.Errorf("%s as %s: %v, want %v", c.path, c.auth[:10], got, w)
+			}
+		}
+	}
+	for q, w := range map[string]string{"edward+hopper": "", "edward+hoppe": "hopper2"} {
+		if got := strings.Join(logins("api/users/search?q="+q, adminAuth), " "); got != w {
+			t.Errorf("q=%s after the rename: %q, want %q", q, got, w)
+		}
+	}
+}
