@@ -64,10 +64,17 @@ measure "GET /Users/{id}" http://127.0.0.1:9180 get
 measure "GET userName eq" http://127.0.0.1:9180 username
 measure "GET externalId eq" http://127.0.0.1:9180 externalid
 measure "GET Groups displayName eq" http://127.0.0.1:9180 group
+# Memory beyond the store's mmap (anonymous pages) after the reads.
+rss() { awk '/^RssAnon/ {print $2, $3}' "/proc/$SERVER/status"; }
+echo "server RssAnon after the indexed reads: $(rss) (store file $(du -h "$OUT/bench.db" | cut -f1))"
+# Contains searches: saturated, then as one admin's script would (4
+# connections). A text of user<n> or er<n> matches 1 user in 9 of 10 draws
+# and up to a tenth of the store in the others (er1...).
 measure "GET userName co (n-grams)" http://127.0.0.1:9180 co
 measure "GET api/users/search?q= (n-grams)" http://127.0.0.1:9180 q
-# Memory beyond the store's mmap (anonymous pages) after the reads.
-echo "server RssAnon after the reads: $(awk '/^RssAnon/ {print $2, $3}' /proc/$SERVER/status) (store file $(du -h "$OUT/bench.db" | cut -f1))"
+C=4 measure "  the same co, 4 connections" http://127.0.0.1:9180 co
+C=4 measure "  the same q, 4 connections" http://127.0.0.1:9180 q
+echo "server RssAnon after the searches: $(rss)"
 writes "PATCH /Users/{id} active" patch
 writes "POST /Users" post
 measure "bare Echo (again)" http://127.0.0.1:9181/

@@ -53,7 +53,7 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	if a, ok := w.(*answer); ok && !a.replaced {
 		a.note(e)
 	}
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	w.WriteHeader(e.Status)
 	raw, _ := json.Marshal(e)
 	_, _ = w.Write(raw)
@@ -141,3 +141,11 @@ func (h *Handler) auditRefusal(r *http.Request, e scimerrors.ScimError) {
 		h.log.Error("audit: cannot record a refusal", "err", err)
 	}
 }
+
+// contentTypes is the Content-Type header of every answer, shared: setting
+// it with Header.Set would allocate its one-element list on each request
+// (net/http only reads it, and Header.Set replaces rather than changes it).
+var contentTypes = []string{contentType}
+
+// setContentType sets w's Content-Type to SCIM's.
+func setContentType(w http.ResponseWriter) { w.Header()["Content-Type"] = contentTypes }

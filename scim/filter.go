@@ -281,15 +281,20 @@ func prefixHint(endpoint string, expr filter.Expression) (attr, prefix string, o
 	})
 }
 
-// containsHint finds an `attr co "text"` (or ew, or eq) that the whole
-// expression implies on a user's userName or displayName, which the
-// n-gram index covers (store.QueryGrams): every match contains text there.
-func containsHint(endpoint string, expr filter.Expression) (text string, ok bool) {
-	_, text, ok = implied(endpoint, expr, func(attr string, op filter.CompareOperator) bool {
+// containsHint finds an `attr co "text"` (or ew; or eq on displayName,
+// userName's having its own index) that the whole expression implies on a
+// user's userName or displayName, which the n-gram index covers: every
+// match contains text there. It returns text's trigrams (store.QueryGrams),
+// none when text is too short for the index.
+func containsHint(endpoint string, expr filter.Expression) (grams []string) {
+	_, text, ok := implied(endpoint, expr, func(attr string, op filter.CompareOperator) bool {
 		return endpoint == "Users" && (attr == "username" || attr == "displayname") &&
-			(op == filter.CO || op == filter.EW || op == filter.EQ)
+			(op == filter.CO || op == filter.EW || op == filter.EQ && attr == "displayname")
 	})
-	return text, ok
+	if !ok {
+		return nil
+	}
+	return store.QueryGrams(text)
 }
 
 // implied finds a comparison of an endpoint's core attribute with a string

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 
@@ -73,6 +72,7 @@ var allowStringValues sync.Once
 // Handler serves the SCIM API.
 type Handler struct {
 	prefix  string
+	labels  map[string][3]string // route labels by endpoint: list, {id}, .search
 	store   store.Store
 	baseURL string
 	maxBody int64
@@ -86,6 +86,10 @@ func New(s store.Store, opts Options) (*Handler, error) {
 	h := &Handler{prefix: cmp.Or(opts.Prefix, Prefix), store: s, baseURL: strings.TrimRight(opts.BaseURL, "/"), maxBody: opts.MaxBodyBytes, log: opts.Logger, auth: opts.Auth}
 	if h.maxBody <= 0 {
 		h.maxBody = defaultMaxBytes
+	}
+	h.labels = map[string][3]string{}
+	for _, e := range endpoints {
+		h.labels[e] = [3]string{h.prefix + "/" + e, h.prefix + "/" + e + "/{id}", h.prefix + "/" + e + "/.search"}
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -195,11 +199,16 @@ func (h *Handler) serve(c echo.Context) error {
 // normalised. It returns the request as it ended up (with the actor).
 func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 	r := c.Request()
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	rest := strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), h.prefix), "/")
-	var segs []string
+	var buf [3]string // at most three segments are looked at
+	segs := buf[:0]
 	if rest != "" {
-		segs = strings.Split(rest, "/")
+		for seg := range strings.SplitSeq(rest, "/") {
+			if segs = append(segs, seg); len(segs) == len(buf) {
+				break
+			}
+		}
 	}
 	if len(segs) == 0 || len(segs) > 2 {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
@@ -211,13 +220,13 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 		return r
 	}
 	segs[0] = endpoint
-	switch {
+	switch labels := h.labels[endpoint]; {
 	case len(segs) == 2 && segs[1] == ".search":
-		c.Set(RouteLabelKey, h.prefix+"/"+endpoint+"/.search")
+		c.Set(RouteLabelKey, labels[2])
 	case len(segs) == 2:
-		c.Set(RouteLabelKey, h.prefix+"/"+endpoint+"/{id}")
+		c.Set(RouteLabelKey, labels[1])
 	default:
-		c.Set(RouteLabelKey, h.prefix+"/"+endpoint)
+		c.Set(RouteLabelKey, labels[0])
 	}
 	resource := endpoint == "Users" || endpoint == "Groups"
 	if endpoint == "Bulk" {
@@ -244,7 +253,7 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 	default:
 		allow = "GET, PUT, PATCH, DELETE"
 	}
-	if !slices.Contains(strings.Split(allow, ", "), r.Method) {
+	if !allows(allow, r.Method) {
 		w.Header().Set("Allow", allow)
 		detail := fmt.Sprintf("Method %s is not allowed here; allowed: %s.", r.Method, allow)
 		if r.Method == http.MethodDelete && endpoint == "Users" {
@@ -321,4 +330,14 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request) 
 	doc["bulk"] = map[string]any{"supported": true, "maxOperations": maxBulkOperations, "maxPayloadSize": h.maxBody}
 	doc["filter"] = map[string]any{"supported": true, "maxResults": maxCount}
 	writeJSON(w, http.StatusOK, doc)
+}
+
+// allows reports whether method is in the comma-separated list allow.
+func allows(allow, method string) bool {
+	for m := range strings.SplitSeq(allow, ", ") {
+		if m == method {
+			return true
+		}
+	}
+	return false
 }

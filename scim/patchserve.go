@@ -69,7 +69,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, id string, o
 		return
 	}
 	w.Header().Set("ETag", etag(u.Version))
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(append(raw, '\n'))
 }

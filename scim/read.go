@@ -155,7 +155,7 @@ func (h *Handler) streamGroup(w http.ResponseWriter, tx store.Tx, g store.Group)
 	// place the unescaped sequence can appear.
 	at := bytes.Index(head, []byte(`,"meta":`))
 	w.Header().Set("ETag", etag(g.Version))
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	bw.Write(head[:at])
@@ -227,7 +227,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 	}
 	w.Header().Set("ETag", etag(version))
 	if raw != nil {
-		w.Header().Set("Content-Type", contentType)
+		setContentType(w)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(raw)
 		return
@@ -369,8 +369,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			// that hold the text's trigrams (in id order).
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
 				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.User)
-			} else if text, ok := containsHint(endpoint, p.expr); ok && store.QueryGrams(text) != nil && (!streamed || p.sort.by == "") {
-				src = byIDs(tx.IDsWithGrams(store.QueryGrams(text)), tx.User)
+			} else if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
+				src = byIDs(tx.IDsWithGrams(grams), tx.User)
 			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
@@ -436,7 +436,7 @@ func writeList(w http.ResponseWriter, resources []any, startIndex, total int) {
 		b.Write(raw)
 	}
 	fmt.Fprintf(b, `],"itemsPerPage":%d,"schemas":[%q],"startIndex":%d,"totalResults":%d}`+"\n", len(resources), listURN, startIndex, total)
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b.Bytes())
 }
@@ -568,7 +568,7 @@ func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, src iter.Seq2[s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", contentType)
+	setContentType(w)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -61,24 +61,28 @@ func QueryGrams(text string) []string {
 // Tx.UsersByLogin), the users whose login, display name or e-mail may
 // contain q: when q has three runes or more only the n-gram index's
 // candidates, else every user. Callers still apply their rule to each.
+// Only the candidates' logins are held to sort them; each record is read
+// again as it is yielded.
 func UsersByLoginContaining(tx Tx, q string) iter.Seq2[User, error] {
 	gs := QueryGrams(q)
 	if gs == nil {
 		return tx.UsersByLogin()
 	}
 	return func(yield func(User, error) bool) {
-		var users []User
+		type candidate struct{ login, id string }
+		var cs []candidate
 		for id := range tx.IDsWithGrams(gs) {
 			u, err := tx.User(id)
 			if err != nil {
 				yield(User{}, err)
 				return
 			}
-			users = append(users, u)
+			cs = append(cs, candidate{FoldLogin(u.Login), id})
 		}
-		slices.SortFunc(users, func(a, b User) int { return strings.Compare(FoldLogin(a.Login), FoldLogin(b.Login)) })
-		for _, u := range users {
-			if !yield(u, nil) {
+		slices.SortFunc(cs, func(a, b candidate) int { return strings.Compare(a.login, b.login) })
+		for _, c := range cs {
+			u, err := tx.User(c.id)
+			if !yield(u, err) || err != nil {
 				return
 			}
 		}

@@ -217,12 +217,18 @@ func (a *Authenticator) session(ctx context.Context, cr Credentials) (store.Call
 // process, as SonarQube does.
 type connections struct {
 	mu sync.Mutex
-	m  map[string]time.Time
+	m  map[seenKey]time.Time
+}
+
+// seenKey names a user ('u') or a token ('t', by hash) in connections.
+type seenKey struct {
+	kind byte
+	id   string
 }
 
 // due reports whether key's last connection should be written at now, and
 // if so marks it written.
-func (c *connections) due(key string, last *time.Time, now time.Time) bool {
+func (c *connections) due(key seenKey, last *time.Time, now time.Time) bool {
 	if last != nil && now.Sub(*last) < time.Hour {
 		return false
 	}
@@ -232,7 +238,7 @@ func (c *connections) due(key string, last *time.Time, now time.Time) bool {
 		return false
 	}
 	if c.m == nil || len(c.m) >= maxCachedTokens {
-		c.m = map[string]time.Time{}
+		c.m = map[seenKey]time.Time{}
 	}
 	c.m[key] = now
 	return true
@@ -244,8 +250,8 @@ func (c *connections) due(key string, last *time.Time, now time.Time) bool {
 // user's version (nothing SCIM shows) and is not audited.
 func (a *Authenticator) connected(u store.User, hash string, tokenLast *time.Time) {
 	now := store.Now()
-	user := a.seen.due("u"+u.ID, u.LastConnection, now)
-	token := hash != "" && a.seen.due("t"+hash, tokenLast, now)
+	user := a.seen.due(seenKey{'u', u.ID}, u.LastConnection, now)
+	token := hash != "" && a.seen.due(seenKey{'t', hash}, tokenLast, now)
 	if !user && !token {
 		return
 	}

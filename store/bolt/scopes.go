@@ -22,7 +22,7 @@ var (
 // EConflict with msg.
 func (t *tx) put(n named, id, name, oldName string, raw []byte, msg string) error {
 	fold := []byte(store.FoldLogin(name))
-	if owner := t.b(n.index).Get(fold); owner != nil && string(owner) != id {
+	if owner := t.get(n.index, fold); owner != nil && string(owner) != id {
 		return store.Errorf(store.EConflict, "%s", msg)
 	}
 	if oldName != "" {
@@ -44,13 +44,13 @@ func (t *tx) remove(n named, id, name string) error {
 }
 
 func (t *tx) byName(n named, name string) []byte {
-	return t.b(n.index).Get([]byte(store.FoldLogin(name)))
+	return t.get(n.index, []byte(store.FoldLogin(name)))
 }
 
 // --- projects
 
 func (t *tx) Project(id string) (store.Project, error) {
-	return record(t.b(bProjects), id, decodeProject)
+	return record(t, bProjects, id, decodeProject)
 }
 
 func (t *tx) ProjectByKey(key string) (store.Project, error) {
@@ -79,13 +79,13 @@ func (t *tx) DeleteProject(id string) error {
 }
 
 func (t *tx) Projects() iter.Seq2[store.Project, error] {
-	return walkIndex(t.b(bProjectKey), t.b(bProjects), decodeProject)
+	return walkIndex(t, bProjectKey, bProjects, decodeProject)
 }
 
 // --- templates
 
 func (t *tx) Template(id string) (store.Template, error) {
-	return record(t.b(bTemplates), id, decodeTemplate)
+	return record(t, bTemplates, id, decodeTemplate)
 }
 
 func (t *tx) TemplateByName(name string) (store.Template, error) {
@@ -114,13 +114,13 @@ func (t *tx) DeleteTemplate(id string) error {
 }
 
 func (t *tx) Templates() iter.Seq2[store.Template, error] {
-	return walkIndex(t.b(bTemplateName), t.b(bTemplates), decodeTemplate)
+	return walkIndex(t, bTemplateName, bTemplates, decodeTemplate)
 }
 
 // --- organisations
 
 func (t *tx) Organization(key string) (store.Organization, error) {
-	return record(t.b(bOrgs), key, decodeOrganization)
+	return record(t, bOrgs, key, decodeOrganization)
 }
 
 func (t *tx) PutOrganization(o store.Organization) error {

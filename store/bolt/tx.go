@@ -17,6 +17,8 @@ type tx struct {
 	cache [numBuckets]*bolt.Bucket
 	def   *string  // id of the default group, once looked up
 	grams []gramOp // n-gram index changes not yet written (see flushGrams)
+	// cursors serve get in read-only transactions, one per bucket.
+	cursors [numBuckets]*bolt.Cursor
 	// pended: this transaction listed users as pending for the n-gram
 	// index, for the indexer to take up after the commit.
 	pended bool
@@ -42,9 +44,29 @@ func key(parts ...string) []byte {
 	return buf.Bytes()
 }
 
+// get reads k's value in a bucket, as Bucket.Get does. Read-only
+// transactions keep one cursor per bucket for it: Bucket.Get opens a new
+// cursor whose stack grows by allocation on every lookup, a few
+// allocations a read. (A write transaction's cursors would not follow its
+// own changes.)
+func (t *tx) get(id bucket, k []byte) []byte {
+	if t.tx.Writable() {
+		return t.b(id).Get(k)
+	}
+	c := t.cursors[id]
+	if c == nil {
+		c = t.b(id).Cursor()
+		t.cursors[id] = c
+	}
+	if key, v := c.Seek(k); bytes.Equal(key, k) {
+		return v
+	}
+	return nil
+}
+
 // record reads and decodes one record; a missing key is store.ErrNotFound.
-func record[T any](b *bolt.Bucket, k string, decode func([]byte) (T, error)) (T, error) {
-	raw := b.Get([]byte(k))
+func record[T any](t *tx, id bucket, k string, decode func([]byte) (T, error)) (T, error) {
+	raw := t.get(id, []byte(k))
 	if raw == nil {
 		var zero T
 		return zero, store.ErrNotFound
@@ -98,11 +120,11 @@ func walk[T any](b *bolt.Bucket, after string, decode func([]byte) (T, error)) i
 
 // walkIndex yields the records an index bucket (key -> id) points to, in
 // key order.
-func walkIndex[T any](index, primary *bolt.Bucket, decode func([]byte) (T, error)) iter.Seq2[T, error] {
+func walkIndex[T any](t *tx, index, primary bucket, decode func([]byte) (T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		c := index.Cursor()
+		c := t.b(index).Cursor()
 		for k, id := c.First(); k != nil; k, id = c.Next() {
-			x, err := record(primary, string(id), decode)
+			x, err := record(t, primary, string(id), decode)
 			if !yield(x, err) || err != nil {
 				return
 			}
@@ -112,10 +134,10 @@ func walkIndex[T any](index, primary *bolt.Bucket, decode func([]byte) (T, error
 
 // --- users
 
-func (t *tx) User(id string) (store.User, error) { return record(t.b(bUsers), id, decodeUser) }
+func (t *tx) User(id string) (store.User, error) { return record(t, bUsers, id, decodeUser) }
 
 func (t *tx) UserByLogin(login string) (store.User, error) {
-	id := t.b(bUserLogin).Get([]byte(store.FoldLogin(login)))
+	id := t.get(bUserLogin, []byte(store.FoldLogin(login)))
 	if id == nil {
 		return store.User{}, store.ErrNotFound
 	}
@@ -257,7 +279,7 @@ func (t *tx) Users(after string) iter.Seq2[store.User, error] {
 }
 
 func (t *tx) UsersByLogin() iter.Seq2[store.User, error] {
-	return walkIndex(t.b(bUserLogin), t.b(bUsers), decodeUser)
+	return walkIndex(t, bUserLogin, bUsers, decodeUser)
 }
 
 func (t *tx) IDsByPrefix(index store.Index, prefix string) iter.Seq[string] {
@@ -300,7 +322,7 @@ func (t *tx) CountUsers() (int, error) { return t.count(bUsers), nil }
 
 // count reads the record count kept for a primary bucket.
 func (t *tx) count(id bucket) int {
-	v := t.b(bCounts).Get(bucketNames[id])
+	v := t.get(bCounts, bucketNames[id])
 	if len(v) != 8 {
 		return 0
 	}
@@ -315,10 +337,10 @@ func (t *tx) addCount(id bucket, delta int) error {
 
 // --- groups
 
-func (t *tx) Group(id string) (store.Group, error) { return record(t.b(bGroups), id, decodeGroup) }
+func (t *tx) Group(id string) (store.Group, error) { return record(t, bGroups, id, decodeGroup) }
 
 func (t *tx) GroupByName(name string) (store.Group, error) {
-	id := t.b(bGroupName).Get([]byte(store.FoldLogin(name)))
+	id := t.get(bGroupName, []byte(store.FoldLogin(name)))
 	if id == nil {
 		return store.Group{}, store.ErrNotFound
 	}
@@ -405,7 +427,7 @@ func (t *tx) Groups(after string) iter.Seq2[store.Group, error] {
 }
 
 func (t *tx) GroupsByName() iter.Seq2[store.Group, error] {
-	return walkIndex(t.b(bGroupName), t.b(bGroups), decodeGroup)
+	return walkIndex(t, bGroupName, bGroups, decodeGroup)
 }
 
 func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
@@ -421,7 +443,7 @@ func (t *tx) CountGroups() (int, error) { return t.count(bGroups), nil }
 // only the migration of old stores needs it.
 func (t *tx) defaultGroup() string {
 	if t.def == nil {
-		id := string(t.b(bGroupName).Get([]byte(store.FoldLogin(store.DefaultGroup))))
+		id := string(t.get(bGroupName, []byte(store.FoldLogin(store.DefaultGroup))))
 		t.def = &id
 	}
 	return *t.def
@@ -444,7 +466,7 @@ func (t *tx) CountActiveUsers() (int, error) { return t.activeUsers(), nil }
 var activeKey = []byte("active_users")
 
 func (t *tx) activeUsers() int {
-	v := t.b(bCounts).Get(activeKey)
+	v := t.get(bCounts, activeKey)
 	if len(v) != 8 {
 		return 0
 	}
@@ -461,7 +483,7 @@ func (t *tx) addActive(delta int) error {
 var managedKey = []byte("managed_users")
 
 func (t *tx) CountManagedUsers() (int, error) {
-	v := t.b(bCounts).Get(managedKey)
+	v := t.get(bCounts, managedKey)
 	if len(v) != 8 {
 		return 0, nil
 	}
@@ -541,7 +563,7 @@ func (t *tx) Holders(perm store.PermKey) iter.Seq[store.Subject] {
 // --- tokens
 
 func (t *tx) PutToken(tok store.Token) error {
-	if h := t.b(bTokensUser).Get(key(tok.UserID, tok.Name)); h != nil && string(h) != tok.Hash {
+	if h := t.get(bTokensUser, key(tok.UserID, tok.Name)); h != nil && string(h) != tok.Hash {
 		return store.Errorf(store.EConflict, "A token named '%s' already exists for this user", tok.Name)
 	}
 	if err := t.b(bTokensUser).Put(key(tok.UserID, tok.Name), []byte(tok.Hash)); err != nil {
@@ -550,10 +572,10 @@ func (t *tx) PutToken(tok store.Token) error {
 	return t.b(bTokens).Put([]byte(tok.Hash), encodeToken(tok))
 }
 
-func (t *tx) Token(hash string) (store.Token, error) { return record(t.b(bTokens), hash, decodeToken) }
+func (t *tx) Token(hash string) (store.Token, error) { return record(t, bTokens, hash, decodeToken) }
 
 func (t *tx) TokenByName(userID, name string) (store.Token, error) {
-	h := t.b(bTokensUser).Get(key(userID, name))
+	h := t.get(bTokensUser, key(userID, name))
 	if h == nil {
 		return store.Token{}, store.ErrNotFound
 	}
@@ -635,7 +657,7 @@ func (t *tx) PruneAudit(cutoff time.Time, max int) (int, error) {
 // --- sessions and password failures
 
 func (t *tx) Session(hash string) (store.Session, error) {
-	return record(t.b(bSessions), hash, decodeSession)
+	return record(t, bSessions, hash, decodeSession)
 }
 
 func (t *tx) PutSession(s store.Session) error {
@@ -672,7 +694,7 @@ func (t *tx) SessionsOf(userID string) ([]store.Session, error) {
 }
 
 func (t *tx) Failures(login string) (store.Failures, error) {
-	f, err := record(t.b(bFailures), login, decodeFailures)
+	f, err := record(t, bFailures, login, decodeFailures)
 	if store.IsNotFound(err) {
 		return store.Failures{}, nil
 	}
