@@ -75,7 +75,6 @@ type Store struct {
 	lastWrite atomic.Pointer[error] // nil or the last storage failure
 
 	kick    chan struct{} // a write listed pending users (see grams.go)
-	batch   atomic.Int64  // users the next indexer transaction takes (0: not sized yet)
 	stop    chan struct{} // closed by Close
 	indexed chan struct{} // closed when the indexer has stopped
 	closing sync.Once
