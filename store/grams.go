@@ -61,27 +61,32 @@ func QueryGrams(text string) []string {
 // Tx.UsersByLogin), the users whose login, display name or e-mail may
 // contain q: when q has three runes or more only the n-gram index's
 // candidates, else every user. Callers still apply their rule to each.
-// Only the candidates' logins are held to sort them; each record is read
-// again as it is yielded.
 func UsersByLoginContaining(tx Tx, q string) iter.Seq2[User, error] {
 	gs := QueryGrams(q)
 	if gs == nil {
 		return tx.UsersByLogin()
 	}
+	return byLogin(tx, tx.IDsWithGrams(gs))
+}
+
+// byLogin yields the users of ids in lower-cased login order (as
+// Tx.UsersByLogin). Only their logins are held to sort them; each record
+// is read again as it is yielded.
+func byLogin(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
 	return func(yield func(User, error) bool) {
-		type candidate struct{ login, id string }
-		var cs []candidate
-		for id := range tx.IDsWithGrams(gs) {
+		type entry struct{ login, id string }
+		var es []entry
+		for id := range ids {
 			u, err := tx.User(id)
 			if err != nil {
 				yield(User{}, err)
 				return
 			}
-			cs = append(cs, candidate{FoldLogin(u.Login), id})
+			es = append(es, entry{FoldLogin(u.Login), id})
 		}
-		slices.SortFunc(cs, func(a, b candidate) int { return strings.Compare(a.login, b.login) })
-		for _, c := range cs {
-			u, err := tx.User(c.id)
+		slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.login, b.login) })
+		for _, e := range es {
+			u, err := tx.User(e.id)
 			if !yield(u, err) || err != nil {
 				return
 			}

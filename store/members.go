@@ -2,8 +2,6 @@ package store
 
 import (
 	"iter"
-	"slices"
-	"strings"
 )
 
 // The default group (DefaultGroup, sonar-users) is every active user: its
@@ -87,21 +85,5 @@ func MembersByLogin(tx Tx, groupID string) iter.Seq2[User, error] {
 			}
 		}
 	}
-	return func(yield func(User, error) bool) {
-		var users []User
-		for uid := range tx.Members(groupID) {
-			u, err := tx.User(uid)
-			if err != nil {
-				yield(User{}, err)
-				return
-			}
-			users = append(users, u)
-		}
-		slices.SortFunc(users, func(a, b User) int { return strings.Compare(FoldLogin(a.Login), FoldLogin(b.Login)) })
-		for _, u := range users {
-			if !yield(u, nil) {
-				return
-			}
-		}
-	}
+	return byLogin(tx, tx.Members(groupID))
 }
