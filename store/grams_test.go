@@ -49,6 +49,9 @@ func FuzzGrams(f *testing.F) {
 			return
 		}
 		q := string(lower[from : from+n])
+		if got, want := containsLower(field, field[:len(field)/2]), strings.Contains(strings.ToLower(field), field[:len(field)/2]); got != want {
+			t.Fatalf("containsLower(%q, %q) = %v, strings says %v", field, field[:len(field)/2], got, want)
+		}
 		u := User{Name: field}
 		if !u.Matches(q, false) {
 			t.Fatalf("%q does not contain its own part %q", field, q)
@@ -63,4 +66,16 @@ func FuzzGrams(f *testing.F) {
 			t.Fatalf("QueryGrams(%q) = nil for three runes or more", q)
 		}
 	})
+}
+
+// containsLower answers as strings.Contains over strings.ToLower does.
+func TestContainsLower(t *testing.T) {
+	for _, tc := range []struct{ s, q string }{
+		{"Alice Liddell", "lid"}, {"Alice Liddell", "Lid"}, {"ALICE", "alice"}, {"ALICE", ""}, {"", ""}, {"", "a"},
+		{"ab", "abc"}, {"Jörg", "jö"}, {"JÖRG", "jö"}, {"a\\xffB", "b"}, {"[Z]", "[z]"}, {"@", "`"},
+	} {
+		if got, want := containsLower(tc.s, tc.q), strings.Contains(strings.ToLower(tc.s), tc.q); got != want {
+			t.Errorf("containsLower(%q, %q) = %v, want %v", tc.s, tc.q, got, want)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The user use cases of the Web API (api/users): each runs in one Update,
@@ -241,8 +242,36 @@ func setNameEmail(u *User, name, email *string) error {
 // or, when the searcher may see it (email), of its e-mail: a hidden address
 // cannot be probed by searching. An empty q matches every user.
 func (u User) Matches(q string, email bool) bool {
-	return q == "" || strings.Contains(strings.ToLower(u.Login), q) || strings.Contains(strings.ToLower(u.Name), q) ||
-		email && strings.Contains(strings.ToLower(u.Email), q)
+	return q == "" || containsLower(u.Login, q) || containsLower(u.Name, q) || email && containsLower(u.Email, q)
+}
+
+// containsLower is strings.Contains(strings.ToLower(s), q) without building
+// the lower-cased copy when s is ASCII, as logins, names and e-mails mostly
+// are: a search over many users then allocates nothing per user.
+func containsLower(s, q string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Contains(strings.ToLower(s), q)
+		}
+	}
+	for i := 0; i+len(q) <= len(s); i++ {
+		j := 0
+		for j < len(q) && lowerASCII(s[i+j]) == q[j] {
+			j++
+		}
+		if j == len(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerASCII lower-cases one ASCII letter.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // UpdateUser changes a user's name, e-mail, SCM accounts and settings. The
