@@ -69,7 +69,7 @@ type storeCollector struct{ st store.Store }
 var (
 	usersDesc   = prometheus.NewDesc("scimgate_store_users", "Users in the store.", nil, nil)
 	groupsDesc  = prometheus.NewDesc("scimgate_store_groups", "Groups in the store.", nil, nil)
-	failsDesc   = prometheus.NewDesc("scimgate_store_write_failures_total", "Changes that failed to reach storage (storage full or failing), answered 503.", nil, nil)
+	failsDesc   = prometheus.NewDesc("scimgate_store_write_failures_total", "Writes that failed to reach storage (storage full or failing): changes, answered 503, and the search index's background batches, retried.", nil, nil)
 	changesDesc = prometheus.NewDesc("scimgate_store_changes_total", "Committed changes (Update transactions' functions).", nil, nil)
 	commitsDesc = prometheus.NewDesc("scimgate_store_commits_total", "Committed store transactions (each an fsync); changes/commits is the mean batch size.", nil, nil)
 	writeDesc   = prometheus.NewDesc("scimgate_store_writable", "1 while the store's writes succeed, 0 after a failed one until a write succeeds again.", nil, nil)

@@ -347,7 +347,8 @@ func (s *Store) WriteError() error {
 	return nil
 }
 
-// WriteFailures counts commits that failed to reach the file.
+// WriteFailures counts commits that failed to reach the file, the n-gram
+// indexer's included.
 func (s *Store) WriteFailures() uint64 { return s.failures.Load() }
 
 // Generation counts committed Updates.

@@ -232,7 +232,9 @@ func (s *Store) IndexGrams() error {
 
 // indexer runs IndexGrams a moment after each write that listed pending
 // users, until Close. A failure leaves them pending, for the next write
-// or the next start to retry; queries stay exact meanwhile.
+// or the next start to retry; queries stay exact meanwhile (but read every
+// pending user), and the failure counts among WriteFailures, which the
+// server exports as a metric.
 func (s *Store) indexer() {
 	defer close(s.indexed)
 	for {
@@ -246,7 +248,9 @@ func (s *Store) indexer() {
 			return
 		case <-time.After(indexDelay):
 		}
-		_ = s.IndexGrams() // see above: nothing is lost, the users stay pending
+		if err := s.IndexGrams(); err != nil {
+			s.failures.Add(1) // nothing is lost: the users stay pending
+		}
 	}
 }
 
