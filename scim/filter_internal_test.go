@@ -7,13 +7,18 @@ import (
 	filter "github.com/scim2/filter-parser/v2"
 )
 
-// The fast path for `attr eq "value"` must read exactly what the parser reads.
-func TestSimpleEqMatchesParser(t *testing.T) {
+// The fast path for `attr op "value"` (eq, co, sw, ew) must read exactly
+// what the parser reads.
+func TestSimpleCompareMatchesParser(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{
 		`userName eq "bjensen"`, `userName EQ "a b"`, `name.familyName eq "O'Malley"`, `externalId eq "00u-1_x"`,
 		`displayName eq ""`, `userName eq "quote \" inside"`, `emails.value eq "x@example.com"`, `a-b_c eq "v"`,
+		`userName CO "jen"`, `displayName sw "Ada"`, `externalId Ew "-1"`, `userName co "a\\b"`, `emails.value ew "@example.com"`,
 	} {
+		if !simpleCompare.MatchString(f) {
+			t.Errorf("%q: not taken by the fast path", f)
+		}
 		want, err := filter.ParseFilter([]byte(f))
 		if err != nil {
 			t.Fatalf("parser rejects %q: %v", f, err)
