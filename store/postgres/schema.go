@@ -179,25 +179,34 @@ CREATE INDEX users_grams ON users USING gin (grams)`,
 const gramsVersion = 4
 
 // backfillGrams fills the n-gram column of the users written before it
-// existed, in the migrating transaction: the trigrams are computed in Go,
+// existed, in the migrating transaction, a few thousand users at a time
+// (memory stays bounded with a million): the trigrams are computed in Go,
 // as every later write computes them.
 func backfillGrams(ctx context.Context, tx pgx.Tx) error {
-	rows, err := tx.Query(ctx, `SELECT id, login, name, email FROM users`)
-	if err != nil {
-		return err
-	}
-	var batch pgx.Batch
-	for rows.Next() {
-		var u store.User
-		if err := rows.Scan(&u.ID, &u.Login, &u.Name, &u.Email); err != nil {
+	for after := ""; ; {
+		rows, err := tx.Query(ctx, `SELECT id, login, name, email FROM users WHERE id > $1 ORDER BY id LIMIT 5000`, after)
+		if err != nil {
 			return err
 		}
-		batch.Queue(`UPDATE users SET grams = $2 WHERE id = $1`, u.ID, store.UserGrams(u))
+		var batch pgx.Batch
+		for rows.Next() {
+			var u store.User
+			if err := rows.Scan(&u.ID, &u.Login, &u.Name, &u.Email); err != nil {
+				return err
+			}
+			batch.Queue(`UPDATE users SET grams = $2 WHERE id = $1`, u.ID, store.UserGrams(u))
+			after = u.ID
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if batch.Len() == 0 {
+			return nil
+		}
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return tx.SendBatch(ctx, &batch).Close()
 }
 
 // migrationLock is the advisory lock key under which the schema is created

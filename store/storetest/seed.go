@@ -32,10 +32,6 @@ func Seed(tb testing.TB, s store.Store, n int) []string {
 			tb.Fatal(err)
 		}
 	}
-	if ix, ok := s.(interface{ IndexGrams() error }); ok { // a seed is not the write load measured
-		if err := ix.IndexGrams(); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	indexGrams(tb, s) // a seed is not the write load measured
 	return ids
 }

@@ -370,7 +370,7 @@ func testGramIndex(t *testing.T, s store.Store) {
 
 // indexGrams brings a backend's n-gram index up to date, for backends that
 // update it after the commit (bbolt): queries must be exact either way.
-func indexGrams(t *testing.T, s store.Store) {
+func indexGrams(t testing.TB, s store.Store) {
 	if ix, ok := s.(interface{ IndexGrams() error }); ok {
 		if err := ix.IndexGrams(); err != nil {
 			t.Fatal(err)
