@@ -260,7 +260,8 @@ type Tx interface {
 	// PutFailures stores login's count; a zero Count deletes it.
 	PutFailures(login string, f Failures) error
 
-	// AppendAudit stores e, assigning e.Seq (increasing).
+	// AppendAudit stores e and assigns e.Seq (increasing) by the time the
+	// transaction commits (a backend may send the write with the commit).
 	AppendAudit(e *AuditEntry) error
 	// Audit yields entries from the newest to the oldest.
 	Audit() iter.Seq2[AuditEntry, error]

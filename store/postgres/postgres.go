@@ -12,10 +12,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -31,6 +31,7 @@ type Store struct {
 	failures atomic.Uint64 // writes that did not reach the database
 	changes  atomic.Uint64 // committed Updates, one transaction each
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
+	gen      genReads
 }
 
 var (
@@ -150,15 +151,19 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 		}
 		return err
 	}
-	if t.begin != "" {
+	if t.begin != "" && len(t.queued) == 0 {
 		return nil // fn read and wrote nothing: there is no transaction
 	}
-	b := &pgx.Batch{}
-	b.Queue("COMMIT")
+	last := []stmt{{sql: "COMMIT"}}
 	if begin == beginWrite {
-		b.Queue("SELECT nextval('generation')")
+		last = append(last, stmt{sql: "SELECT nextval('generation')"})
 	}
-	br := conn.SendBatch(ctx, b)
+	// The statements fn queued go with the COMMIT, in one round trip.
+	br, err := t.send(last...)
+	if err != nil {
+		conn.Exec(ctx, "ROLLBACK")
+		return dbError(err)
+	}
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
 		return dbError(err)
@@ -256,13 +261,65 @@ func dbError(err error) error {
 // committed Update moves, on any replica. While the database cannot be
 // read it returns a new value each time, so nothing cached is trusted.
 func (s *Store) Generation() uint64 {
+	g := &s.gen
+	g.mu.Lock()
+	if g.running { // wait for the read that starts after the running one
+		r := g.next
+		if r == nil {
+			r = &genRead{done: make(chan struct{})}
+			g.next = r
+		}
+		g.mu.Unlock()
+		<-r.done
+		return s.generationOf(r)
+	}
+	g.running = true
+	g.mu.Unlock()
+	r := &genRead{done: make(chan struct{})}
+	s.readGeneration(r)
+	return s.generationOf(r)
+}
+
+// genReads lets concurrent callers of Generation share one query: a caller
+// waits for a query sent after it asked (so it sees every write
+// acknowledged before), and one query answers every caller that waited for
+// it. Under load that is one query a round trip instead of one a request.
+type genReads struct {
+	mu      sync.Mutex
+	running bool     // a query is in flight
+	next    *genRead // the query sent when the running one ends, with its waiters
+}
+
+// genRead is one query of the generation and its answer.
+type genRead struct {
+	done chan struct{}
+	v    int64
+	err  error
+}
+
+// readGeneration runs r's query, then the query callers asked for
+// meanwhile, if any, in a goroutine of its own.
+func (s *Store) readGeneration(r *genRead) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var g int64
-	if err := s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM generation`).Scan(&g); err != nil {
+	r.err = s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM generation`).Scan(&r.v)
+	cancel()
+	close(r.done)
+	s.gen.mu.Lock()
+	next := s.gen.next
+	s.gen.next, s.gen.running = nil, next != nil
+	s.gen.mu.Unlock()
+	if next != nil {
+		go s.readGeneration(next)
+	}
+}
+
+// generationOf is r's answer; while the database is unreachable every
+// caller gets a value of its own, which no cache entry holds.
+func (s *Store) generationOf(r *genRead) uint64 {
+	if r.err != nil {
 		return 1<<63 | s.missed.Add(1)
 	}
-	return uint64(g)
+	return uint64(r.v)
 }
 
 // Backup writes a consistent copy of the whole store to w as a bbolt file,

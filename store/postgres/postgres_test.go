@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/postgres"
 	"github.com/scimgate/scimgate/store/postgres/pgtest"
@@ -71,6 +73,32 @@ func TestCursorPaging(t *testing.T) {
 		}
 		if c, err := tx.CountActiveUsers(); err != nil || c != n {
 			t.Fatalf("after stopping a cursor early: CountActiveUsers = %d, %v", c, err)
+		}
+		return nil
+	})
+	// In a write: a cursor after a queued write, and a write between pages.
+	storetest.Update(t, s, func(tx store.Tx) error {
+		if err := tx.PutFailures("x", store.Failures{Count: 1, Last: store.Now()}); err != nil {
+			return err
+		}
+		seen := 0
+		for range storetest.All(t, tx.Users("")) {
+			if seen++; seen == 250 {
+				if err := tx.PutFailures("y", store.Failures{Count: 2, Last: store.Now()}); err != nil {
+					return err
+				}
+			}
+		}
+		if seen != n {
+			t.Errorf("Users in a write yielded %d, want %d", seen, n)
+		}
+		return nil
+	})
+	storetest.View(t, s, func(tx store.Tx) error {
+		for login, want := range map[string]int{"x": 1, "y": 2} {
+			if f, err := tx.Failures(login); err != nil || f.Count != want {
+				t.Errorf("Failures(%s) = %+v, %v; want count %d", login, f, err, want)
+			}
 		}
 		return nil
 	})
@@ -206,6 +234,161 @@ func TestPoolExhaustion(t *testing.T) {
 	}
 	close(release)
 	storetest.MkUser(t, s, "after")
+}
+
+// Concurrent callers of Generation share queries, yet each sees every
+// write acknowledged before it asked, through this replica or another, and
+// the value never goes back.
+func TestGenerationShared(t *testing.T) {
+	url := pgtest.URL(t)
+	var s, other *postgres.Store
+	for _, p := range []**postgres.Store{&s, &other} { // two replicas of one database
+		var err error
+		if *p, err = postgres.Open(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		defer (*p).Close()
+	}
+	if s.Generation() >= 1<<63 {
+		t.Fatal("Generation on a reachable database returned a missed value")
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var acked atomic.Uint64 // the generation after the last acknowledged write
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	var calls atomic.Int64
+	for range 16 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var last uint64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				floor := acked.Load()
+				g := s.Generation()
+				calls.Add(1)
+				if g < floor || g < last {
+					t.Errorf("Generation = %d after a write acknowledged at %d (previous answer %d)", g, floor, last)
+					return
+				}
+				last = g
+			}
+		}()
+	}
+	for i := range 50 {
+		w := []*postgres.Store{s, other}[i%2]
+		if err := w.Update(ctx, func(tx store.Tx) error {
+			return tx.PutFailures("gen", store.Failures{Count: i + 1, Last: store.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var g int64
+		if err := conn.QueryRow(ctx, `SELECT last_value FROM generation`).Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		acked.Store(uint64(g))
+	}
+	close(done)
+	readers.Wait()
+	if calls.Load() < 100 {
+		t.Fatalf("%d calls of Generation during 50 writes, want more", calls.Load())
+	}
+}
+
+// Writes go to the database with the transaction's next statement or its
+// COMMIT: a later read sees them, an error of fn discards them, and a write
+// the database refuses fails the statement it went with, or the commit,
+// and stores nothing of the transaction, on a connection that stays usable.
+func TestQueuedWrites(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `ALTER TABLE failures ADD CONSTRAINT small CHECK (count < 1000)`); err != nil {
+		t.Fatal(err)
+	}
+	now := store.Now()
+	failures := func(login string) store.Failures {
+		t.Helper()
+		var f store.Failures
+		storetest.View(t, s, func(tx store.Tx) error {
+			var err error
+			f, err = tx.Failures(login)
+			return err
+		})
+		return f
+	}
+
+	// Writes only: they go with the COMMIT.
+	storetest.Update(t, s, func(tx store.Tx) error { return tx.PutFailures("a", store.Failures{Count: 1, Last: now}) })
+	if f := failures("a"); f.Count != 1 {
+		t.Fatalf("a write sent with the commit: %+v", f)
+	}
+	// A write, then a read in the same transaction.
+	storetest.Update(t, s, func(tx store.Tx) error {
+		if err := tx.PutFailures("b", store.Failures{Count: 2, Last: now}); err != nil {
+			return err
+		}
+		if f, err := tx.Failures("b"); err != nil || f.Count != 2 {
+			t.Errorf("read after a queued write: %+v, %v", f, err)
+		}
+		return nil
+	})
+	// fn's error discards what it queued.
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutFailures("c", store.Failures{Count: 3, Last: now}); err != nil {
+			return err
+		}
+		return boom
+	}); err != boom {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	if f := failures("c"); f.Count != 0 {
+		t.Fatalf("a write of a transaction fn failed was stored: %+v", f)
+	}
+	// Refused at the commit, and refused before a read.
+	for _, readAfter := range []bool{false, true} {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.PutFailures("d", store.Failures{Count: 4, Last: now}); err != nil {
+				return err
+			}
+			if err := tx.PutFailures("e", store.Failures{Count: 5000, Last: now}); err != nil {
+				return err
+			}
+			if readAfter {
+				_, err := tx.Failures("a")
+				return err
+			}
+			return nil
+		})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23514" {
+			t.Fatalf("read after %v: Update = %v, want the check violation", readAfter, err)
+		}
+		if f := failures("d"); f.Count != 0 {
+			t.Fatalf("read after %v: a write of a failed transaction was stored: %+v", readAfter, f)
+		}
+	}
+	storetest.Update(t, s, func(tx store.Tx) error { return tx.PutFailures("f", store.Failures{Count: 6, Last: now}) })
+	if f := failures("f"); f.Count != 6 {
+		t.Fatalf("after refused commits: %+v", f)
+	}
 }
 
 // Connections the server drops (a failover, an administrator's

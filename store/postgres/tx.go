@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,14 +19,17 @@ import (
 
 // tx is one store.Tx over one pgx transaction.
 type tx struct {
-	ctx     context.Context
-	conn    *pgxpool.Conn
-	begin   string // the BEGIN not sent yet: it goes with the first statement
-	cursors int
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	begin string // the BEGIN not sent yet: it goes with the first statement
+	// readOnly: a View's transaction.
+	readOnly bool
+	cursors  int
 	// failed is the first error of the transaction itself (a query that
 	// broke it, a serialization failure): Update retries on it even when fn
 	// turned it into an error of its own.
 	failed error
+	queued []stmt // statements sent with the next one (see exec)
 	memo   memo
 }
 
@@ -41,7 +45,7 @@ type memo struct {
 }
 
 func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
-	return &tx{ctx: ctx, conn: conn, begin: begin, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
+	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
 		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}}}
 }
 
@@ -60,25 +64,49 @@ func (t *tx) note(err error) error {
 	return err
 }
 
-// rows runs a statement of the transaction. The first one carries the
-// transaction's BEGIN in the same round trip (a pipeline of two
-// statements): a transaction costs no round trip of its own to start.
-func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
+// stmt is a statement of a transaction whose answer fn does not wait for
+// (see exec).
+type stmt struct {
+	sql  string
+	args []any
+	scan func(pgx.Row) error // reads its one row (RETURNING), if set
+}
+
+// hasNUL reports whether a string argument holds a NUL (see errNUL).
+func hasNUL(args []any) bool {
 	for _, a := range args {
 		if s, ok := a.(string); ok && strings.IndexByte(s, 0) >= 0 {
-			return nil, errNUL
+			return true
 		}
 	}
-	if t.begin == "" {
+	return false
+}
+
+// rows runs a statement of the transaction. The BEGIN not sent yet and the
+// statements queued by exec go with it, in the same round trip (a
+// pipeline): a transaction costs no round trip of its own to start, and a
+// write none of its own.
+func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
+	if hasNUL(args) {
+		return nil, errNUL
+	}
+	if t.begin == "" && len(t.queued) == 0 {
 		return t.conn.Query(t.ctx, sql, args...)
 	}
-	b := &pgx.Batch{}
-	b.Queue(t.begin)
-	b.Queue(sql, args...)
-	t.begin = ""
-	br := t.conn.SendBatch(t.ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
+	if len(args) > 0 {
+		if _, ok := args[0].(pgx.QueryExecMode); ok { // a mode of its own: not in a batch
+			br, err := t.send()
+			if err == nil {
+				err = br.Close()
+			}
+			if err != nil {
+				return nil, err
+			}
+			return t.conn.Query(t.ctx, sql, args...)
+		}
+	}
+	br, err := t.send(stmt{sql: sql, args: args})
+	if err != nil {
 		return nil, err
 	}
 	r, err := br.Query()
@@ -87,6 +115,40 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 		return nil, err
 	}
 	return batchRows{r, br}, nil
+}
+
+// send sends, in one round trip, the BEGIN not sent yet, the queued
+// statements and then last, and reads the answers before last's.
+func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	begin, queued := t.begin, t.queued
+	t.begin, t.queued = "", nil
+	if begin != "" {
+		b.Queue(begin)
+	}
+	for _, s := range append(queued, last...) {
+		b.Queue(s.sql, s.args...)
+	}
+	br := t.conn.SendBatch(t.ctx, b)
+	if begin != "" {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	for _, s := range queued {
+		var err error
+		if s.scan != nil {
+			err = s.scan(br.QueryRow())
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
 }
 
 // errNUL: PostgreSQL's text cannot hold NUL, so a statement with a NUL in
@@ -120,9 +182,25 @@ func (t *tx) execTag(sql string, args ...any) (pgconn.CommandTag, error) {
 	return r.CommandTag(), t.note(r.Err())
 }
 
+// exec queues a statement whose only answer is success or failure: it goes
+// to the database with the transaction's next statement or with its COMMIT,
+// in the same round trip. Its failure fails that statement or the commit,
+// and the transaction with it, as it would have failed here (Update runs fn
+// again on a conflict).
 func (t *tx) exec(sql string, args ...any) error {
-	_, err := t.execTag(sql, args...)
-	return err
+	return t.later(stmt{sql: sql, args: args})
+}
+
+// later queues s (see exec).
+func (t *tx) later(s stmt) error {
+	if hasNUL(s.args) {
+		return errNUL
+	}
+	if t.failed != nil {
+		return t.failed
+	}
+	t.queued = append(t.queued, s)
+	return nil
 }
 
 // execFound runs a statement that must touch a row: none is ErrNotFound.
@@ -314,13 +392,16 @@ const userCols = `id, login, name, email, active, local, managed, external_id, e
 	scm_accounts, password_hash, scim, created, updated, last_connection, version, locale, password_changed,
 	password_expiration_days, session_timeout, trusted_hosts, lockout_threshold`
 
-func scanUser(r pgx.Row) (store.User, error) {
+func scanUser(r pgx.Row) (store.User, error) { return scanUserAnd(r) }
+
+// scanUserAnd reads the columns of userCols, then the extra ones into dest.
+func scanUserAnd(r pgx.Row, dest ...any) (store.User, error) {
 	var u store.User
 	var scim []byte
 	var timeout int64
-	err := r.Scan(&u.ID, &u.Login, &u.Name, &u.Email, &u.Active, &u.Local, &u.Managed, &u.ExternalID, &u.ExternalLogin,
+	err := r.Scan(append([]any{&u.ID, &u.Login, &u.Name, &u.Email, &u.Active, &u.Local, &u.Managed, &u.ExternalID, &u.ExternalLogin,
 		&u.ExternalProvider, &u.SCMAccounts, &u.PasswordHash, &scim, &u.Created, &u.Updated, &u.LastConnection, &u.Version,
-		&u.Locale, &u.PasswordChanged, &u.Policy.PasswordExpirationDays, &timeout, &u.Policy.TrustedHosts, &u.Policy.LockoutThreshold)
+		&u.Locale, &u.PasswordChanged, &u.Policy.PasswordExpirationDays, &timeout, &u.Policy.TrustedHosts, &u.Policy.LockoutThreshold}, dest...)...)
 	if len(scim) > 0 {
 		u.SCIM = scim
 	}
@@ -334,22 +415,54 @@ func (t *tx) User(id string) (store.User, error) {
 	if u, ok := t.memo.users[id]; ok {
 		return cloneUser(u), nil
 	}
-	u, err := one(t, scanUser, `SELECT `+userCols+` FROM users WHERE id = $1`, id)
-	if err == nil {
-		t.memo.users[id] = cloneUser(u)
+	list, err := t.lookUsers(`id = $1`, id)
+	if err != nil || len(list) == 0 {
+		return store.User{}, cmp.Or[error](err, store.ErrNotFound)
 	}
-	return u, err
+	t.memo.users[id] = cloneUser(list[0])
+	return list[0], nil
 }
 
 func (t *tx) UserByLogin(login string) (store.User, error) {
-	return one(t, scanUser, `SELECT `+userCols+` FROM users WHERE login_fold = $1`, store.FoldLogin(login))
+	list, err := t.lookUsers(`login_fold = $1`, store.FoldLogin(login))
+	if err != nil || len(list) == 0 {
+		return store.User{}, cmp.Or[error](err, store.ErrNotFound)
+	}
+	return list[0], nil
 }
 
 func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
 	if extID == "" {
 		return nil, nil
 	}
-	return all(t, scanUser, `SELECT `+userCols+` FROM users WHERE external_id = $1 ORDER BY id`, extID)
+	return t.lookUsers(`external_id = $1 ORDER BY id`, extID)
+}
+
+// lookUsers reads the users one key finds. In a read-only transaction each
+// row also carries the ids of the user's groups (a subquery on the
+// member_of index), kept for GroupsOf: a SCIM user, which lists its groups,
+// then costs one round trip, not two. Writes read without them: SERIALIZABLE
+// would see those reads conflict with concurrent membership changes.
+func (t *tx) lookUsers(where string, arg any) ([]store.User, error) {
+	if !t.readOnly {
+		return all(t, scanUser, `SELECT `+userCols+` FROM users WHERE `+where, arg)
+	}
+	type withGroups struct {
+		store.User
+		groups []string
+	}
+	rows, err := all(t, func(r pgx.Row) (withGroups, error) {
+		var w withGroups
+		var err error
+		w.User, err = scanUserAnd(r, &w.groups)
+		return w, err
+	}, `SELECT `+userCols+`, ARRAY(SELECT group_id FROM members WHERE user_id = users.id ORDER BY group_id) FROM users WHERE `+where, arg)
+	out := make([]store.User, len(rows))
+	for i, w := range rows {
+		t.memo.groupsOf[w.ID] = list(w.groups)
+		out[i] = w.User
+	}
+	return out, err
 }
 
 func (t *tx) PutUser(u store.User) error {
@@ -833,16 +946,16 @@ func stateCols(s *store.State) (active, managed *bool) {
 func (t *tx) AppendAudit(e *store.AuditEntry) error {
 	ba, bm := stateCols(e.Before)
 	aa, am := stateCols(e.After)
-	seq, err := one(t, func(r pgx.Row) (int64, error) {
-		var n int64
-		err := r.Scan(&n)
-		return n, err
-	}, `INSERT INTO audit (time, actor, token, api, op, kind, action, resource, name, before_active, before_managed,
+	return t.later(stmt{sql: `INSERT INTO audit (time, actor, token, api, op, kind, action, resource, name, before_active, before_managed,
 		after_active, after_managed, detail, truncated) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
 		RETURNING seq`,
-		e.Time, e.Actor, e.Token, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name, ba, bm, aa, am, e.Detail, e.Truncated)
-	e.Seq = uint64(seq)
-	return err
+		args: []any{e.Time, e.Actor, e.Token, e.API, e.Op, e.Kind, e.Action, e.Resource, e.Name, ba, bm, aa, am, e.Detail, e.Truncated},
+		scan: func(r pgx.Row) error {
+			var n int64
+			err := r.Scan(&n)
+			e.Seq = uint64(n)
+			return err
+		}})
 }
 
 func (t *tx) Audit() iter.Seq2[store.AuditEntry, error] {

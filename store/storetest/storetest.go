@@ -506,6 +506,63 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+
+	// A user's groups read after the user (a backend may fetch them with
+	// it), looked up each way, and in a write after a change of them.
+	var g2 store.Group
+	Update(t, s, func(tx store.Tx) error {
+		u, err := tx.User(u1.ID)
+		if err != nil {
+			return err
+		}
+		if of := slices.Collect(store.GroupsOf(tx, u.ID)); !slices.Equal(of, []string{g.ID}) {
+			t.Errorf("in a write, GroupsOf(u1) = %v, want [%s]", of, g.ID)
+		}
+		u.ExternalID = "ext-u1"
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		if g2, err = store.NewGroup(tx, store.Group{Name: "Ops"}); err != nil {
+			return err
+		}
+		if err := tx.AddMember(g2.ID, u1.ID); err != nil {
+			return err
+		}
+		if of := slices.Collect(store.GroupsOf(tx, u1.ID)); len(of) != 2 {
+			t.Errorf("after AddMember in the same write, GroupsOf(u1) = %v, want 2 groups", of)
+		}
+		return nil
+	})
+	want := []string{g.ID, g2.ID}
+	slices.Sort(want)
+	lookups := map[string]func(tx store.Tx) (store.User, error){
+		"User":        func(tx store.Tx) (store.User, error) { return tx.User(u1.ID) },
+		"UserByLogin": func(tx store.Tx) (store.User, error) { return tx.UserByLogin("U1") },
+		"UsersByExternalID": func(tx store.Tx) (store.User, error) {
+			us, err := tx.UsersByExternalID("ext-u1")
+			if err != nil || len(us) != 1 {
+				return store.User{}, fmt.Errorf("UsersByExternalID = %v, %v; want one user", us, err)
+			}
+			return us[0], nil
+		},
+	}
+	for name, lookup := range lookups {
+		View(t, s, func(tx store.Tx) error {
+			u, err := lookup(tx)
+			if err != nil || u.ID != u1.ID {
+				t.Fatalf("%s = %+v, %v", name, u, err)
+			}
+			of := slices.Collect(store.GroupsOf(tx, u.ID))
+			slices.Sort(of)
+			if !slices.Equal(of, want) {
+				t.Errorf("after %s, GroupsOf(u1) = %v, want %v", name, of, want)
+			}
+			if of := slices.Collect(store.GroupsOf(tx, u2.ID)); len(of) != 0 {
+				t.Errorf("after %s, GroupsOf(u2) = %v, want none", name, of)
+			}
+			return nil
+		})
+	}
 }
 
 func testDeleteGroupCascades(t *testing.T, s store.Store) {
