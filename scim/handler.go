@@ -222,11 +222,11 @@ func (h *Handler) route(c echo.Context, w http.ResponseWriter) *http.Request {
 	segs[0] = endpoint
 	switch labels := h.labels[endpoint]; {
 	case len(segs) == 2 && segs[1] == ".search":
-		c.Set(RouteLabelKey, labels[2])
+		c.SetPath(labels[2])
 	case len(segs) == 2:
-		c.Set(RouteLabelKey, labels[1])
+		c.SetPath(labels[1])
 	default:
-		c.Set(RouteLabelKey, labels[0])
+		c.SetPath(labels[0])
 	}
 	resource := endpoint == "Users" || endpoint == "Groups"
 	if endpoint == "Bulk" {
@@ -309,9 +309,20 @@ func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
 	return r
 }
 
-// RouteLabelKey is where route leaves, in the echo context, the request's
-// route for metrics: "/api/scim/v2/Users/{id}" whatever the id.
-const RouteLabelKey = "scim.route"
+
+// IsRoute reports whether p is one of the route patterns the handler sets
+// as the request's path (echo's Context.Path) for metrics:
+// "/api/scim/v2/Users/{id}" whatever the id.
+func IsRoute(p string) bool {
+	rest, ok := strings.CutPrefix(p, Prefix+"/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(p, AliasPrefix+"/"); !ok {
+			return false
+		}
+	}
+	endpoint, suffix, _ := strings.Cut(rest, "/")
+	return endpoints[strings.ToLower(endpoint)] == endpoint && (suffix == "" || suffix == "{id}" || suffix == ".search")
+}
 
 // serviceProviderConfig answers what is served, not the library's fixed
 // flags: ETags and If-Match, sorting and bulk are supported.

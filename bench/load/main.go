@@ -34,7 +34,7 @@ import (
 )
 
 func main() {
-	baselineServe := flag.String("baseline-serve", "", "serve a bare Echo hello handler on this address and do nothing else")
+	baselineServe := flag.String("baseline-serve", "", "serve a bare Echo hello handler (any path) on this address and do nothing else")
 	seedDB := flag.String("seed-db", "", "write -n managed users straight into this store file and exit")
 	idsFile := flag.String("ids", "", "with -seed-db: also write the users' ids to this file, one per line, user0 first")
 	server := flag.String("server", "", "scimgate base URL, e.g. http://127.0.0.1:9000")
@@ -56,7 +56,8 @@ func main() {
 	case *baselineServe != "":
 		e := echo.New()
 		e.HideBanner, e.HidePort = true, true
-		e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
+		// Any path and method: wrk drives it with the scenarios' own script too.
+		e.Any("/*", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
 		fail(e.Start(*baselineServe))
 	case *seedDB != "":
 		fail(seedStore(*seedDB, *n, *idsFile))

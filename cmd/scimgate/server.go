@@ -227,24 +227,31 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		actor := store.ActorFrom(c.Request().Context())
-		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
-			slog.String("id", id), slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
-			slog.Int("status", c.Response().Status), slog.Duration("latency", time.Since(start)),
-			slog.String("caller", actor.Login), slog.String("remote", c.RealIP()))
+		ctx := c.Request().Context()
+		if !s.log.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		// A record without a caller's program counter (LogAttrs would
+		// unwind the stack for one, every request).
+		now := time.Now()
+		r := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+		r.AddAttrs(slog.String("id", id), slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
+			slog.Int("status", c.Response().Status), slog.Duration("latency", now.Sub(start)),
+			slog.String("caller", store.ActorFrom(ctx).Login), slog.String("remote", c.RealIP()))
+		s.log.Handler().Handle(ctx, r) // as LogAttrs: a log that fails does not fail the request
 		return nil
 	}
 }
 
 func routeLabel(c echo.Context) string {
-	p := c.Path()
-	if label, ok := c.Get(scim.RouteLabelKey).(string); ok {
-		return label // parsed once, by the SCIM handler
-	}
-	if strings.HasPrefix(p, scim.Prefix) || strings.HasPrefix(p, scim.AliasPrefix) {
+	p := c.Path() // the route's pattern; the SCIM handler sets its own (Users/{id}...)
+	switch {
+	case p == "" || p == "/api/*":
 		return "unknown"
-	}
-	if p == "/api/*" || p == "" {
+	case strings.HasPrefix(p, scim.Prefix) || strings.HasPrefix(p, scim.AliasPrefix):
+		if scim.IsRoute(p) {
+			return p
+		}
 		return "unknown"
 	}
 	return p

@@ -657,6 +657,9 @@ func (t *tx) RemoveMember(groupID, userID string) error {
 }
 
 func (t *tx) IsMember(groupID, userID string) (bool, error) {
+	if list, ok := t.memo.groupsOf[userID]; ok { // read with the user, or by GroupsOf
+		return slices.Contains(list, groupID), nil
+	}
 	n, err := t.count(`SELECT count(*) FROM members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
 	return n > 0, err
 }
