@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -393,5 +394,64 @@ func TestFastRenderingMatchesGeneral(t *testing.T) {
 	list := e.do("GET", "/Users?filter="+urlQuery(`userName eq "TWIN"`), nil)
 	if r := list.body["Resources"].([]any); len(r) != 1 || !reflect.DeepEqual(r[0], fast.body) {
 		t.Errorf("list item %v differs from GET %s", r, fast.raw)
+	}
+}
+
+// unbatched is a bbolt store that does not report batching its writes: the
+// handlers then read, write and render in one transaction, as they do on
+// PostgreSQL.
+type unbatched struct{ store.Store }
+
+// Writes answer the same whether the store batches them (the write apart
+// from its reads and rendering) or not (one transaction for all).
+func TestWritesBatchedOrNot(t *testing.T) {
+	t.Parallel()
+	for name, wrap := range map[string]func(store.Store) store.Store{
+		"batched":         nil,
+		"one transaction": func(s store.Store) store.Store { return unbatched{s} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvOver(t, wrap)
+			if !store.BatchesWrites(store.Audited(e.store, nil)) {
+				t.Fatal("an audited bbolt store does not report batching its writes")
+			}
+			if wrap != nil && store.BatchesWrites(wrap(e.store)) {
+				t.Fatal("the wrapped store still reports batching its writes")
+			}
+			id := createUser(t, e, "both@example.com")
+			patch := func(op string) string {
+				return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + op + `]}`
+			}
+			r := e.do("PATCH", "/Users/"+id, patch(`{"op":"replace","value":{"active":false,"displayName":"Both"}}`))
+			if r.status != 200 || r.body["active"] != false || r.body["displayName"] != "Both" {
+				t.Fatalf("PATCH: %d %s", r.status, r.raw)
+			}
+			if et := r.header.Get("ETag"); et == "" || et != r.body["meta"].(map[string]any)["version"] {
+				t.Errorf("PATCH ETag %q, meta %v", et, r.body["meta"])
+			}
+			if got := e.do("GET", "/Users/"+id, nil); got.status != 200 || !bytes.Equal(bytes.TrimSpace(got.raw), bytes.TrimSpace(r.raw)) {
+				t.Errorf("GET after PATCH differs:\n%s\n%s", got.raw, r.raw)
+			}
+			if got := e.do("PATCH", "/Users/"+id, patch(`{"op":"replace","path":"nope","value":1}`)); got.status != 400 {
+				t.Errorf("PATCH of an unknown attribute: %d %s", got.status, got.raw)
+			}
+			if got := e.do("PATCH", "/Users/01a2304b-3c74-7000-a2d1-fb1ff23c1613", patch(`{"op":"replace","path":"active","value":true}`)); got.status != 404 {
+				t.Errorf("PATCH of an unknown user: %d %s", got.status, got.raw)
+			}
+			put := e.do("PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"both@example.com","name":{"givenName":"B","familyName":"Oth"},"active":true}`)
+			if put.status != 200 || put.body["active"] != true || put.body["name"].(map[string]any)["familyName"] != "Oth" {
+				t.Fatalf("PUT: %d %s", put.status, put.raw)
+			}
+			g := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Both","members":[{"value":"`+id+`"}]}`)
+			if g.status != 201 || !strings.Contains(string(g.raw), id) {
+				t.Fatalf("POST /Groups: %d %s", g.status, g.raw)
+			}
+			if got := e.do("GET", "/Users/"+id, nil); got.status != 200 || !strings.Contains(string(got.raw), `"display":"Both"`) {
+				t.Errorf("the user's groups after POST /Groups: %d %s", got.status, got.raw)
+			}
+			if got := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"BOTH@example.com"}`); got.status != 409 {
+				t.Errorf("POST of a taken userName: %d %s", got.status, got.raw)
+			}
+		})
 	}
 }

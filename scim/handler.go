@@ -309,7 +309,6 @@ func (h *Handler) withActor(r *http.Request, c echo.Context) *http.Request {
 	return r
 }
 
-
 // IsRoute reports whether p is one of the route patterns the handler sets
 // as the request's path (echo's Context.Path) for metrics:
 // "/api/scim/v2/Users/{id}" whatever the id.

@@ -46,13 +46,10 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, endpoint, id str
 // patchUser answers PATCH /Users/{id} with the stored user, rendered by
 // the same fast path as GET.
 func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, id string, ops []scimlib.PatchOperation) {
-	u, err := users{h}.patchUser(r, id, ops)
-	if err != nil {
-		writeError(w, h.asScim(err))
-		return
-	}
 	var raw json.RawMessage
-	err = h.store.View(r.Context(), func(tx store.Tx) error {
+	var u store.User
+	err := users{h}.patchUser(r, id, ops, func(tx store.Tx, stored store.User) error {
+		u = stored
 		fast, ok, err := h.userJSON(tx, u)
 		if err != nil || ok {
 			raw = fast

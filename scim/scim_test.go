@@ -26,9 +26,16 @@ type env struct {
 	token string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvOver(t, nil) }
+
+// newEnvOver serves the API over wrap(store) when wrap is set.
+func newEnvOver(t testing.TB, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	st := bolttest.MustOpen(t)
+	var served store.Store = st
+	if wrap != nil {
+		served = wrap(st)
+	}
 	ctx := context.Background()
 	if _, _, err := store.Bootstrap(ctx, st, "Admin-pass-123"); err != nil {
 		t.Fatal(err)
@@ -47,9 +54,9 @@ func newEnv(t testing.TB) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	auth := auth.New(st, store.DefaultPolicy(), nil)
+	auth := auth.New(served, store.DefaultPolicy(), nil)
 	t.Cleanup(auth.Wait) // background writes end before the store closes
-	h, err := scim.New(st, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10, Auth: auth})
+	h, err := scim.New(served, scim.Options{BaseURL: "http://" + srv.Listener.Addr().String() + scim.Prefix, MaxBodyBytes: 64 << 10, Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,18 +22,24 @@ func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, err
 		Meta: scimlib.Meta{Created: &u.Created, LastModified: &u.Updated, Version: etag(u.Version)}}, nil
 }
 
-// write runs fn in one (group-committed) transaction, then renders what it
-// returns from a fresh snapshot, so rendering stays out of the serialised
-// write path. Errors are mapped for the library.
+// write runs fn in one transaction and renders what it returns. On a
+// store that batches writes (group commit) it renders from a fresh
+// snapshot, so rendering stays out of the serialised write path; on
+// others in the same transaction, which saves one. Errors are mapped for
+// the library.
 func write[T any](h *Handler, r *http.Request, fn func(store.Tx) (T, error), render func(store.Tx, T) (scimlib.Resource, error)) (scimlib.Resource, error) {
 	var v T
+	var res scimlib.Resource
+	apart := store.BatchesWrites(h.store)
 	err := h.store.Update(r.Context(), func(tx store.Tx) error {
 		var err error
-		v, err = fn(tx)
+		if v, err = fn(tx); err != nil || apart {
+			return err
+		}
+		res, err = render(tx, v)
 		return err
 	})
-	var res scimlib.Resource
-	if err == nil {
+	if err == nil && apart {
 		err = h.store.View(r.Context(), func(tx store.Tx) error {
 			res, err = render(tx, v)
 			return err
@@ -109,42 +115,52 @@ func (users) Patch(*http.Request, string, []scimlib.PatchOperation) (scimlib.Res
 	return scimlib.Resource{}, errUnreached
 }
 
-// patchUser applies PATCH operations and returns the user as stored. The
-// operations are applied to the version read first, outside the write:
-// writers share one transaction (group commit) and run one after another in
-// it, so JSON work done before Update is work the batch does not wait for.
-// The write applies them again if the user changed meanwhile.
-func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperation) (store.User, error) {
+// patchUser applies PATCH operations and renders the user as stored. On a
+// store that batches writes the operations are applied to the version read
+// first, outside the write, and the result is rendered after it: writers
+// share one transaction (group commit) and run one after another in it, so
+// JSON work done outside Update is work the batch does not wait for. The
+// write applies them again if the user changed meanwhile. On other stores
+// all of it is one transaction.
+func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperation, render func(store.Tx, store.User) error) error {
 	var read, next store.User
 	var active bool
 	var patchErr error
-	err := s.h.store.View(r.Context(), func(tx store.Tx) error {
-		var err error
-		if read, err = loadUser(tx, r, id); err == nil {
-			next, active, patchErr = s.patched(read, ops)
+	apart := store.BatchesWrites(s.h.store) // else read, write and render in one transaction
+	if apart {
+		err := s.h.store.View(r.Context(), func(tx store.Tx) error {
+			var err error
+			if read, err = loadUser(tx, r, id); err == nil {
+				next, active, patchErr = s.patched(read, ops)
+			}
+			return err
+		})
+		if err != nil {
+			return s.h.fail(r, err)
 		}
-		return err
-	})
-	if err != nil {
-		return read, s.h.fail(r, err)
 	}
 	var out store.User
-	err = s.h.store.Update(r.Context(), func(tx store.Tx) error {
+	err := s.h.store.Update(r.Context(), func(tx store.Tx) error {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
 			return err
 		}
 		next, active, err := next, active, patchErr
-		if u.Version != read.Version {
+		if !apart || u.Version != read.Version {
 			next, active, err = s.patched(u, ops)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = store.SetActive(tx, caller(r).ID, next, active)
-		return err
+		if out, err = store.SetActive(tx, caller(r).ID, next, active); err != nil || apart {
+			return err
+		}
+		return render(tx, out)
 	})
-	return out, s.h.fail(r, err)
+	if err == nil && apart {
+		err = s.h.store.View(r.Context(), func(tx store.Tx) error { return render(tx, out) })
+	}
+	return s.h.fail(r, err)
 }
 
 // patched returns u with the operations applied, and the active state

@@ -108,6 +108,9 @@ type auditedStore struct {
 	refusals refusalLimiter
 }
 
+// BatchesWrites is the wrapped store's.
+func (a *auditedStore) BatchesWrites() bool { return BatchesWrites(a.Store) }
+
 func (a *auditedStore) Update(ctx context.Context, fn func(Tx) error) error {
 	actor := ActorFrom(ctx)
 	var entries []AuditEntry

@@ -66,6 +66,22 @@ type WriteStats interface {
 	WriteStats() (changes, commits uint64)
 }
 
+// Batching is implemented by backends whose concurrent Updates run one
+// after another in a shared transaction (bbolt's group commit): what an
+// Update's fn does delays every change batched with it, so callers keep
+// reads and rendering out of fn. Without it (PostgreSQL: a transaction of
+// its own per Update, each statement a round trip) one transaction that
+// reads, writes and renders is cheaper than three.
+type Batching interface {
+	BatchesWrites() bool
+}
+
+// BatchesWrites reports whether s batches concurrent Updates (Batching).
+func BatchesWrites(s Store) bool {
+	b, ok := s.(Batching)
+	return ok && b.BatchesWrites()
+}
+
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = &Error{Code: ENotFound, Msg: "not found"}
 

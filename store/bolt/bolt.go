@@ -279,6 +279,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, err
 }
 
+// BatchesWrites is true: concurrent Updates share a transaction (see Update).
+func (s *Store) BatchesWrites() bool { return true }
+
 // Update runs fn in a read-write transaction, committed (and fsync'd) only if
 // fn returns nil; it returns once the commit is durable. Concurrent calls are
 // batched into one transaction (group commit), so fn may run more than once:
