@@ -55,49 +55,73 @@ func (h *Handler) userGroups(tx store.Tx, u store.User) ([]any, error) {
 	return groups, nil
 }
 
-// userHead holds the attributes of a user that are not stored as sent.
-type userHead struct {
-	ID         string   `json:"id"`
-	Schemas    []string `json:"schemas"`
-	UserName   string   `json:"userName"`
-	Active     bool     `json:"active"`
-	ExternalID string   `json:"externalId,omitempty"`
-	Groups     []any    `json:"groups,omitempty"`
-	Meta       metaJSON `json:"meta"`
-}
-
-type metaJSON struct {
-	ResourceType string `json:"resourceType"`
-	Created      string `json:"created"`
-	LastModified string `json:"lastModified"`
-	Location     string `json:"location"`
-	Version      string `json:"version"`
-}
-
-var userSchemas = []string{userURN, enterpriseURN}
-
 // userJSON renders a full user without decoding its stored attributes: the
-// computed attributes are spliced in front of the stored JSON object. It
+// computed attributes (those not stored as sent) are written in front of
+// the stored JSON object, byte for byte as encoding/json writes them. It
 // declines (ok false) when the stored attributes need rewriting (a manager
 // gets its $ref).
 func (h *Handler) userJSON(tx store.Tx, u store.User) (raw json.RawMessage, ok bool, err error) {
 	if bytes.Contains(u.SCIM, []byte(`"manager"`)) {
 		return nil, false, nil
 	}
-	head := userHead{ID: u.ID, Schemas: userSchemas, UserName: u.Login, Active: u.Active, ExternalID: u.ExternalID,
-		Meta: metaJSON{"User", u.Created.Format(time.RFC3339), u.Updated.Format(time.RFC3339), h.location("Users", u.ID), etag(u.Version)}}
-	if head.Groups, err = h.userGroups(tx, u); err != nil {
-		return nil, false, err
+	b := make([]byte, 0, 384+len(u.SCIM))
+	b = appendJSONString(append(b, `{"id":`...), u.ID)
+	b = append(b, `,"schemas":["`+userURN+`","`+enterpriseURN+`"],"userName":`...)
+	b = appendJSONString(b, u.Login)
+	b = strconv.AppendBool(append(b, `,"active":`...), u.Active)
+	if u.ExternalID != "" {
+		b = appendJSONString(append(b, `,"externalId":`...), u.ExternalID)
 	}
-	b, err := json.Marshal(head)
-	if err != nil {
-		return nil, false, err
+	first := true
+	for gid := range tx.GroupsOf(u.ID) { // stored memberships: the default group is never managed
+		g, err := tx.Group(gid)
+		if err != nil {
+			return nil, false, err
+		}
+		if !g.Managed {
+			continue
+		}
+		if first {
+			b, first = append(b, `,"groups":[`...), false
+		} else {
+			b = append(b, ',')
+		}
+		// A map's keys, as renderUser's groups are encoded: sorted.
+		b = appendJSONString(append(b, `{"$ref":`...), h.location("Groups", g.ID))
+		b = appendJSONString(append(b, `,"display":`...), g.Name)
+		b = appendJSONString(append(b, `,"type":"direct","value":`...), g.ID)
+		b = append(b, '}')
 	}
+	if !first {
+		b = append(b, ']')
+	}
+	b = u.Created.AppendFormat(append(b, `,"meta":{"resourceType":"User","created":"`...), time.RFC3339)
+	b = u.Updated.AppendFormat(append(b, `","lastModified":"`...), time.RFC3339)
+	b = appendJSONString(append(b, `","location":`...), h.location("Users", u.ID))
+	b = appendJSONString(append(b, `,"version":`...), etag(u.Version))
+	b = append(b, "}}"...)
 	attrs := bytes.TrimSpace(u.SCIM)
 	if len(attrs) > 2 { // a non-empty object: {"k":...}
 		b = append(append(b[:len(b)-1], ','), attrs[1:]...)
 	}
 	return b, true, nil
+}
+
+// appendJSONString appends v as a JSON string, as encoding/json writes it:
+// printable ASCII that needs no escaping as is, anything else through
+// json.Marshal (HTML and control characters escaped, invalid UTF-8
+// replaced).
+func appendJSONString(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(v)
+			if err != nil { // a string always marshals
+				panic(err)
+			}
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), v...), '"')
 }
 
 // renderGroup returns the SCIM representation of a managed group; members
