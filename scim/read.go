@@ -42,17 +42,30 @@ func (h *Handler) renderUser(tx store.Tx, u store.User, withGroups bool) (map[st
 // userGroups lists the managed groups of a user.
 func (h *Handler) userGroups(tx store.Tx, u store.User) ([]any, error) {
 	var groups []any
-	for gid := range tx.GroupsOf(u.ID) { // stored memberships: the default group is never managed
-		g, err := tx.Group(gid)
+	for g, err := range managedGroups(tx, u) {
 		if err != nil {
 			return nil, err
 		}
-		if g.Managed {
-			groups = append(groups, map[string]any{"value": g.ID, "display": g.Name,
-				"$ref": h.location("Groups", g.ID), "type": "direct"})
-		}
+		groups = append(groups, map[string]any{"value": g.ID, "display": g.Name,
+			"$ref": h.location("Groups", g.ID), "type": "direct"})
 	}
 	return groups, nil
+}
+
+// managedGroups yields the managed groups of a user: the groups SCIM shows.
+func managedGroups(tx store.Tx, u store.User) iter.Seq2[store.Group, error] {
+	return func(yield func(store.Group, error) bool) {
+		for gid := range tx.GroupsOf(u.ID) { // stored memberships: the default group is never managed
+			g, err := tx.Group(gid)
+			if err != nil {
+				yield(g, err)
+				return
+			}
+			if g.Managed && !yield(g, nil) {
+				return
+			}
+		}
+	}
 }
 
 // userJSON renders a full user without decoding its stored attributes: the
@@ -73,13 +86,9 @@ func (h *Handler) userJSON(tx store.Tx, u store.User) (raw json.RawMessage, ok b
 		b = appendJSONString(append(b, `,"externalId":`...), u.ExternalID)
 	}
 	first := true
-	for gid := range tx.GroupsOf(u.ID) { // stored memberships: the default group is never managed
-		g, err := tx.Group(gid)
+	for g, err := range managedGroups(tx, u) {
 		if err != nil {
 			return nil, false, err
-		}
-		if !g.Managed {
-			continue
 		}
 		if first {
 			b, first = append(b, `,"groups":[`...), false

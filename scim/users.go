@@ -22,33 +22,42 @@ func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, err
 		Meta: scimlib.Meta{Created: &u.Created, LastModified: &u.Updated, Version: etag(u.Version)}}, nil
 }
 
-// write runs fn in one transaction and renders what it returns. On a
-// store that batches writes (group commit) it renders from a fresh
-// snapshot, so rendering stays out of the serialised write path; on
-// others in the same transaction, which saves one. Errors are mapped for
-// the library.
+// write runs fn in one transaction and renders what it returns (see
+// updateThenRender). Errors are mapped for the library.
 func write[T any](h *Handler, r *http.Request, fn func(store.Tx) (T, error), render func(store.Tx, T) (scimlib.Resource, error)) (scimlib.Resource, error) {
 	var v T
 	var res scimlib.Resource
-	apart := store.BatchesWrites(h.store)
-	err := h.store.Update(r.Context(), func(tx store.Tx) error {
+	err := h.updateThenRender(r, func(tx store.Tx) error {
 		var err error
-		if v, err = fn(tx); err != nil || apart {
-			return err
-		}
+		v, err = fn(tx)
+		return err
+	}, func(tx store.Tx) error {
+		var err error
 		res, err = render(tx, v)
 		return err
 	})
-	if err == nil && apart {
-		err = h.store.View(r.Context(), func(tx store.Tx) error {
-			res, err = render(tx, v)
-			return err
-		})
-	}
 	if err != nil {
 		return scimlib.Resource{}, h.fail(r, err)
 	}
 	return res, nil
+}
+
+// updateThenRender runs fn in one transaction, then render if fn succeeded.
+// On a store that batches writes (group commit) render reads a fresh
+// snapshot, so rendering stays out of the serialised write path; on others
+// it runs in fn's transaction, which saves one.
+func (h *Handler) updateThenRender(r *http.Request, fn, render func(store.Tx) error) error {
+	apart := store.BatchesWrites(h.store)
+	err := h.store.Update(r.Context(), func(tx store.Tx) error {
+		if err := fn(tx); err != nil || apart {
+			return err
+		}
+		return render(tx)
+	})
+	if err == nil && apart {
+		err = h.store.View(r.Context(), render)
+	}
+	return err
 }
 
 func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
@@ -140,7 +149,7 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		}
 	}
 	var out store.User
-	err := s.h.store.Update(r.Context(), func(tx store.Tx) error {
+	err := s.h.updateThenRender(r, func(tx store.Tx) error {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
 			return err
@@ -152,14 +161,9 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		if err != nil {
 			return err
 		}
-		if out, err = store.SetActive(tx, caller(r).ID, next, active); err != nil || apart {
-			return err
-		}
-		return render(tx, out)
-	})
-	if err == nil && apart {
-		err = s.h.store.View(r.Context(), func(tx store.Tx) error { return render(tx, out) })
-	}
+		out, err = store.SetActive(tx, caller(r).ID, next, active)
+		return err
+	}, func(tx store.Tx) error { return render(tx, out) })
 	return s.h.fail(r, err)
 }
 

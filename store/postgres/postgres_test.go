@@ -25,14 +25,30 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 var ctx = context.Background()
 
 // open opens a store on a new database; it is closed when t ends.
-func open(t *testing.T) *postgres.Store {
+func open(t *testing.T) *postgres.Store { return openAt(t, pgtest.URL(t)) }
+
+// openAt opens a store (a replica) on the database of url; it is closed
+// when t ends.
+func openAt(t *testing.T, url string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(ctx, pgtest.URL(t))
+	s, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// connect opens a plain connection to the database of url, for what the
+// store does not offer; it is closed when t ends.
+func connect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return conn
 }
 
 func TestConformance(t *testing.T) {
@@ -156,11 +172,7 @@ func TestMigrations(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, url)
 	var versions, version int
 	if err := conn.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_version`).Scan(&versions, &version); err != nil || versions != 1 || version < 1 {
 		t.Fatalf("schema_version: %d rows, version %d, %v", versions, version, err)
@@ -189,11 +201,7 @@ func TestMigrateGrams(t *testing.T) {
 		return err
 	})
 	s.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, url)
 	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; UPDATE schema_version SET version = 3`); err != nil {
 		t.Fatal(err)
 	}
@@ -241,22 +249,11 @@ func TestPoolExhaustion(t *testing.T) {
 // the value never goes back.
 func TestGenerationShared(t *testing.T) {
 	url := pgtest.URL(t)
-	var s, other *postgres.Store
-	for _, p := range []**postgres.Store{&s, &other} { // two replicas of one database
-		var err error
-		if *p, err = postgres.Open(ctx, url); err != nil {
-			t.Fatal(err)
-		}
-		defer (*p).Close()
-	}
+	s, other := openAt(t, url), openAt(t, url) // two replicas of one database
 	if s.Generation() >= 1<<63 {
 		t.Fatal("Generation on a reachable database returned a missed value")
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, url)
 	var acked atomic.Uint64 // the generation after the last acknowledged write
 	done := make(chan struct{})
 	var readers sync.WaitGroup
@@ -309,16 +306,7 @@ func TestGenerationShared(t *testing.T) {
 // and stores nothing of the transaction, on a connection that stays usable.
 func TestQueuedWrites(t *testing.T) {
 	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	s, conn := openAt(t, url), connect(t, url)
 	if _, err := conn.Exec(ctx, `ALTER TABLE failures ADD CONSTRAINT small CHECK (count < 1000)`); err != nil {
 		t.Fatal(err)
 	}
@@ -396,17 +384,9 @@ func TestQueuedWrites(t *testing.T) {
 // pool replaces them: the store recovers by itself.
 func TestConnectionLoss(t *testing.T) {
 	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, url)
 	storetest.MkUser(t, s, "before")
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, url)
 	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = 'scimgate' AND pid <> pg_backend_pid()`); err != nil {
 		t.Fatal(err)
