@@ -142,9 +142,12 @@ type Store interface {
 	// Backup writes a consistent copy of the whole store to w while others
 	// keep reading and writing, and returns the bytes written.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
-	// Generation increases before every committed Update returns: while it
-	// is unchanged, nothing in the store has changed, so results derived
-	// from it (see Authenticator) are still valid.
+	// Generation increases before a committed Update returns if it changed
+	// what resolving a token reads: a token, a permission, a group, or the
+	// record or memberships of a user holding a token. While it is
+	// unchanged, a token resolved earlier (see auth.Authenticator) resolves
+	// the same way. Other writes (users and memberships of users without
+	// tokens: what an IdP pushes) may leave it unchanged.
 	Generation() uint64
 	Close() error
 }

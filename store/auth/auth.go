@@ -146,8 +146,8 @@ func (a *Authenticator) password(ctx context.Context, login, password string, ip
 	return c, err
 }
 
-// token resolves a token, from the cache while the store has not changed
-// since the token was last resolved.
+// token resolves a token, from the cache while nothing it read has
+// changed since it was last resolved (the store's generation).
 func (a *Authenticator) token(ctx context.Context, secret string, ip netip.Addr) (store.Caller, error) {
 	if secret == "" {
 		return store.Caller{}, errUnauthenticated
@@ -334,8 +334,10 @@ func parseAuthorization(header string) (login, password string, basic, ok bool) 
 
 // tokenCache remembers resolved tokens, each valid while the store's
 // generation is the one it was resolved at and the token has not expired.
-// Any committed write invalidates every entry, so a revoked token, a
-// deactivated user or a withdrawn permission takes effect at once.
+// Every write that changes what resolving a token reads moves the
+// generation (see store.Store), so a revoked token, a deactivated user or
+// a withdrawn permission takes effect at once, while an IdP provisioning
+// users without tokens leaves the cache in place.
 type tokenCache struct {
 	mu sync.RWMutex
 	m  map[string]tokenEntry

@@ -320,6 +320,49 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 	if c, err := try(secret); err != nil || !c.Admin {
 		t.Fatalf("after the grant: %+v %v", c, err)
 	}
+	// Admin through a group: joining and leaving it take effect at once, as
+	// do deactivation and reactivation (each is cached before the change).
+	mustUpdate(t, a.Store, func(tx store.Tx) error { return tx.Revoke(store.UserSubject(u.ID), store.PermAdmin) })
+	var g store.Group
+	mustUpdate(t, a.Store, func(tx store.Tx) error {
+		var err error
+		if g, err = store.NewGroup(tx, store.Group{Name: "admins"}); err != nil {
+			return err
+		}
+		return tx.Grant(store.GroupSubject(g.ID), store.PermAdmin)
+	})
+	active := func(on bool) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			v, err := tx.User(u.ID)
+			if err != nil {
+				return err
+			}
+			if on {
+				_, err = store.Reactivate(tx, v)
+			} else {
+				_, err = store.Deactivate(tx, "", v, false)
+			}
+			return err
+		}
+	}
+	for _, step := range []struct {
+		name          string
+		fn            func(tx store.Tx) error
+		accepted, adm bool // the token after the step, and admin
+	}{
+		{"joined the admins", func(tx store.Tx) error { return tx.AddMember(g.ID, u.ID) }, true, true},
+		{"left the admins", func(tx store.Tx) error { return tx.RemoveMember(g.ID, u.ID) }, true, false},
+		{"deactivated", active(false), false, false}, // which deletes the token, as SonarQube does
+	} {
+		try(secret) // cache what holds before the step
+		mustUpdate(t, a.Store, step.fn)
+		c, err := try(secret)
+		if (err == nil) != step.accepted || err == nil && c.Admin != step.adm {
+			t.Fatalf("%s: %+v %v, want accepted %v, admin %v", step.name, c, err, step.accepted, step.adm)
+		}
+	}
+	mustUpdate(t, a.Store, active(true))
+	put(store.Token{Hash: store.HashToken(secret), UserID: u.ID, Name: "t", Expires: &expires})
 	// Expiry is checked against the clock, cached or not.
 	*now = now.Add(time.Hour)
 	if _, err := try(secret); err == nil {

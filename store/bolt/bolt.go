@@ -291,12 +291,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	var fnErr error
-	pended := false
+	pended, access := false, false
 	run := func(btx *bolt.Tx) error {
 		s.countCommit(btx)
 		t := &tx{tx: btx}
 		fnErr = fn(t)
-		pended = t.pended
+		pended, access = t.pended, t.access
 		return fnErr
 	}
 	// Adaptive batching: a writer with no other writer in progress commits
@@ -312,7 +312,9 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	switch {
 	case err == nil:
 		s.changes.Add(1)
-		s.gen.Add(1)
+		if access {
+			s.gen.Add(1)
+		}
 		s.lastWrite.Store(nil)
 		if pended {
 			select {
@@ -354,5 +356,6 @@ func (s *Store) WriteError() error {
 // indexer's included.
 func (s *Store) WriteFailures() uint64 { return s.failures.Load() }
 
-// Generation counts committed Updates.
+// Generation counts committed Updates that changed what resolving a
+// token reads.
 func (s *Store) Generation() uint64 { return s.gen.Load() }

@@ -22,6 +22,20 @@ type tx struct {
 	// pended: this transaction listed users as pending for the n-gram
 	// index, for the indexer to take up after the commit.
 	pended bool
+	// access: this transaction changed what resolving a token reads, so
+	// the store's generation moves at its commit (see store.Store).
+	access bool
+}
+
+// tokenHolderChanged notes a change to what resolving a token of userID
+// would read: it moves the generation only when userID holds a token.
+func (t *tx) tokenHolderChanged(userID string) {
+	if !t.access {
+		for range suffixes(t.b(bTokensUser), userID) {
+			t.access = true
+			break
+		}
+	}
 }
 
 // b returns a bucket, opened once per transaction (bbolt does not cache
@@ -157,6 +171,7 @@ func (t *tx) UsersByExternalID(extID string) ([]store.User, error) {
 }
 
 func (t *tx) PutUser(u store.User) error {
+	t.tokenHolderChanged(u.ID)
 	users, logins, exts := t.b(bUsers), t.b(bUserLogin), t.b(bUserExt)
 	fold := []byte(store.FoldLogin(u.Login))
 	if owner := logins.Get(fold); owner != nil && string(owner) != u.ID {
@@ -360,6 +375,7 @@ func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
 }
 
 func (t *tx) PutGroup(g store.Group) error {
+	t.access = true // the default group is found by name
 	groups, names, exts := t.b(bGroups), t.b(bGroupName), t.b(bGroupExt)
 	fold := []byte(store.FoldLogin(g.Name))
 	if owner := names.Get(fold); owner != nil && string(owner) != g.ID {
@@ -394,6 +410,7 @@ func (t *tx) unindexGroup(g store.Group) error {
 }
 
 func (t *tx) DeleteGroup(id string) error {
+	t.access = true
 	g, err := t.Group(id)
 	if err != nil {
 		return err
@@ -498,6 +515,7 @@ func (t *tx) addManaged(delta int) error {
 }
 
 func (t *tx) AddMember(groupID, userID string) error {
+	t.tokenHolderChanged(userID)
 	if err := t.b(bMembers).Put(key(groupID, userID), nil); err != nil {
 		return err
 	}
@@ -505,6 +523,7 @@ func (t *tx) AddMember(groupID, userID string) error {
 }
 
 func (t *tx) RemoveMember(groupID, userID string) error {
+	t.tokenHolderChanged(userID)
 	if err := t.b(bMembers).Delete(key(groupID, userID)); err != nil {
 		return err
 	}
@@ -529,6 +548,7 @@ func (t *tx) GroupsOf(userID string) iter.Seq[string] { return suffixes(t.b(bMem
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
 
 func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
+	t.access = true
 	if err := t.b(bPerms).Put(key(subjectKey(s), string(perm)), nil); err != nil {
 		return err
 	}
@@ -536,6 +556,7 @@ func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
 }
 
 func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
+	t.access = true
 	if err := t.b(bPerms).Delete(key(subjectKey(s), string(perm))); err != nil {
 		return err
 	}
@@ -563,6 +584,7 @@ func (t *tx) Holders(perm store.PermKey) iter.Seq[store.Subject] {
 // --- tokens
 
 func (t *tx) PutToken(tok store.Token) error {
+	t.access = true
 	if h := t.get(bTokensUser, key(tok.UserID, tok.Name)); h != nil && string(h) != tok.Hash {
 		return store.Errorf(store.EConflict, "A token named '%s' already exists for this user", tok.Name)
 	}
@@ -583,6 +605,7 @@ func (t *tx) TokenByName(userID, name string) (store.Token, error) {
 }
 
 func (t *tx) DeleteToken(hash string) error {
+	t.access = true
 	tok, err := t.Token(hash)
 	if err != nil {
 		return err

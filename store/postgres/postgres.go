@@ -131,9 +131,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // run runs fn in one transaction, committed only if fn returns nil. Errors
 // of the database come back through dbError; fn's own pass through, unless
 // the transaction broke under fn (then that is the cause). A committed
-// write moves the generation in the same round trip as its COMMIT, after
-// it: a replica that reads the old generation reads it before the write is
-// acknowledged.
+// write that changed what resolving a token reads moves the generation in
+// the same round trip as its COMMIT, after it: a replica that reads the
+// old generation reads it before the write is acknowledged. A write that
+// changed only users or memberships asks then whether one of those users
+// holds a token, reading what is committed by then: a token created
+// meanwhile moved the generation itself.
 func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -155,8 +158,12 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 		return nil // fn read and wrote nothing: there is no transaction
 	}
 	last := []stmt{{sql: "COMMIT"}}
-	if begin == beginWrite {
+	switch {
+	case begin != beginWrite:
+	case t.access:
 		last = append(last, stmt{sql: "SELECT nextval('generation')"})
+	case len(t.holders) > 0:
+		last = append(last, stmt{sql: "SELECT nextval('generation') WHERE EXISTS (SELECT 1 FROM tokens WHERE user_id = ANY($1))", args: []any{t.holders}})
 	}
 	// The statements fn queued go with the COMMIT, in one round trip.
 	br, err := t.send(last...)
@@ -168,7 +175,7 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 	if _, err := br.Exec(); err != nil {
 		return dbError(err)
 	}
-	if begin == beginWrite {
+	if len(last) > 1 {
 		if _, err := br.Exec(); err != nil {
 			s.missed.Add(1)
 		}
@@ -257,8 +264,8 @@ func dbError(err error) error {
 	return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
 }
 
-// Generation reads the database's generation sequence, which every
-// committed Update moves, on any replica. While the database cannot be
+// Generation reads the database's generation sequence, which committed
+// Updates that change what resolving a token reads move, on any replica. While the database cannot be
 // read it returns a new value each time, so nothing cached is trusted.
 func (s *Store) Generation() uint64 {
 	g := &s.gen

@@ -31,6 +31,12 @@ type tx struct {
 	failed error
 	queued []stmt // statements sent with the next one (see exec)
 	memo   memo
+	// access: the transaction changed what resolving a token reads, so the
+	// generation moves at its commit; holders: users whose record or
+	// memberships it changed, which move it if one of them holds a token
+	// (see store.Store.Generation).
+	access  bool
+	holders []string
 }
 
 // memo remembers, for one transaction, the records it read or wrote that
@@ -466,6 +472,7 @@ func (t *tx) lookUsers(where string, arg any) ([]store.User, error) {
 }
 
 func (t *tx) PutUser(u store.User) error {
+	t.holders = append(t.holders, u.ID)
 	fold := store.FoldLogin(u.Login)
 	// Only the login index is read, not the user's own row: new users' ids
 	// are time-ordered, so reading by id would touch the one index page
@@ -605,6 +612,7 @@ func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
 }
 
 func (t *tx) PutGroup(g store.Group) error {
+	t.access = true // the default group is found by name
 	fold := store.FoldLogin(g.Name)
 	if err := t.unique(`SELECT id FROM groups WHERE name_fold = $1`, fold, g.ID, fmt.Sprintf("Group '%s' already exists", g.Name)); err != nil {
 		return err
@@ -622,6 +630,7 @@ func (t *tx) PutGroup(g store.Group) error {
 }
 
 func (t *tx) DeleteGroup(id string) error {
+	t.access = true
 	delete(t.memo.groups, id)
 	delete(t.memo.perms, subjectKey(store.GroupSubject(id)))
 	clear(t.memo.groupsOf)
@@ -647,11 +656,13 @@ func (t *tx) CountGroups() (int, error) { return t.count(`SELECT count(*) FROM g
 // --- memberships
 
 func (t *tx) AddMember(groupID, userID string) error {
+	t.holders = append(t.holders, userID)
 	delete(t.memo.groupsOf, userID)
 	return t.exec(`INSERT INTO members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, groupID, userID)
 }
 
 func (t *tx) RemoveMember(groupID, userID string) error {
+	t.holders = append(t.holders, userID)
 	delete(t.memo.groupsOf, userID)
 	return t.exec(`DELETE FROM members WHERE group_id = $1 AND user_id = $2`, groupID, userID)
 }
@@ -696,11 +707,13 @@ func (t *tx) GroupsOf(userID string) iter.Seq[string] {
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }
 
 func (t *tx) Grant(s store.Subject, perm store.PermKey) error {
+	t.access = true
 	delete(t.memo.perms, subjectKey(s))
 	return t.exec(`INSERT INTO perms (subject, perm) VALUES ($1, $2) ON CONFLICT DO NOTHING`, subjectKey(s), string(perm))
 }
 
 func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
+	t.access = true
 	delete(t.memo.perms, subjectKey(s))
 	return t.exec(`DELETE FROM perms WHERE subject = $1 AND perm = $2`, subjectKey(s), string(perm))
 }
@@ -743,6 +756,7 @@ func scanToken(r pgx.Row) (store.Token, error) {
 }
 
 func (t *tx) PutToken(k store.Token) error {
+	t.access = true
 	if err := t.unique(`SELECT hash FROM tokens WHERE user_id = $2 AND name = $1`, k.Name, k.Hash,
 		fmt.Sprintf("A token named '%s' already exists for this user", k.Name), k.UserID); err != nil {
 		return err
@@ -761,6 +775,7 @@ func (t *tx) TokenByName(userID, name string) (store.Token, error) {
 }
 
 func (t *tx) DeleteToken(hash string) error {
+	t.access = true
 	return t.execFound(`DELETE FROM tokens WHERE hash = $1`, hash)
 }
 
