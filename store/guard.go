@@ -37,21 +37,16 @@ func NewGuard(tx Tx, caller User, admin bool) (*Guard, error) {
 // HeldKeys returns every permission key a user holds, in every scope:
 // granted to it, to one of its groups, or to Anyone.
 func HeldKeys(tx Tx, userID string) (map[PermKey]bool, error) {
-	held := map[PermKey]bool{}
 	subjects := []Subject{UserSubject(userID), GroupSubject(AnyoneGroup)}
 	for gid := range GroupsOf(tx, userID) {
 		subjects = append(subjects, GroupSubject(gid))
 	}
-	for _, s := range subjects {
-		keys, err := tx.Permissions(s)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range keys {
-			held[k] = true
-		}
+	keys, err := tx.Permissions(subjects...)
+	held := make(map[PermKey]bool, len(keys))
+	for _, k := range keys {
+		held[k] = true
 	}
-	return held, nil
+	return held, err
 }
 
 // quoted renders a permission key for a refusal: 'admin', or 'admin' on

@@ -213,7 +213,9 @@ type Tx interface {
 
 	Grant(s Subject, key PermKey) error
 	Revoke(s Subject, key PermKey) error
-	Permissions(s Subject) ([]PermKey, error)
+	// Permissions returns the keys granted to any of subjects, sorted,
+	// each once: one lookup for a user's, its groups' and Anyone's.
+	Permissions(subjects ...Subject) ([]PermKey, error)
 	// Holders yields the subjects holding key.
 	Holders(key PermKey) iter.Seq[Subject]
 

@@ -563,10 +563,16 @@ func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
 	return t.b(bHolders).Delete(key(string(perm), subjectKey(s)))
 }
 
-func (t *tx) Permissions(s store.Subject) ([]store.PermKey, error) {
+func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
 	var out []store.PermKey
-	for k := range suffixes(t.b(bPerms), subjectKey(s)) {
-		out = append(out, store.PermKey(k))
+	for _, s := range subjects {
+		for k := range suffixes(t.b(bPerms), subjectKey(s)) {
+			out = append(out, store.PermKey(k))
+		}
+	}
+	if len(subjects) > 1 {
+		slices.Sort(out)
+		out = slices.Compact(out)
 	}
 	return out, nil
 }

@@ -280,7 +280,10 @@ func TestGenerationShared(t *testing.T) {
 			}
 		}()
 	}
-	for i := range 50 {
+	// At least 50 writes, and as many more as it takes for the readers to
+	// have asked 100 times (a slow machine schedules them late).
+	i := 0
+	for ; (i < 50 || calls.Load() < 100) && i < 5000; i++ {
 		w := []*postgres.Store{s, other}[i%2]
 		if err := w.Update(ctx, func(tx store.Tx) error {
 			return tx.Grant(store.GroupSubject("gen"), store.Global(fmt.Sprint(i))) // moves the generation
@@ -296,7 +299,7 @@ func TestGenerationShared(t *testing.T) {
 	close(done)
 	readers.Wait()
 	if calls.Load() < 100 {
-		t.Fatalf("%d calls of Generation during 50 writes, want more", calls.Load())
+		t.Fatalf("%d calls of Generation during %d writes, want more", calls.Load(), i)
 	}
 }
 

@@ -44,14 +44,17 @@ type tx struct {
 // user and their permissions several times): each is one query, not one a
 // read. Writes keep it current.
 type memo struct {
-	users    map[string]store.User
-	groups   map[string]store.Group
-	perms    map[string][]store.PermKey // by subjectKey
-	groupsOf map[string][]string        // by user id
+	users  map[string]store.User
+	groups map[string]store.Group
+	// groupNames: ids by folded name, of groups in groups (checked there:
+	// a write may have renamed one).
+	groupNames map[string]string
+	perms      map[string][]store.PermKey // by subjectKey
+	groupsOf   map[string][]string        // by user id
 }
 
 func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
-	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{},
+	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
 		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}}}
 }
 
@@ -473,38 +476,12 @@ func (t *tx) lookUsers(where string, arg any) ([]store.User, error) {
 
 func (t *tx) PutUser(u store.User) error {
 	t.holders = append(t.holders, u.ID)
-	fold := store.FoldLogin(u.Login)
-	// Only the login index is read, not the user's own row: new users' ids
-	// are time-ordered, so reading by id would touch the one index page
-	// every concurrent create writes, and serializable transactions would
-	// conflict on it.
-	type row struct{ id, login string }
-	owner, err := one(t, func(r pgx.Row) (row, error) {
-		var x row
-		err := r.Scan(&x.id, &x.login)
-		return x, err
-	}, `SELECT id, login FROM users WHERE login_fold = $1`, fold)
-	switch {
-	case err == nil && owner.id != u.ID:
-		return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
-	case err != nil && !store.IsNotFound(err):
-		return err
-	}
-	// Not found: u is new, or its login changed (else its own row would
-	// hold the folded login). Either way its login is checked against
-	// look-alikes; look-alikes stored before the check existed stay.
-	skeleton := store.LoginSkeleton(u.Login)
-	if err != nil || owner.login != u.Login {
-		others, err := all(t, scanString, `SELECT login FROM users WHERE skeleton = $1 AND id <> $2`, skeleton, u.ID)
-		if err != nil {
+	fold, skeleton := store.FoldLogin(u.Login), store.LoginSkeleton(u.Login)
+	if read, ok := t.memo.users[u.ID]; !ok || read.Login != u.Login {
+		if err := t.checkLogin(u, fold, skeleton); err != nil {
 			return err
 		}
-		for _, other := range others {
-			if store.Confusable(u.Login, other) {
-				return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, other)
-			}
-		}
-	}
+	} // else this transaction read or wrote u's row holding this login: no other row can (UNIQUE)
 	var scim []byte
 	if len(u.SCIM) > 0 {
 		scim = u.SCIM
@@ -525,6 +502,45 @@ func (t *tx) PutUser(u store.User) error {
 		nonNil(u.SCMAccounts), u.PasswordHash, scim, u.Created, u.Updated, u.LastConnection, u.Version, u.Locale,
 		u.PasswordChanged, u.Policy.PasswordExpirationDays, int64(u.Policy.SessionTimeout), nonNil(u.Policy.TrustedHosts),
 		u.Policy.LockoutThreshold, fold, skeleton, store.FoldLogin(u.Name), store.UserGrams(u))
+}
+
+// checkLogin refuses u's login when another user holds it, or, for a new
+// user or a changed login, when it is confusable with a stored one
+// (look-alikes stored before the check existed stay). One query reads the
+// holder of the folded login and the other users of the same skeleton,
+// through their indexes only, not u's own row by id: new users' ids are
+// time-ordered, so reading by id would touch the one index page every
+// concurrent create writes, and serializable transactions would conflict
+// on it.
+func (t *tx) checkLogin(u store.User, fold, skeleton string) error {
+	type row struct{ id, login string }
+	rows, err := all(t, func(r pgx.Row) (row, error) {
+		var x row
+		err := r.Scan(&x.id, &x.login)
+		return x, err
+	}, `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`, fold, skeleton, u.ID)
+	if err != nil {
+		return err
+	}
+	unchanged := false // u's own row holds the login as it is
+	for _, r := range rows {
+		if store.FoldLogin(r.login) == fold {
+			if r.id != u.ID {
+				return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
+			}
+			unchanged = r.login == u.Login
+		}
+	}
+	if unchanged {
+		return nil
+	}
+	// u is new, or its login changed (else its own row would hold it).
+	for _, r := range rows {
+		if r.id != u.ID && store.Confusable(u.Login, r.login) {
+			return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, r.login)
+		}
+	}
+	return nil
 }
 
 func (t *tx) Users(after string) iter.Seq2[store.User, error] {
@@ -601,7 +617,15 @@ func (t *tx) Group(id string) (store.Group, error) {
 }
 
 func (t *tx) GroupByName(name string) (store.Group, error) {
-	return one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, store.FoldLogin(name))
+	fold := store.FoldLogin(name)
+	if g, ok := t.memo.groups[t.memo.groupNames[fold]]; ok && store.FoldLogin(g.Name) == fold {
+		return g, nil
+	}
+	g, err := one(t, scanGroup, `SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, fold)
+	if err == nil {
+		t.memo.groups[g.ID], t.memo.groupNames[fold] = g, g.ID
+	}
+	return g, err
 }
 
 func (t *tx) GroupsByExternalID(extID string) ([]store.Group, error) {
@@ -718,20 +742,41 @@ func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
 	return t.exec(`DELETE FROM perms WHERE subject = $1 AND perm = $2`, subjectKey(s), string(perm))
 }
 
-func (t *tx) Permissions(s store.Subject) ([]store.PermKey, error) {
-	k := subjectKey(s)
-	if list, ok := t.memo.perms[k]; ok {
-		return slices.Clone(list), nil
+// Permissions reads the subjects not in the memo in one query and keeps
+// each one's keys, none included, in the memo.
+func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
+	var missing []string
+	for _, s := range subjects {
+		if k := subjectKey(s); t.memo.perms[k] == nil && !slices.Contains(missing, k) {
+			missing = append(missing, k)
+		}
 	}
-	list, err := all(t, scanString, `SELECT perm FROM perms WHERE subject = $1 ORDER BY perm`, k)
+	if len(missing) > 0 {
+		type grant struct{ subject, perm string }
+		rows, err := all(t, func(r pgx.Row) (grant, error) {
+			var g grant
+			err := r.Scan(&g.subject, &g.perm)
+			return g, err
+		}, `SELECT subject, perm FROM perms WHERE subject = ANY($1) ORDER BY perm`, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range missing {
+			t.memo.perms[k] = []store.PermKey{} // read, none held: not nil
+		}
+		for _, g := range rows {
+			t.memo.perms[g.subject] = append(t.memo.perms[g.subject], store.PermKey(g.perm))
+		}
+	}
 	var out []store.PermKey
-	for _, p := range list {
-		out = append(out, store.PermKey(p))
+	for _, s := range subjects {
+		out = append(out, t.memo.perms[subjectKey(s)]...)
 	}
-	if err == nil {
-		t.memo.perms[k] = slices.Clone(out)
+	if len(subjects) > 1 {
+		slices.Sort(out)
+		out = slices.Compact(out)
 	}
-	return out, err
+	return out, nil
 }
 
 func (t *tx) Holders(perm store.PermKey) iter.Seq[store.Subject] {

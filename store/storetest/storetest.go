@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserRoundTrip", testUserRoundTrip},
 		{"LoginUniqueCaseInsensitive", testLoginUnique},
 		{"LoginRename", testLoginRename},
+		{"GroupRename", testGroupRename},
 		{"ExternalIDIndex", testExternalIDIndex},
 		{"UsersOrder", testUsersOrder},
 		{"PrefixIndexes", testPrefixIndexes},
@@ -70,7 +71,6 @@ func All[T any](t *testing.T, seq iter.Seq2[T, error]) iter.Seq[T] {
 	}
 }
 
-// view runs fn in a read transaction and fails the test on any error.
 // Logins joins, with spaces, the logins of the users whose ids the
 // sequence ids opens in one read transaction yields, in its order.
 func Logins(t *testing.T, s store.Store, ids func(store.Tx) iter.Seq[string]) string {
@@ -89,6 +89,7 @@ func Logins(t *testing.T, s store.Store, ids func(store.Tx) iter.Seq[string]) st
 	return strings.Join(got, " ")
 }
 
+// View runs fn in a read transaction and fails the test on any error.
 func View(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	t.Helper()
 	if err := s.View(ctx, fn); err != nil {
@@ -96,6 +97,7 @@ func View(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	}
 }
 
+// Update runs fn in a write transaction and fails the test on any error.
 func Update(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	t.Helper()
 	if err := s.Update(ctx, fn); err != nil {
@@ -103,6 +105,7 @@ func Update(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	}
 }
 
+// MkUser creates an active local user and fails the test on any error.
 func MkUser(t *testing.T, s store.Store, login string) store.User {
 	t.Helper()
 	var u store.User
@@ -150,6 +153,41 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 	})
 }
 
+// testGroupRename: a group renamed in a transaction is found by its new
+// name there, not by its old one, which a new group can take at once.
+func testGroupRename(t *testing.T, s store.Store) {
+	var ops store.Group
+	Update(t, s, func(tx store.Tx) error {
+		var err error
+		ops, err = store.NewGroup(tx, store.Group{Name: "Ops"})
+		return err
+	})
+	Update(t, s, func(tx store.Tx) error {
+		g, err := tx.GroupByName("ops")
+		if err != nil {
+			return err
+		}
+		g.Name = "Platform"
+		if err := tx.PutGroup(g); err != nil {
+			return err
+		}
+		if _, err := tx.GroupByName("OPS"); !store.IsNotFound(err) {
+			t.Errorf("old name after the rename: %v, want not found", err)
+		}
+		if got, err := tx.GroupByName("platform"); err != nil || got.ID != ops.ID {
+			t.Errorf("new name = %+v, %v", got, err)
+		}
+		again, err := store.NewGroup(tx, store.Group{Name: "ops"})
+		if err != nil {
+			return err
+		}
+		if got, err := tx.GroupByName("Ops"); err != nil || got.ID != again.ID {
+			t.Errorf("old name taken again = %+v, %v; want %s", got, err, again.ID)
+		}
+		return nil
+	})
+}
+
 func testLoginUnique(t *testing.T, s store.Store) {
 	MkUser(t, s, "Bob")
 	err := s.Update(ctx, func(tx store.Tx) error {
@@ -165,6 +203,51 @@ func testLoginUnique(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+
+	// Look-alikes: a new login, or a login changed, confusable with a
+	// stored one is refused; ASCII pairs and a change of case are not.
+	MkUser(t, s, "admin2")
+	other := MkUser(t, s, "bobl") // ASCII beside "bob": allowed
+	cyrillic := "\u0430dmin2"     // Cyrillic a
+	for _, tc := range []struct {
+		what string
+		save func(tx store.Tx) (store.User, error)
+		want string
+	}{
+		{"new look-alike", func(tx store.Tx) (store.User, error) {
+			return store.NewUser(tx, store.User{Login: cyrillic, Active: true})
+		}, "Login '" + cyrillic + "' is confusable with the existing login 'admin2'"},
+		{"renamed to a look-alike", func(tx store.Tx) (store.User, error) {
+			other.Login = cyrillic
+			return store.SaveUser(tx, other)
+		}, "Login '" + cyrillic + "' is confusable with the existing login 'admin2'"},
+		{"renamed to a taken login", func(tx store.Tx) (store.User, error) {
+			other.Login = "ADMIN2"
+			return store.SaveUser(tx, other)
+		}, "A user with login 'ADMIN2' already exists"},
+		{"case changed", func(tx store.Tx) (store.User, error) {
+			other.Login = "BOBL"
+			return store.SaveUser(tx, other)
+		}, ""},
+	} {
+		var saved store.User
+		err := s.Update(ctx, func(tx store.Tx) error {
+			var err error
+			saved, err = tc.save(tx)
+			return err
+		})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.what, err)
+		case tc.want == "":
+			other = saved
+		case store.ErrorCode(err) != store.EConflict || err.Error() != tc.want:
+			t.Errorf("%s: %v, want a conflict %q", tc.what, err, tc.want)
+		}
+	}
+	if got := Logins(t, s, func(tx store.Tx) iter.Seq[string] { return tx.ActiveUsers() }); got != "Bob admin2 BOBL" {
+		t.Errorf("users after the look-alikes: %q", got)
+	}
 }
 
 func testLoginRename(t *testing.T, s store.Store) {
@@ -182,6 +265,23 @@ func testLoginRename(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// Read first, then saved unchanged, then renamed to a taken login in
+	// the same transaction: refused (a backend may remember what it read).
+	err := s.Update(ctx, func(tx store.Tx) error {
+		u, err := tx.User(u.ID)
+		if err != nil {
+			return err
+		}
+		if u, err = store.SaveUser(tx, u); err != nil {
+			return fmt.Errorf("saved unchanged: %w", err)
+		}
+		u.Login = "CAROL"
+		_, err = store.SaveUser(tx, u)
+		return err
+	})
+	if store.ErrorCode(err) != store.EConflict {
+		t.Errorf("renamed to a taken login in the transaction that read it: %v, want a conflict", err)
+	}
 }
 
 func testExternalIDIndex(t *testing.T, s store.Store) {
@@ -622,6 +722,39 @@ func testPermissions(t *testing.T, s store.Store) {
 		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); ok {
 			t.Error("user has admin it was never given")
 		}
+		return nil
+	})
+	// Several subjects at once: their keys merged, sorted, each once; what
+	// the transaction grants or revokes afterwards is read back.
+	us, gs := store.UserSubject(u.ID), store.GroupSubject(g.ID)
+	want := func(tx store.Tx, what string, subjects []store.Subject, keys ...store.PermKey) {
+		t.Helper()
+		got, err := tx.Permissions(subjects...)
+		if err != nil || !slices.Equal(got, keys) {
+			t.Errorf("%s: Permissions = %v, %v; want %v", what, got, err, keys)
+		}
+	}
+	Update(t, s, func(tx store.Tx) error {
+		both := []store.Subject{gs, us, gs}
+		want(tx, "user and group", both, store.PermGateAdmin, store.PermScan)
+		want(tx, "no subject", nil)
+		if err := tx.Grant(us, store.PermScan); err != nil {
+			return err
+		}
+		want(tx, "after a grant held twice", both, store.PermGateAdmin, store.PermScan)
+		if err := tx.Revoke(gs, store.PermScan); err != nil {
+			return err
+		}
+		want(tx, "after a revoke", []store.Subject{gs}, []store.PermKey(nil)...)
+		if err := tx.Grant(gs, store.PermProvisioning); err != nil {
+			return err
+		}
+		want(tx, "after a grant", both, store.PermGateAdmin, store.PermProvisioning, store.PermScan)
+		return nil
+	})
+	View(t, s, func(tx store.Tx) error {
+		want(tx, "committed", []store.Subject{us, gs}, store.PermGateAdmin, store.PermProvisioning, store.PermScan)
+		want(tx, "user alone", []store.Subject{us}, store.PermGateAdmin, store.PermScan)
 		return nil
 	})
 }
