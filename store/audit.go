@@ -224,6 +224,22 @@ func (t *auditTx) add(kind, action, id, name, detail string, before, after *Stat
 		Kind: kind, Action: action, Resource: id, Name: name, Before: before, After: after, Detail: detail})
 }
 
+// creator is a transaction that records a creation without looking for an
+// earlier version of the record (auditTx): a record with a new id has none,
+// and looking it up would read the index page that every concurrent create
+// writes, which serializable transactions would see as conflicts.
+type creator interface {
+	createUser(u User) error
+}
+
+func (t *auditTx) createUser(u User) error {
+	if err := t.Tx.PutUser(u); err != nil {
+		return err
+	}
+	t.add("user", "created", u.ID, u.Login, "", nil, &State{u.Active, u.Managed})
+	return nil
+}
+
 func (t *auditTx) PutUser(u User) error {
 	old, err := t.Tx.User(u.ID)
 	if err != nil && !IsNotFound(err) {

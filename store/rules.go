@@ -23,12 +23,17 @@ func NewUser(tx Tx, u User) (User, error) {
 	if u.Login, err = CleanLogin(u.Login); err != nil {
 		return User{}, err
 	}
-	if u.ID == "" {
+	fresh := u.ID == ""
+	if fresh {
 		u.ID = NewID()
 	}
 	now := Now()
 	u.Created, u.Updated, u.Version = now, now, 1
-	return u, tx.PutUser(u) // the default group follows: its members are the active users
+	// The default group follows: its members are the active users.
+	if c, ok := tx.(creator); ok && fresh {
+		return u, c.createUser(u)
+	}
+	return u, tx.PutUser(u)
 }
 
 // SaveUser stores a changed user, bumping its version and modification time.
