@@ -185,9 +185,9 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
-// A database of schema version 3 (before the n-gram column) is migrated on
-// open: the column and its index come, and the users already stored are
-// found by their trigrams.
+// A database of schema version 3 (before the n-gram column and the login's
+// hash index) is migrated on open: the column and the indexes come, and
+// the users already stored are found by their trigrams.
 func TestMigrateGrams(t *testing.T) {
 	url := pgtest.URL(t)
 	s, err := postgres.Open(ctx, url)
@@ -202,7 +202,7 @@ func TestMigrateGrams(t *testing.T) {
 	})
 	s.Close()
 	conn := connect(t, url)
-	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; UPDATE schema_version SET version = 3`); err != nil {
+	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; DROP INDEX users_login_hash; UPDATE schema_version SET version = 3`); err != nil {
 		t.Fatal(err)
 	}
 	if s, err = postgres.Open(ctx, url); err != nil {
@@ -216,6 +216,38 @@ func TestMigrateGrams(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// Lookups of a login by equality go through the hash index (migration 5),
+// so that serializable creates of neighbouring logins do not conflict on
+// a B-tree page; prefix searches keep the B-tree.
+func TestLoginLookupsByHash(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 200 {
+		storetest.MkUser(t, s, fmt.Sprintf("user%d", i))
+	}
+	conn := connect(t, url)
+	if _, err := conn.Exec(ctx, `ANALYZE users; SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ query, index string }{
+		{`SELECT id, login FROM users WHERE login_fold = 'user7' OR (skeleton = 'user7' AND id <> 'x')`, "users_login_hash"},
+		{`SELECT id FROM users WHERE login_fold = 'user7'`, "users_login_hash"},
+		{`SELECT id FROM users WHERE login_fold >= 'user7' AND login_fold < 'user8' ORDER BY login_fold`, "users_login_fold_key"},
+	} {
+		var plan string
+		if err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+tc.query).Scan(&plan); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, `"Index Name": "`+tc.index+`"`) {
+			t.Errorf("%s: plan without %s: %s", tc.query, tc.index, plan)
+		}
 	}
 }
 
