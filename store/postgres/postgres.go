@@ -184,12 +184,16 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 }
 
 // maxWriters bounds the write transactions one replica runs at once; more
-// writers wait their turn. Serializable transactions that insert keys next
-// to each other in an index conflict (PostgreSQL tracks reads by index
-// page) and all but one run again: measured with two replicas, 64 clients
-// and 20k users, 2 writers a replica gave 1,333 PATCH/s and 933 POST/s, 1
-// gave 937 and 1,014, 4 gave 1,326 and 730, 8 gave 1,229 and 610.
-const maxWriters = 2
+// writers wait their turn. Serializable transactions that read index pages
+// concurrent ones write conflict (PostgreSQL tracks reads by index page)
+// and all but one run again, so more writers once meant more retries: with
+// two replicas, 64 clients and 20k users, 2 writers a replica gave 1,333
+// PATCH/s and 933 POST/s, 4 gave 1,326 and 730. Since creates no longer
+// read such pages (the audit's lookup by a new id, the login's B-tree),
+// 4 is best: one replica, 20k users, two rounds, PATCH 857 and 724/s with
+// 2, 1,098 and 982 with 4, 1,069 and 962 with 8; POST 1,188 and 934, 1,197
+// and 1,092, 1,187 and 1,018.
+const maxWriters = 4
 
 // maxAttempts bounds the runs of one Update's fn on serialization
 // failures; the request's context bounds them in time.
