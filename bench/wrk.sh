@@ -19,6 +19,7 @@ go build -o "$OUT/load" ./bench/load
 PASS='Bench-pass-123!'
 SCIMGATE_ADMIN_PASSWORD=$PASS "$OUT/load" -seed-db "$OUT/bench.db" -n "$N" -ids "$OUT/ids" >/dev/null
 sync # the seeded file's pages written back now, not during the first scenarios (2.2 GB at 1M users)
+cat "$OUT/bench.db" >/dev/null # and read into the page cache: else the reads measured fault it in from disk
 # fsync rate of the store's file system: 1,000 synchronous 4 KiB writes.
 SECS=$(dd if=/dev/zero of="$OUT/probe" bs=4k count=1000 oflag=dsync 2>&1 | sed -nE 's/.*copied, ([0-9.]+) s.*/\1/p')
 echo "fsync probe: $(awk -v s="$SECS" 'BEGIN { printf "%d", 1000 / s }') synchronous writes/s"
@@ -27,6 +28,8 @@ SERVER=$!
 "$OUT/load" -baseline-serve 127.0.0.1:9181 &
 for _ in $(seq 100); do curl -fsS http://127.0.0.1:9180/healthz >/dev/null 2>&1 && curl -fsS http://127.0.0.1:9181/ >/dev/null 2>&1 && break; sleep 0.1; done
 TOKEN=$(curl -fsS -u "admin:$PASS" -d name=wrk http://127.0.0.1:9180/api/user_tokens/generate | sed -E 's/.*"token":"([^"]+)".*/\1/')
+# Warm-up, not reported: the server maps the file's pages as it first reads them.
+wrk -t2 -c"$C" -d5s -s bench/wrk/scim.lua http://127.0.0.1:9180 -- get "$OUT/ids" "$TOKEN" >/dev/null
 
 # measure NAME URL [SCENARIO]: one wrk run, one line of the table.
 measure() {
