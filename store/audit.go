@@ -242,25 +242,23 @@ func (t *auditTx) createUser(u User) error {
 
 func (t *auditTx) PutUser(u User) error {
 	old, err := t.Tx.User(u.ID)
-	if err != nil && !IsNotFound(err) {
+	if IsNotFound(err) {
+		return t.createUser(u)
+	}
+	if err != nil {
 		return err
 	}
 	if err := t.Tx.PutUser(u); err != nil {
 		return err
 	}
-	if err == nil && onlyLastConnection(old, u) {
+	if onlyLastConnection(old, u) {
 		return nil // a sign-in, recorded at most hourly, is no change to audit
-	}
-	after := &State{u.Active, u.Managed}
-	if IsNotFound(err) {
-		t.add("user", "created", u.ID, u.Login, "", nil, after)
-		return nil
 	}
 	detail := ""
 	if old.Login != u.Login {
 		detail = "login " + old.Login + " -> " + u.Login
 	}
-	t.add("user", "updated", u.ID, u.Login, detail, &State{old.Active, old.Managed}, after)
+	t.add("user", "updated", u.ID, u.Login, detail, &State{old.Active, old.Managed}, &State{u.Active, u.Managed})
 	return nil
 }
 

@@ -341,6 +341,13 @@ func scanString(r pgx.Row) (string, error) {
 	return s, err
 }
 
+// scanPair reads a row of two text columns.
+func scanPair(r pgx.Row) ([2]string, error) {
+	var p [2]string
+	err := r.Scan(&p[0], &p[1])
+	return p, err
+}
+
 func scanCount(r pgx.Row) (int, error) {
 	var n int
 	err := r.Scan(&n)
@@ -513,22 +520,17 @@ func (t *tx) PutUser(u store.User) error {
 // concurrent create writes, and serializable transactions would conflict
 // on it.
 func (t *tx) checkLogin(u store.User, fold, skeleton string) error {
-	type row struct{ id, login string }
-	rows, err := all(t, func(r pgx.Row) (row, error) {
-		var x row
-		err := r.Scan(&x.id, &x.login)
-		return x, err
-	}, `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`, fold, skeleton, u.ID)
+	rows, err := all(t, scanPair, `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`, fold, skeleton, u.ID)
 	if err != nil {
 		return err
 	}
 	unchanged := false // u's own row holds the login as it is
 	for _, r := range rows {
-		if store.FoldLogin(r.login) == fold {
-			if r.id != u.ID {
+		if id, login := r[0], r[1]; store.FoldLogin(login) == fold {
+			if id != u.ID {
 				return store.Errorf(store.EConflict, "A user with login '%s' already exists", u.Login)
 			}
-			unchanged = r.login == u.Login
+			unchanged = login == u.Login
 		}
 	}
 	if unchanged {
@@ -536,8 +538,8 @@ func (t *tx) checkLogin(u store.User, fold, skeleton string) error {
 	}
 	// u is new, or its login changed (else its own row would hold it).
 	for _, r := range rows {
-		if r.id != u.ID && store.Confusable(u.Login, r.login) {
-			return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, r.login)
+		if id, login := r[0], r[1]; id != u.ID && store.Confusable(u.Login, login) {
+			return store.Errorf(store.EConflict, "Login '%s' is confusable with the existing login '%s'", u.Login, login)
 		}
 	}
 	return nil
@@ -752,12 +754,7 @@ func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
 		}
 	}
 	if len(missing) > 0 {
-		type grant struct{ subject, perm string }
-		rows, err := all(t, func(r pgx.Row) (grant, error) {
-			var g grant
-			err := r.Scan(&g.subject, &g.perm)
-			return g, err
-		}, `SELECT subject, perm FROM perms WHERE subject = ANY($1) ORDER BY perm`, missing)
+		rows, err := all(t, scanPair, `SELECT subject, perm FROM perms WHERE subject = ANY($1) ORDER BY perm`, missing)
 		if err != nil {
 			return nil, err
 		}
@@ -765,7 +762,8 @@ func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
 			t.memo.perms[k] = []store.PermKey{} // read, none held: not nil
 		}
 		for _, g := range rows {
-			t.memo.perms[g.subject] = append(t.memo.perms[g.subject], store.PermKey(g.perm))
+			subject, perm := g[0], g[1]
+			t.memo.perms[subject] = append(t.memo.perms[subject], store.PermKey(perm))
 		}
 	}
 	var out []store.PermKey
