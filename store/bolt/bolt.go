@@ -67,7 +67,7 @@ type Store struct {
 	db  *bolt.DB
 	gen atomic.Uint64
 
-	writers   atomic.Int64 // Updates in progress, for adaptive batching
+	group     groupCommit
 	changes   atomic.Uint64
 	commits   atomic.Uint64
 	lastTx    atomic.Pointer[bolt.Tx] // the write transaction last seen, to count commits
@@ -107,11 +107,6 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
-	// Group commit: concurrent writers share one fsync'd transaction. A
-	// batch waits 2 ms for company: measured with 64 writers, 1 ms gave
-	// 20-30% fewer writes/s (smaller batches, more fsyncs), 5 ms and the
-	// default 10 ms fewer still. A lone writer does not wait (see Update).
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), indexed: make(chan struct{})}
 	go s.indexer()
 	s.kick <- struct{}{} // users left pending by the last run
@@ -283,8 +278,9 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 func (s *Store) BatchesWrites() bool { return true }
 
 // Update runs fn in a read-write transaction, committed (and fsync'd) only if
-// fn returns nil; it returns once the commit is durable. Concurrent calls are
-// batched into one transaction (group commit), so fn may run more than once:
+// fn returns nil; it returns once the commit is durable. Concurrent calls
+// share one transaction (group commit, see commit.go), so fn may run more
+// than once:
 // it must only assign, not accumulate, state outside the transaction.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -299,16 +295,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		pended, access = t.pended, t.access
 		return fnErr
 	}
-	// Adaptive batching: a writer with no other writer in progress commits
-	// at once instead of waiting out the batch window for company that is
-	// not coming; writers that overlap others share a batch.
-	var err error
-	if s.writers.Add(1) == 1 {
-		err = s.db.Update(run)
-	} else {
-		err = s.db.Batch(run)
-	}
-	s.writers.Add(-1)
+	err := s.update(run)
 	switch {
 	case err == nil:
 		s.changes.Add(1)

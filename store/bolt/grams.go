@@ -217,7 +217,7 @@ func (s *Store) IndexGrams() error {
 		return err
 	}
 	for left {
-		err := s.db.Batch(func(btx *bolt.Tx) error {
+		err := s.update(func(btx *bolt.Tx) error {
 			s.countCommit(btx)
 			var err error
 			left, err = (&tx{tx: btx}).indexPending(indexBatch)

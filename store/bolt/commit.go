@@ -1,0 +1,118 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit. bbolt runs one write transaction at a time and each commit
+// is fsync'd, so concurrent writers share transactions: a writer queues its
+// function, and one transaction at a time takes every function queued
+// while the previous one ran and commits them together. A lone writer
+// commits at once; under load a transaction carries what arrived during
+// the last commit, so batches grow with the load and never wait on a
+// timer.
+//
+// bbolt's own DB.Batch cuts the stream by time instead (a batch closes
+// MaxBatchDelay after its first writer and then queues for the lock):
+// with 64 writers and 100k users its batches of about 12 changes each
+// waited behind several others, 284 commits/s and 3.4k PATCH/s at 20 ms
+// p50, with a third of the cores idle.
+
+// groupCommit is the queue of writers waiting for the next transaction.
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*call
+	running bool // a goroutine is committing the queue
+}
+
+// call is one writer's function and where its outcome goes.
+type call struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+// errAlone sends a function that failed inside a shared transaction back
+// to its writer, to run alone: the failure, or its absence when the cause
+// was another function, is then that writer's own.
+var errAlone = errors.New("run alone")
+
+// update runs fn in a write transaction shared with the writers queued
+// beside it, and returns once it is committed (or fn failed).
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	c := &call{fn: fn, err: make(chan error, 1)}
+	g := &s.group
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	start := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if start {
+		go s.commitQueued()
+	}
+	err := <-c.err
+	if err == errAlone {
+		err = s.db.Update(fn)
+	}
+	return err
+}
+
+// commitQueued commits the queue, one transaction at a time, until no
+// writer is left waiting.
+func (s *Store) commitQueued() {
+	g := &s.group
+	for {
+		g.mu.Lock()
+		calls := g.queue
+		g.queue = nil
+		if len(calls) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		s.commit(calls)
+	}
+}
+
+// commit runs calls in one transaction. When one of them fails, the
+// transaction is rolled back, that one goes back to its writer to run
+// alone, and the others run again without it.
+func (s *Store) commit(calls []*call) {
+	for len(calls) > 0 {
+		failed := -1
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			for i, c := range calls {
+				if err := safely(c.fn, btx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			calls[failed].err <- errAlone
+			calls = slices.Delete(calls, failed, failed+1)
+			continue
+		}
+		for _, c := range calls {
+			c.err <- err
+		}
+		return
+	}
+}
+
+// safely runs fn, turning a panic into an error: the writer that panicked
+// runs alone and panics in its own goroutine, not in the committer's.
+func safely(fn func(*bolt.Tx) error, btx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(btx)
+}
