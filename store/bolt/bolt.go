@@ -85,7 +85,10 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the store file at path. It fails after a
 // second when another process holds the file.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// No statistics: bbolt would add every transaction's counters to the
+	// database's under one lock, which concurrent reads contend for; the
+	// server exports counts of its own.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoStatistics: true})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store %s is locked: is another scimgate using it?", path)
 	}
