@@ -52,6 +52,9 @@ serve() { # serve PORT DB
   echo "server on $1 did not start" >&2; cat "$OUT/server-$1.log" >&2; exit 1
 }
 serve 9280 "$OUT/bench.db"
+# The floor of any read that asks PostgreSQL: a bare Echo handler sending
+# one query a request (a user's stored JSON by primary key), same pool size.
+"$OUT/load" -baseline-serve 127.0.0.1:9283 -baseline-db "$URL" &
 serve 9281 "$URL"
 serve 9282 "$URL"
 token() { curl -fsS -u "admin:$PASS" -d "name=wrk-$1" "http://127.0.0.1:$1/api/user_tokens/generate" | sed -E 's/.*"token":"([^"]+)".*/\1/'; }
@@ -68,6 +71,9 @@ echo "wrk, $N users, $C connections, ${D}s a scenario, $(nproc) cores shared by 
 for s in get username; do
   read -r b bp bb <<<"$(wrkline "$C" 9280 $s "$TBOLT")"; row "bbolt       $s" "$b" "$bp" "$bb"
   read -r p pp pb <<<"$(wrkline "$C" 9281 $s "$TPG")"; row "PostgreSQL  $s ($((100 * p / b))% of bbolt)" "$p" "$pp" "$pb"
+  if [ $s = get ]; then
+    read -r f fp fb <<<"$(wrkline "$C" 9283 get "")"; row "  floor: Echo + 1 query ($((100 * f / b))% of bbolt)" "$f" "$fp" "$fb"
+  fi
 done
 for s in patch post; do
   read -r b bp bb <<<"$(wrkline "$C" 9280 $s "$TBOLT")"; row "bbolt       $s" "$b" "$bp" "$bb"

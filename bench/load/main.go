@@ -4,6 +4,8 @@
 // latency percentiles beside a bare Echo handler measured in the same run.
 //
 //	load -baseline-serve ADDR              serve the bare Echo baseline
+//	load -baseline-serve ADDR -baseline-db URL
+//	                                       ... that reads one user by id from PostgreSQL a request
 //	load -seed-db FILE -n N [-ids FILE]    write N users into a store file (and their ids)
 //	load -server URL -token T [-baseline URL] [-n N] [-c 64] [-d 10s]
 //	load -server URL -token T -soak 10m [-c 16]
@@ -27,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/store"
@@ -35,6 +38,7 @@ import (
 
 func main() {
 	baselineServe := flag.String("baseline-serve", "", "serve a bare Echo hello handler (any path) on this address and do nothing else")
+	baselineDB := flag.String("baseline-db", "", "with -baseline-serve: answer each request with the SCIM JSON of the user whose id ends the path, read from this PostgreSQL store in one query")
 	seedDB := flag.String("seed-db", "", "write -n managed users straight into this store file and exit")
 	idsFile := flag.String("ids", "", "with -seed-db: also write the users' ids to this file, one per line, user0 first")
 	server := flag.String("server", "", "scimgate base URL, e.g. http://127.0.0.1:9000")
@@ -57,7 +61,13 @@ func main() {
 		e := echo.New()
 		e.HideBanner, e.HidePort = true, true
 		// Any path and method: wrk drives it with the scenarios' own script too.
-		e.Any("/*", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
+		h := func(c echo.Context) error { return c.String(http.StatusOK, "hello") }
+		if *baselineDB != "" {
+			var err error
+			h, err = pgBaseline(*baselineDB)
+			fail(err)
+		}
+		e.Any("/*", h)
 		fail(e.Start(*baselineServe))
 	case *seedDB != "":
 		fail(seedStore(*seedDB, *n, *idsFile))
@@ -416,4 +426,23 @@ report:
 			r.pct(0.5).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), r.errors, rel)
 	}
 	return nil
+}
+
+// pgBaseline is the floor of any PostgreSQL-backed read: a handler that
+// sends one query a request (the user's stored SCIM JSON by primary key)
+// and nothing else, no authentication, transaction or rendering.
+func pgBaseline(url string) (echo.HandlerFunc, error) {
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		return nil, err
+	}
+	return func(c echo.Context) error {
+		path := c.Request().URL.Path
+		var doc []byte
+		err := pool.QueryRow(c.Request().Context(), `SELECT coalesce(scim::text, '{}') FROM users WHERE id = $1`, path[strings.LastIndexByte(path, '/')+1:]).Scan(&doc)
+		if err != nil {
+			return c.String(http.StatusNotFound, err.Error())
+		}
+		return c.JSONBlob(http.StatusOK, doc)
+	}, nil
 }
