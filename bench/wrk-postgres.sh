@@ -52,8 +52,9 @@ serve() { # serve PORT DB
   echo "server on $1 did not start" >&2; cat "$OUT/server-$1.log" >&2; exit 1
 }
 serve 9280 "$OUT/bench.db"
-# The floor of any read that asks PostgreSQL: a bare Echo handler sending
-# one query a request (a user's stored JSON by primary key), same pool size.
+# The floor of any request that asks PostgreSQL: a bare Echo handler sending
+# one statement a request (GET: a user's stored JSON by primary key; PATCH:
+# flip the user's active flag, one durable transaction), same pool size.
 "$OUT/load" -baseline-serve 127.0.0.1:9283 -baseline-db "$URL" &
 serve 9281 "$URL"
 serve 9282 "$URL"
@@ -78,6 +79,9 @@ done
 for s in patch post; do
   read -r b bp bb <<<"$(wrkline "$C" 9280 $s "$TBOLT")"; row "bbolt       $s" "$b" "$bp" "$bb"
   read -r p pp pb <<<"$(wrkline "$C" 9281 $s "$TPG")"; row "PostgreSQL  $s, 1 replica" "$p" "$pp" "$pb"
+  if [ $s = patch ]; then
+    read -r f fp fb <<<"$(wrkline "$C" 9283 patch "")"; row "  floor: Echo + 1 UPDATE" "$f" "$fp" "$fb"
+  fi
   wrkline $((C / 2)) 9281 $s "$TPG" >"$OUT/r1" & wrkline $((C / 2)) 9282 $s "$TPG" >"$OUT/r2"; wait %%
   read -r r1 p1 b1 <"$OUT/r1"; read -r r2 p2 b2 <"$OUT/r2"
   row "PostgreSQL  $s, 2 replicas" "$((r1 + r2))" "$p1 / $p2" "$((${b1:-0} + ${b2:-0}))"

@@ -5,7 +5,7 @@
 //
 //	load -baseline-serve ADDR              serve the bare Echo baseline
 //	load -baseline-serve ADDR -baseline-db URL
-//	                                       ... that reads one user by id from PostgreSQL a request
+//	                                       ... that sends PostgreSQL one statement a request
 //	load -seed-db FILE -n N [-ids FILE]    write N users into a store file (and their ids)
 //	load -server URL -token T [-baseline URL] [-n N] [-c 64] [-d 10s]
 //	load -server URL -token T -soak 10m [-c 16]
@@ -38,7 +38,7 @@ import (
 
 func main() {
 	baselineServe := flag.String("baseline-serve", "", "serve a bare Echo hello handler (any path) on this address and do nothing else")
-	baselineDB := flag.String("baseline-db", "", "with -baseline-serve: answer each request with the SCIM JSON of the user whose id ends the path, read from this PostgreSQL store in one query")
+	baselineDB := flag.String("baseline-db", "", "with -baseline-serve: answer each request with one statement on this PostgreSQL store, for the user whose id ends the path: GET reads its SCIM JSON, PATCH flips its active flag")
 	seedDB := flag.String("seed-db", "", "write -n managed users straight into this store file and exit")
 	idsFile := flag.String("ids", "", "with -seed-db: also write the users' ids to this file, one per line, user0 first")
 	server := flag.String("server", "", "scimgate base URL, e.g. http://127.0.0.1:9000")
@@ -428,18 +428,27 @@ report:
 	return nil
 }
 
-// pgBaseline is the floor of any PostgreSQL-backed read: a handler that
-// sends one query a request (the user's stored SCIM JSON by primary key)
-// and nothing else, no authentication, transaction or rendering.
+// pgBaseline is the floor of any PostgreSQL-backed request: a handler that
+// sends one statement a request and nothing else, no authentication,
+// rules, audit or rendering. A GET reads the user's stored SCIM JSON by
+// primary key; a PATCH flips the user's active flag in a transaction of
+// its own, committed (and flushed) before the answer.
 func pgBaseline(url string) (echo.HandlerFunc, error) {
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		return nil, err
 	}
+	const (
+		get   = `SELECT coalesce(scim::text, '{}') FROM users WHERE id = $1`
+		patch = `UPDATE users SET active = NOT active, version = version + 1 WHERE id = $1 RETURNING coalesce(scim::text, '{}')`
+	)
 	return func(c echo.Context) error {
-		path := c.Request().URL.Path
+		path, sql := c.Request().URL.Path, get
+		if c.Request().Method == http.MethodPatch {
+			sql = patch
+		}
 		var doc []byte
-		err := pool.QueryRow(c.Request().Context(), `SELECT coalesce(scim::text, '{}') FROM users WHERE id = $1`, path[strings.LastIndexByte(path, '/')+1:]).Scan(&doc)
+		err := pool.QueryRow(c.Request().Context(), sql, path[strings.LastIndexByte(path, '/')+1:]).Scan(&doc)
 		if err != nil {
 			return c.String(http.StatusNotFound, err.Error())
 		}

@@ -29,12 +29,15 @@ import (
 
 // indexBatch is how many pending users one indexer transaction takes. It
 // joins a group commit and delays it, by about 20 us a user, while larger
-// batches share more pages: measured with wrk and 64 clients creating
-// users over 100k users, 256 a batch gave 5.9k creates/s and p99 30 ms,
-// 1024 7.6k/s and 34 ms (in process, 4096 a little more throughput still,
-// with longer stalls). The indexer runs batches back to back until nothing
-// is pending.
-const indexBatch = 512
+// batches share more pages. Measured with wrk, 64 clients creating users
+// over 100k users, the same build with other sizes served in turn: since
+// the group commit takes every queued writer (commit.go), 128 a batch
+// gave 4.5-5.0k creates/s with p99 28-35 ms, 512 4.6-5.1k/s with p99
+// 43-49 ms, 64 and 32 p99 24-32 ms but 4.1-4.5k/s in the runs against
+// 512 (under bbolt's timed batches, 256 gave 5.9k/s and 1024 7.6k/s, in
+// a faster phase of the machine). The indexer runs batches back to back
+// until nothing is pending.
+const indexBatch = 128
 
 // indexDelay is how long the indexer lets pending users gather after a
 // write before it takes them up: more users a batch share more pages,
