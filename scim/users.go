@@ -70,7 +70,10 @@ func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, e
 }
 
 // loadUser finds a managed user and checks If-Match against its version.
+// The write that follows may change the user's access, and renders the
+// user with its groups: the store reads those ahead, with the user.
 func loadUser(tx store.Tx, r *http.Request, id string) (store.User, error) {
+	tx.ReadAhead(id)
 	u, err := tx.User(id)
 	if err != nil || !u.Managed {
 		return store.User{}, notFound(id)

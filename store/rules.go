@@ -151,6 +151,7 @@ func Deactivate(tx Tx, callerID string, u User, anonymize bool) (User, error) {
 	if u.ID == callerID {
 		return User{}, Errorf(EInvalid, "Self-deactivation is not possible")
 	}
+	tx.ReadAhead(u.ID) // what follows reads, in as few round trips as the store can
 	held, err := HeldKeys(tx, u.ID)
 	if err != nil {
 		return User{}, err

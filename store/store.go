@@ -165,6 +165,12 @@ type Tx interface {
 	// PutUser inserts or replaces u, keeping indexes; a login taken by another
 	// user is ErrConflict.
 	PutUser(u User) error
+	// ReadAhead tells a write transaction that the rules will read next
+	// what deciding userID's access needs: its groups, the default group,
+	// the permissions of the user, its groups and Anyone, and its tokens.
+	// A backend that pays a round trip a read fetches them with its next
+	// statement; results never differ from reading them when asked.
+	ReadAhead(userID string)
 	// Users yields every user in id order (creation order), starting after
 	// the id given (empty: from the first).
 	Users(after string) iter.Seq2[User, error]

@@ -543,6 +543,9 @@ func (t *tx) CountMembers(groupID string) (int, error) {
 
 func (t *tx) GroupsOf(userID string) iter.Seq[string] { return suffixes(t.b(bMemberOf), userID) }
 
+// ReadAhead does nothing: a read costs no round trip here.
+func (*tx) ReadAhead(string) {}
+
 // --- permissions
 
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }

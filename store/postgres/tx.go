@@ -30,6 +30,7 @@ type tx struct {
 	// turned it into an error of its own.
 	failed error
 	queued []stmt // statements sent with the next one (see exec)
+	wrote  int    // writes issued, queued or sent: a read ahead older than one is not kept
 	memo   memo
 	// access: the transaction changed what resolving a token reads, so the
 	// generation moves at its commit; holders: users whose record or
@@ -51,11 +52,12 @@ type memo struct {
 	groupNames map[string]string
 	perms      map[string][]store.PermKey // by subjectKey
 	groupsOf   map[string][]string        // by user id
+	tokens     map[string][]store.Token   // by user id
 }
 
 func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
 	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
-		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}}}
+		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{}}}
 }
 
 // cloneUser copies what a caller could change in place.
@@ -78,7 +80,8 @@ func (t *tx) note(err error) error {
 type stmt struct {
 	sql  string
 	args []any
-	scan func(pgx.Row) error // reads its one row (RETURNING), if set
+	scan func(pgx.Row) error  // reads its one row (RETURNING), if set
+	rows func(pgx.Rows) error // or reads every row (ReadAhead), if set
 }
 
 // hasNUL reports whether a string argument holds a NUL (see errNUL).
@@ -147,9 +150,15 @@ func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
 	}
 	for _, s := range queued {
 		var err error
-		if s.scan != nil {
+		switch {
+		case s.rows != nil:
+			var r pgx.Rows
+			if r, err = br.Query(); err == nil {
+				err = s.rows(r)
+			}
+		case s.scan != nil:
 			err = s.scan(br.QueryRow())
-		} else {
+		default:
 			_, err = br.Exec()
 		}
 		if err != nil {
@@ -180,6 +189,7 @@ func (r batchRows) Close() {
 
 // execTag runs a statement that returns no rows.
 func (t *tx) execTag(sql string, args ...any) (pgconn.CommandTag, error) {
+	t.wrote++
 	r, err := t.rows(sql, args...)
 	if err == errNUL {
 		return pgconn.CommandTag{}, err
@@ -208,6 +218,7 @@ func (t *tx) later(s stmt) error {
 	if t.failed != nil {
 		return t.failed
 	}
+	t.wrote++
 	t.queued = append(t.queued, s)
 	return nil
 }
@@ -258,16 +269,22 @@ func all[T any](t *tx, scan func(pgx.Row) (T, error), sql string, args ...any) (
 	if err != nil {
 		return nil, t.note(err)
 	}
+	out, err := collect(r, scan)
+	return out, t.note(err)
+}
+
+// collect scans every row of r, then closes it.
+func collect[T any](r pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	defer r.Close()
 	var out []T
 	for r.Next() {
 		v, err := scan(r)
 		if err != nil {
-			return nil, t.note(err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, t.note(r.Err())
+	return out, r.Err()
 }
 
 // cursorPage is how many rows a cursor fetches at a time.
@@ -709,12 +726,14 @@ func (t *tx) CountMembers(groupID string) (int, error) {
 	return t.count(`SELECT count(*) FROM members WHERE group_id = $1`, groupID)
 }
 
+const groupsOfUser = `SELECT group_id FROM members WHERE user_id = $1 ORDER BY group_id`
+
 func (t *tx) GroupsOf(userID string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		list, ok := t.memo.groupsOf[userID]
 		if !ok {
 			var err error
-			if list, err = all(t, scanString, `SELECT group_id FROM members WHERE user_id = $1 ORDER BY group_id`, userID); err != nil {
+			if list, err = all(t, scanString, groupsOfUser, userID); err != nil {
 				return
 			}
 			t.memo.groupsOf[userID] = list
@@ -804,6 +823,7 @@ func (t *tx) PutToken(k store.Token) error {
 		fmt.Sprintf("A token named '%s' already exists for this user", k.Name), k.UserID); err != nil {
 		return err
 	}
+	clear(t.memo.tokens) // after the read: it may have brought a read ahead (see ReadAhead)
 	return t.exec(`INSERT INTO tokens (`+tokenCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
 		ON CONFLICT (hash) DO UPDATE SET user_id=$2, name=$3, type=$4, created=$5, expires=$6, last_connection=$7, project=$8`,
 		k.Hash, k.UserID, k.Name, k.Type, k.Created, k.Expires, k.LastConnection, k.Project)
@@ -819,11 +839,17 @@ func (t *tx) TokenByName(userID, name string) (store.Token, error) {
 
 func (t *tx) DeleteToken(hash string) error {
 	t.access = true
+	clear(t.memo.tokens)
 	return t.execFound(`DELETE FROM tokens WHERE hash = $1`, hash)
 }
 
+const tokensOf = `SELECT ` + tokenCols + ` FROM tokens WHERE user_id = $1 ORDER BY name`
+
 func (t *tx) Tokens(userID string) ([]store.Token, error) {
-	return all(t, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE user_id = $1 ORDER BY name`, userID)
+	if list, ok := t.memo.tokens[userID]; ok {
+		return slices.Clone(list), nil
+	}
+	return all(t, scanToken, tokensOf, userID)
 }
 
 // --- projects

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DefaultGroupIsActiveUsers", testDefaultGroupIsActiveUsers},
 		{"Generation", testGeneration},
 		{"SessionsAndFailures", testSessionsAndFailures},
+		{"ReadAhead", testReadAhead},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -986,5 +987,101 @@ func testPruneAudit(t *testing.T, s store.Store) {
 	})
 	if fmt.Sprint(ops) != "[3 2]" {
 		t.Errorf("after pruning: %v, want the two recent entries", ops)
+	}
+}
+
+// ReadAhead is a hint: whatever a transaction writes before or after it,
+// the transaction reads what it would read without it.
+func testReadAhead(t *testing.T, s store.Store) {
+	u := MkUser(t, s, "rhea")
+	var g, h store.Group
+	Update(t, s, func(tx store.Tx) error {
+		var err error
+		if g, err = store.NewGroup(tx, store.Group{Name: "ra-devs"}); err != nil {
+			return err
+		}
+		if h, err = store.NewGroup(tx, store.Group{Name: "ra-ops"}); err != nil {
+			return err
+		}
+		if _, err = store.NewGroup(tx, store.Group{Name: store.DefaultGroup}); err != nil {
+			return err
+		}
+		return errors.Join(tx.AddMember(g.ID, u.ID), tx.Grant(store.GroupSubject(g.ID), "scan"),
+			tx.Grant(store.UserSubject(u.ID), "provisioning"), tx.Grant(store.GroupSubject(store.AnyoneGroup), "gateadmin"),
+			tx.PutToken(store.Token{Hash: store.HashToken("ra-one"), UserID: u.ID, Name: "one", Type: store.TokenUser, Created: store.Now()}))
+	})
+	// state is what the access rules read about u.
+	state := func(tx store.Tx) string {
+		perms, err := tx.Permissions(store.UserSubject(u.ID), store.GroupSubject(store.AnyoneGroup), store.GroupSubject(g.ID), store.GroupSubject(h.ID))
+		toks, err2 := tx.Tokens(u.ID)
+		var names []string
+		for _, k := range toks {
+			names = append(names, k.Name)
+		}
+		return fmt.Sprint("groups ", slices.Collect(store.GroupsOf(tx, u.ID)), " perms ", perms, " tokens ", names, " ", errors.Join(err, err2))
+	}
+	rollback := errors.New("rolled back")
+	// read runs steps in a transaction it rolls back, and returns what the
+	// last one read.
+	read := func(steps ...func(tx store.Tx)) string {
+		var got string
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for _, step := range steps {
+				step(tx)
+			}
+			got = state(tx)
+			return rollback
+		})
+		if err != rollback {
+			t.Fatalf("update: %v", err)
+		}
+		return got
+	}
+	ahead := func(tx store.Tx) { tx.ReadAhead(u.ID) }
+	look := func(tx store.Tx) { state(tx) }
+	before := read()
+	for _, c := range []struct {
+		name  string
+		write func(tx store.Tx) error
+	}{
+		{"joined", func(tx store.Tx) error { return tx.AddMember(h.ID, u.ID) }},
+		{"left", func(tx store.Tx) error { return tx.RemoveMember(g.ID, u.ID) }},
+		{"granted", func(tx store.Tx) error { return tx.Grant(store.UserSubject(u.ID), "admin") }},
+		{"group's permission revoked", func(tx store.Tx) error { return tx.Revoke(store.GroupSubject(g.ID), "scan") }},
+		{"token added", func(tx store.Tx) error {
+			return tx.PutToken(store.Token{Hash: store.HashToken("ra-two"), UserID: u.ID, Name: "two", Type: store.TokenUser, Created: store.Now()})
+		}},
+		{"token deleted", func(tx store.Tx) error { return tx.DeleteToken(store.HashToken("ra-one")) }},
+		{"deactivated", func(tx store.Tx) error {
+			v, err := tx.User(u.ID)
+			v.Active = false
+			return errors.Join(err, tx.PutUser(v))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			write := func(tx store.Tx) {
+				if err := c.write(tx); err != nil {
+					t.Error(err)
+				}
+			}
+			want := read(write)
+			if want == before {
+				t.Fatalf("the write changed nothing read: %s", want)
+			}
+			for name, steps := range map[string][]func(store.Tx){
+				"read ahead, write":             {ahead, write},
+				"read ahead, read, write":       {ahead, look, write},
+				"write, read ahead":             {write, ahead},
+				"read, read ahead, write, read": {look, ahead, write, look},
+				"read ahead twice, write":       {ahead, ahead, write},
+			} {
+				if got := read(steps...); got != want {
+					t.Errorf("%s: read %s, want %s", name, got, want)
+				}
+			}
+		})
+	}
+	if got := read(ahead); got != before {
+		t.Errorf("read ahead alone: read %s, want %s", got, before)
 	}
 }
