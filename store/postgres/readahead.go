@@ -16,8 +16,10 @@ import (
 // write queued after it may change what it read); otherwise the rules read
 // again when they ask. So a write method that reads before it writes (a
 // uniqueness check) must drop its memo entries after that read, which may
-// be what brings a read ahead in. Read-only transactions ignore it: they
-// do not change access.
+// be what brings a read ahead in. The reads take the predicate locks of
+// a serializable transaction as the rules' own reads would: a write that
+// then does not change access (a renamed user) holds them too. Read-only
+// transactions ignore it: they do not change access.
 func (t *tx) ReadAhead(userID string) {
 	if t.readOnly || t.failed != nil || hasNUL([]any{userID}) {
 		return
