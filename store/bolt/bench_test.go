@@ -80,6 +80,28 @@ func BenchmarkStore(b *testing.B) {
 				}
 			})
 		})
+		// Half the creates refused (a login taken, as an IdP's retries
+		// meet): a refused writer rolls back the shared transaction and
+		// the others run again without it.
+		b.Run(fmt.Sprintf("NewUserHalfRefused/users=%d", n), func(b *testing.B) {
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := k.Add(1)
+					login := fmt.Sprintf("half%d-%d", n, i)
+					if i%2 == 0 {
+						login = "user0" // seeded
+					}
+					err := audited.Update(ctx, func(tx store.Tx) error {
+						_, err := store.NewUser(tx, store.User{Login: login, Active: true, Managed: true})
+						return err
+					})
+					if (err != nil) != (i%2 == 0) {
+						b.Errorf("create %s: %v", login, err)
+					}
+				}
+			})
+		})
 		// A lone writer commits at once (the group commit waits on no timer):
 		// ns/op is the latency of one durable write.
 		b.Run(fmt.Sprintf("LoneWriter/users=%d", n), func(b *testing.B) {
