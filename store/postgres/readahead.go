@@ -34,15 +34,7 @@ func (t *tx) ReadAhead(userID string) {
 	ahead := func(sql string, args []any, read func(pgx.Rows) error) {
 		t.queued = append(t.queued, stmt{sql: sql, args: args, rows: read})
 	}
-	if _, ok := t.memo.groupsOf[userID]; !ok {
-		ahead(groupsOfUser, []any{userID}, func(r pgx.Rows) error {
-			list, err := collect(r, scanString)
-			if err == nil && keep() {
-				t.memo.groupsOf[userID] = list
-			}
-			return err
-		})
-	}
+	aheadList(t, t.memo.groupsOf, userID, groupsOfUser, scanString, keep)
 	def := store.FoldLogin(store.DefaultGroup)
 	if _, ok := t.memo.groupNames[def]; !ok {
 		ahead(`SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, []any{def}, func(r pgx.Rows) error {
@@ -90,13 +82,20 @@ func (t *tx) ReadAhead(userID string) {
 			}
 			return nil
 		})
-	if _, ok := t.memo.tokens[userID]; !ok {
-		ahead(tokensOf, []any{userID}, func(r pgx.Rows) error {
-			list, err := collect(r, scanToken)
-			if err == nil && keep() {
-				t.memo.tokens[userID] = list
-			}
-			return err
-		})
+	aheadList(t, t.memo.tokens, userID, tokensOf, scanToken, keep)
+}
+
+// aheadList queues sql, a list of userID's, unless memo holds it already;
+// its rows go into memo if keep still says so when they arrive.
+func aheadList[T any](t *tx, memo map[string][]T, userID, sql string, scan func(pgx.Row) (T, error), keep func() bool) {
+	if _, ok := memo[userID]; ok {
+		return
 	}
+	t.queued = append(t.queued, stmt{sql: sql, args: []any{userID}, rows: func(r pgx.Rows) error {
+		list, err := collect(r, scan)
+		if err == nil && keep() {
+			memo[userID] = list
+		}
+		return err
+	}})
 }
