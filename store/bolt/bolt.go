@@ -70,7 +70,6 @@ type Store struct {
 	group     groupCommit
 	changes   atomic.Uint64
 	commits   atomic.Uint64
-	lastTx    atomic.Pointer[bolt.Tx] // the write transaction last seen, to count commits
 	failures  atomic.Uint64
 	lastWrite atomic.Pointer[error] // nil or the last storage failure
 
@@ -292,7 +291,6 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var fnErr error
 	pended, access := false, false
 	run := func(btx *bolt.Tx) error {
-		s.countCommit(btx)
 		t := &tx{tx: btx}
 		fnErr = fn(t)
 		pended, access = t.pended, t.access
@@ -320,13 +318,6 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
 	}
 	return err
-}
-
-// countCommit counts btx's commit once, however many writers it carries.
-func (s *Store) countCommit(btx *bolt.Tx) {
-	if s.lastTx.Swap(btx) != btx { // the first fn of this transaction
-		btx.OnCommit(func() { s.commits.Add(1) })
-	}
 }
 
 // WriteStats returns the committed changes and the transactions (fsyncs)

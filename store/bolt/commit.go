@@ -63,6 +63,9 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 	err := <-c.err
 	if err == errAlone {
 		err = s.db.Update(fn)
+		if err == nil {
+			s.commits.Add(1)
+		}
 	}
 	return err
 }
@@ -86,9 +89,9 @@ func (s *Store) commitQueued() {
 	}
 }
 
-// commit runs calls in one transaction. When one of them fails, the
-// transaction is rolled back, that one goes back to its writer to run
-// alone, and the others run again without it.
+// commit runs calls in one transaction, counted among the commits. When
+// one of them fails, the transaction is rolled back, that one goes back
+// to its writer to run alone, and the others run again without it.
 func (s *Store) commit(calls []*call) {
 	for len(calls) > 0 {
 		failed := -1
@@ -105,6 +108,9 @@ func (s *Store) commit(calls []*call) {
 			calls[failed].err <- errAlone
 			calls = slices.Delete(calls, failed, failed+1)
 			continue
+		}
+		if err == nil {
+			s.commits.Add(1)
 		}
 		for _, c := range calls {
 			c.err <- err

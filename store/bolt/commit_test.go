@@ -20,7 +20,7 @@ func TestGroupCommitBatchBound(t *testing.T) {
 	calls := make([]*call, n)
 	ran := 0
 	for i := range calls {
-		calls[i] = &call{fn: func(btx *bolt.Tx) error { s.countCommit(btx); ran++; return nil }, err: make(chan error, 1)}
+		calls[i] = &call{fn: func(*bolt.Tx) error { ran++; return nil }, err: make(chan error, 1)}
 	}
 	s.group.mu.Lock()
 	s.group.queue, s.group.running = calls, true

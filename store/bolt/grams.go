@@ -221,7 +221,6 @@ func (s *Store) IndexGrams() error {
 	}
 	for left {
 		err := s.update(func(btx *bolt.Tx) error {
-			s.countCommit(btx)
 			var err error
 			left, err = (&tx{tx: btx}).indexPending(indexBatch)
 			return err
