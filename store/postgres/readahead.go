@@ -46,41 +46,17 @@ func (t *tx) ReadAhead(userID string) {
 			return err
 		})
 	}
-	// Every subject with its permissions, or with one NULL when it holds
-	// none, so that the memo knows those too.
-	ahead(`SELECT s.subject, p.perm FROM (
-			SELECT unnest($1::text[]) AS subject
+	// The permissions of the user, Anyone, its groups and the default group.
+	ahead(subjectsPerms(`SELECT unnest($1::text[]) AS subject
 			UNION SELECT 'g' || group_id FROM members WHERE user_id = $2
-			UNION SELECT 'g' || id FROM groups WHERE name_fold = $3
-		) s LEFT JOIN perms p ON p.subject = s.subject ORDER BY p.perm`,
+			UNION SELECT 'g' || id FROM groups WHERE name_fold = $3`),
 		[]any{[]string{subjectKey(store.UserSubject(userID)), subjectKey(store.GroupSubject(store.AnyoneGroup))}, userID, def},
 		func(r pgx.Rows) error {
-			type held struct {
-				subject string
-				perm    *string
+			rows, err := collect(r, scanPair)
+			if err == nil && keep() {
+				t.keepPerms(rows)
 			}
-			rows, err := collect(r, func(r pgx.Row) (held, error) {
-				var h held
-				return h, r.Scan(&h.subject, &h.perm)
-			})
-			if err != nil || !keep() {
-				return err
-			}
-			read := map[string][]store.PermKey{}
-			for _, h := range rows {
-				if _, ok := read[h.subject]; !ok {
-					read[h.subject] = []store.PermKey{} // read, none held: not nil
-				}
-				if h.perm != nil {
-					read[h.subject] = append(read[h.subject], store.PermKey(*h.perm))
-				}
-			}
-			for subject, keys := range read {
-				if _, ok := t.memo.perms[subject]; !ok {
-					t.memo.perms[subject] = keys
-				}
-			}
-			return nil
+			return err
 		})
 	aheadList(t, t.memo.tokens, userID, tokensOf, scanToken, keep)
 }

@@ -763,6 +763,30 @@ func (t *tx) Revoke(s store.Subject, perm store.PermKey) error {
 	return t.exec(`DELETE FROM perms WHERE subject = $1 AND perm = $2`, subjectKey(s), string(perm))
 }
 
+// subjectsPerms reads the keys of the subjects a subquery yields (as
+// column subject): one row a key, in key order, and one row with an empty
+// key for a subject that holds none (see keepPerms).
+func subjectsPerms(subjects string) string {
+	return `SELECT s.subject, coalesce(p.perm, '') FROM (` + subjects + `) s LEFT JOIN perms p ON p.subject = s.subject ORDER BY p.perm`
+}
+
+// keepPerms keeps in the memo the keys rows of subjectsPerms grant, for
+// each subject the memo does not hold yet (a held one may have changed
+// since in this transaction).
+func (t *tx) keepPerms(rows [][2]string) {
+	read := map[string]bool{}
+	for _, r := range rows {
+		subject, perm := r[0], r[1]
+		if _, held := t.memo.perms[subject]; !held {
+			read[subject] = true
+			t.memo.perms[subject] = []store.PermKey{} // read, none held: not nil
+		}
+		if read[subject] && perm != "" {
+			t.memo.perms[subject] = append(t.memo.perms[subject], store.PermKey(perm))
+		}
+	}
+}
+
 // Permissions reads the subjects not in the memo in one query and keeps
 // each one's keys, none included, in the memo.
 func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
@@ -773,17 +797,11 @@ func (t *tx) Permissions(subjects ...store.Subject) ([]store.PermKey, error) {
 		}
 	}
 	if len(missing) > 0 {
-		rows, err := all(t, scanPair, `SELECT subject, perm FROM perms WHERE subject = ANY($1) ORDER BY perm`, missing)
+		rows, err := all(t, scanPair, subjectsPerms(`SELECT unnest($1::text[]) AS subject`), missing)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range missing {
-			t.memo.perms[k] = []store.PermKey{} // read, none held: not nil
-		}
-		for _, g := range rows {
-			subject, perm := g[0], g[1]
-			t.memo.perms[subject] = append(t.memo.perms[subject], store.PermKey(perm))
-		}
+		t.keepPerms(rows)
 	}
 	var out []store.PermKey
 	for _, s := range subjects {
