@@ -67,11 +67,14 @@ type WriteStats interface {
 }
 
 // Batching is implemented by backends whose concurrent Updates run one
-// after another in a shared transaction (bbolt's group commit): what an
-// Update's fn does delays every change batched with it, so callers keep
-// reads and rendering out of fn. Without it (PostgreSQL: a transaction of
-// its own per Update, each statement a round trip) one transaction that
-// reads, writes and renders is cheaper than three.
+// after another in one shared transaction at a time (bbolt's group
+// commit: one writer for the whole store): what an Update's fn does delays
+// every change behind it, so callers keep reads and rendering out of fn.
+// Without it one transaction that reads, writes and renders is cheaper
+// than three: PostgreSQL also shares transactions, but runs several at
+// once and pays a round trip for each statement (rendering apart measured
+// the same, within the noise: one replica, PATCH 2,028 and 2,633/s apart,
+// 2,966 and 2,303/s inside).
 type Batching interface {
 	BatchesWrites() bool
 }

@@ -26,7 +26,14 @@ function init(args)
     ids[#ids + 1] = line
   end
   run = (args[4] or "") .. tostring(os.time())
-  math.randomseed(os.time() * 1000 + tid)
+  -- Each wrk process and thread its own sequence: wrk processes started
+  -- together (one per replica) would otherwise write the same users at the
+  -- same moment, and measure their conflicts.
+  local salt = 0
+  for c in (args[4] or ""):gmatch(".") do
+    salt = (salt * 31 + c:byte()) % 1000003
+  end
+  math.randomseed(os.time() * 1000 + tid + salt * 64)
 end
 
 local patchOp = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],' ..

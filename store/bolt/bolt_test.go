@@ -2,7 +2,6 @@ package bolt_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,60 +148,4 @@ func TestWriteStats(t *testing.T) {
 		t.Fatalf("after 64 concurrent writers: %d changes, %d commits; want 67 changes in 4 to 67 commits", changes, commits)
 	}
 	t.Logf("64 concurrent writers: %d commits", commits-3)
-}
-
-// A writer whose function fails or panics inside a shared transaction gets
-// its own outcome, and the writers beside it commit theirs: the failing
-// one runs again alone, and a panic reaches its own goroutine.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
-	s := bolttest.MustOpen(t)
-	ctx := context.Background()
-	refused := store.Errorf(store.EInvalid, "refused")
-	var wg sync.WaitGroup
-	errs := make([]error, 60)
-	panics := make([]any, 60)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { panics[i] = recover() }()
-			errs[i] = s.Update(ctx, func(tx store.Tx) error {
-				switch i % 3 {
-				case 1:
-					return refused
-				case 2:
-					if i == 2 {
-						panic("writer 2")
-					}
-				}
-				_, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("g%d", i), Active: true})
-				return err
-			})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		want := error(nil)
-		if i%3 == 1 {
-			want = refused
-		}
-		if i == 2 {
-			if panics[i] != "writer 2" {
-				t.Errorf("writer 2 recovered %v, want its own panic", panics[i])
-			}
-			continue
-		}
-		if panics[i] != nil || !errors.Is(err, want) {
-			t.Errorf("writer %d: err %v, panic %v; want %v", i, err, panics[i], want)
-		}
-	}
-	must(t, s.View(ctx, func(tx store.Tx) error {
-		for i := range errs {
-			_, err := tx.UserByLogin(fmt.Sprintf("g%d", i))
-			if found, want := err == nil, i%3 == 0 || (i%3 == 2 && i != 2); found != want {
-				t.Errorf("user g%d stored: %v, want %v", i, found, want)
-			}
-		}
-		return nil
-	}))
 }

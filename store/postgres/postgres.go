@@ -29,7 +29,9 @@ type Store struct {
 
 	writers  chan struct{} // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
-	changes  atomic.Uint64 // committed Updates, one transaction each
+	changes  atomic.Uint64 // committed Updates
+	commits  atomic.Uint64 // committed write transactions (see commit.go)
+	group    groupCommit
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
 	gen      genReads
 }
@@ -146,20 +148,23 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 	defer conn.Release()
 	t := newTx(ctx, conn, begin)
 	if err := fn(t); err != nil || t.failed != nil {
-		if t.begin == "" {
-			conn.Exec(ctx, "ROLLBACK")
-		}
+		t.rollback()
 		if t.failed != nil {
 			return dbError(t.failed)
 		}
 		return err
 	}
+	return s.commit(t)
+}
+
+// commit commits t (see run).
+func (s *Store) commit(t *tx) error {
 	if t.begin != "" && len(t.queued) == 0 {
 		return nil // fn read and wrote nothing: there is no transaction
 	}
 	last := []stmt{{sql: "COMMIT"}}
 	switch {
-	case begin != beginWrite:
+	case t.readOnly:
 	case t.access:
 		last = append(last, stmt{sql: "SELECT nextval('generation')"})
 	case len(t.holders) > 0:
@@ -168,7 +173,7 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 	// The statements fn queued go with the COMMIT, in one round trip.
 	br, err := t.send(last...)
 	if err != nil {
-		conn.Exec(ctx, "ROLLBACK")
+		t.rollback()
 		return dbError(err)
 	}
 	defer br.Close()
@@ -199,12 +204,11 @@ const maxWriters = 4
 // failures; the request's context bounds them in time.
 const maxAttempts = 100
 
-// Update runs fn in a SERIALIZABLE transaction, committed only if fn
-// returns nil. A serialization failure or deadlock (SQLSTATE 40001, 40P01),
-// or a unique violation raced by a concurrent transaction, runs fn again
-// in a new transaction after a short random pause: fn must assign, not
-// accumulate, state it leaves outside (the store.Store contract).
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+// updateAlone runs fn in a SERIALIZABLE transaction of its own, committed
+// only if fn returns nil. A serialization failure or deadlock (SQLSTATE
+// 40001, 40P01), or a unique violation raced by a concurrent transaction,
+// runs fn again in a new transaction after a short random pause.
+func (s *Store) updateAlone(ctx context.Context, fn func(store.Tx) error) error {
 	select {
 	case s.writers <- struct{}{}:
 	case <-ctx.Done():
@@ -215,6 +219,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		err := s.run(ctx, beginWrite, fn)
 		if err == nil {
 			s.changes.Add(1)
+			s.commits.Add(1)
 			return nil
 		}
 		if retryable(err) && attempt < maxAttempts {
@@ -359,10 +364,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // the database itself (/readyz reads it), and recovers when it answers.
 func (s *Store) WriteError() error { return nil }
 
-// WriteStats returns the committed changes; each is its own transaction.
+// WriteStats returns the committed changes and the transactions that
+// committed them.
 func (s *Store) WriteStats() (changes, commits uint64) {
-	n := s.changes.Load()
-	return n, n
+	return s.changes.Load(), s.commits.Load()
 }
 
 // WriteFailures counts the changes that failed to reach the database.

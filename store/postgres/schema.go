@@ -180,6 +180,15 @@ CREATE INDEX users_grams ON users USING gin (grams)`,
 	// quarter of them under load); a hash bucket holds unrelated logins.
 	// The unique B-tree stays for uniqueness and prefix searches.
 	`CREATE INDEX users_login_hash ON users USING hash (login_fold)`,
+	// 6: updates of a user that change no indexed column (deactivation,
+	// reactivation, last connection, a new name) rewrite the row on its page
+	// without touching any index (heap-only tuples): the partial index of
+	// active users made every deactivation a new entry in all nine indexes
+	// (the n-gram one too), 170 µs of the database's time instead of 60.
+	// Active users are listed by the primary key instead, skipping the few
+	// inactive ones. A tenth of every page is left free for those rewrites
+	// (pages written from now on).
+	`DROP INDEX users_active; ALTER TABLE users SET (fillfactor = 90)`,
 }
 
 // gramsVersion is the schema version that added users.grams.

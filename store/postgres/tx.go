@@ -31,6 +31,7 @@ type tx struct {
 	failed error
 	queued []stmt // statements sent with the next one (see exec)
 	wrote  int    // writes issued, queued or sent: a read ahead older than one is not kept
+	sends  int    // round trips to the database: what was queued before one has reached it
 	memo   memo
 	// access: the transaction changed what resolving a token reads, so the
 	// generation moves at its commit; holders: users whose record or
@@ -56,8 +57,19 @@ type memo struct {
 }
 
 func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
-	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
-		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{}}}
+	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo()}
+}
+
+func newMemo() memo {
+	return memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
+		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{}}
+}
+
+// rollback ends the transaction, if it began, without committing it.
+func (t *tx) rollback() {
+	if t.begin == "" {
+		t.conn.Exec(t.ctx, "ROLLBACK")
+	}
 }
 
 // cloneUser copies what a caller could change in place.
@@ -102,6 +114,7 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 	if hasNUL(args) {
 		return nil, errNUL
 	}
+	t.sends++
 	if t.begin == "" && len(t.queued) == 0 {
 		return t.conn.Query(t.ctx, sql, args...)
 	}
@@ -132,6 +145,7 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 // send sends, in one round trip, the BEGIN not sent yet, the queued
 // statements and then last, and reads the answers before last's.
 func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
+	t.sends++
 	b := &pgx.Batch{}
 	begin, queued := t.begin, t.queued
 	t.begin, t.queued = "", nil

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"RollbackOnError", testRollback},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"WriterIsolation", testWriterIsolation},
 		{"AuditLog", testAuditLog},
 		{"Backup", testBackup},
 		{"PruneAudit", testPruneAudit},
@@ -911,6 +912,77 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	View(t, s, func(tx store.Tx) error {
 		if c, _ := tx.CountUsers(); c != 40 {
 			t.Errorf("CountUsers = %d, want 40", c)
+		}
+		return nil
+	})
+}
+
+// Writers that share a transaction (a backend's group commit) each get
+// their own outcome: a function that fails or panics, before or after
+// writing, and before or after reading again, leaves nothing stored and
+// gets its own error or panic; the functions beside it commit theirs.
+func testWriterIsolation(t *testing.T, s store.Store) {
+	const n = 60
+	refused := store.Errorf(store.EInvalid, "refused")
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	panics := make([]any, n)
+	panicker := func(i int) bool { return i%10 == 4 || i%10 == 5 }
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { panics[i] = recover() }()
+			<-start
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				if i%5 == 1 {
+					return refused // before writing
+				}
+				if _, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("w%d", i), Active: true}); err != nil {
+					return err
+				}
+				if i%5 == 3 || i%5 == 4 { // what it wrote may reach the database
+					if _, err := tx.CountUsers(); err != nil {
+						return err
+					}
+				}
+				if panicker(i) {
+					panic(fmt.Sprintf("writer %d", i))
+				}
+				if i%5 == 2 || i%5 == 3 {
+					return refused // after writing
+				}
+				return nil
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	stored := func(i int) bool { return (i%5 == 0 || i%5 == 4) && !panicker(i) }
+	for i, err := range errs {
+		switch {
+		case panicker(i):
+			if panics[i] != fmt.Sprintf("writer %d", i) {
+				t.Errorf("writer %d recovered %v, want its own panic", i, panics[i])
+			}
+		case panics[i] != nil:
+			t.Errorf("writer %d panicked: %v", i, panics[i])
+		case stored(i) && err != nil:
+			t.Errorf("writer %d: %v", i, err)
+		case !stored(i) && !errors.Is(err, refused):
+			t.Errorf("writer %d: err %v, want %v", i, err, refused)
+		}
+	}
+	View(t, s, func(tx store.Tx) error {
+		for i := range n {
+			_, err := tx.UserByLogin(fmt.Sprintf("w%d", i))
+			if err != nil && !store.IsNotFound(err) {
+				return err
+			}
+			if found := err == nil; found != stored(i) {
+				t.Errorf("user w%d stored: %v, want %v", i, found, stored(i))
+			}
 		}
 		return nil
 	})
