@@ -73,8 +73,9 @@ type WriteStats interface {
 // Without it one transaction that reads, writes and renders is cheaper
 // than three: PostgreSQL also shares transactions, but runs several at
 // once and pays a round trip for each statement (rendering apart measured
-// the same, within the noise: one replica, PATCH 2,028 and 2,633/s apart,
-// 2,966 and 2,303/s inside).
+// the same, within the noise: one replica, three rounds, PATCH 2,598,
+// 2,867 and 2,700/s apart, 2,852, 2,305 and 2,982/s inside; POST 2,507,
+// 3,444 and 3,434/s apart, 3,299, 2,888 and 3,082/s inside).
 type Batching interface {
 	BatchesWrites() bool
 }

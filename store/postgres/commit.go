@@ -165,7 +165,9 @@ func (s *Store) runCalls(calls []*call) (alone int, err error) {
 		return -1, dbError(err)
 	}
 	defer conn.Release()
-	t := newTx(ctx, conn, beginWrite)
+	s.gen.open.Add(1)
+	defer s.gen.open.Add(-1)
+	t := newTx(ctx, conn, beginWrite, &s.gen)
 	for i, c := range calls {
 		if c.res = c.ctx.Err(); c.res != nil {
 			continue
