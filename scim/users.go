@@ -106,6 +106,7 @@ func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimli
 }
 
 func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
+	r = r.WithContext(store.Touching(r.Context(), id))
 	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
@@ -152,6 +153,7 @@ func (s users) patchUser(r *http.Request, id string, ops []scimlib.PatchOperatio
 		}
 	}
 	var out store.User
+	r = r.WithContext(store.Touching(r.Context(), id))
 	err := s.h.updateThenRender(r, func(tx store.Tx) error {
 		u, err := loadUser(tx, r, id)
 		if err != nil {

@@ -72,10 +72,10 @@ type WriteStats interface {
 // every change behind it, so callers keep reads and rendering out of fn.
 // Without it one transaction that reads, writes and renders is cheaper
 // than three: PostgreSQL also shares transactions, but runs several at
-// once and pays a round trip for each statement (rendering apart measured
-// the same, within the noise: one replica, three rounds, PATCH 2,598,
-// 2,867 and 2,700/s apart, 2,852, 2,305 and 2,982/s inside; POST 2,507,
-// 3,444 and 3,434/s apart, 3,299, 2,888 and 3,082/s inside).
+// once and pays a round trip for each statement: rendering apart, one
+// replica, three rounds, PATCH 1,778, 1,910 and 1,777/s against 2,975,
+// 3,621 and 2,879/s inside; POST 3,173, 2,408 and 2,200/s against 2,750,
+// 3,670 and 3,394/s.
 type Batching interface {
 	BatchesWrites() bool
 }

@@ -132,6 +132,24 @@ const (
 	IndexGroupName
 )
 
+// touchedKey is the context key of Touching.
+type touchedKey struct{}
+
+// Touching returns ctx noting that the Update it is given to reads and
+// changes the user userID (a SCIM write to /Users/{id}). A backend that
+// runs concurrent Updates in one transaction may then read each one's user,
+// and what the access rules read about it (Tx.ReadAhead), for all of them
+// at once before running the first. A hint: results never differ.
+func Touching(ctx context.Context, userID string) context.Context {
+	return context.WithValue(ctx, touchedKey{}, userID)
+}
+
+// TouchedUser returns the user Touching noted in ctx, or "".
+func TouchedUser(ctx context.Context) string {
+	id, _ := ctx.Value(touchedKey{}).(string)
+	return id
+}
+
 // Store is the persistence contract. Every change runs inside Update as one
 // atomic transaction; reads run inside View and see one consistent snapshot.
 // Update may call fn more than once (a backend may batch writers and retry a

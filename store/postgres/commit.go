@@ -165,9 +165,14 @@ func (s *Store) runCalls(calls []*call) (alone int, err error) {
 		return -1, dbError(err)
 	}
 	defer conn.Release()
-	s.gen.open.Add(1)
-	defer s.gen.open.Add(-1)
-	t := newTx(ctx, conn, beginWrite, &s.gen)
+	t := newTx(ctx, conn, beginWrite)
+	if len(calls) > 1 {
+		for _, c := range calls {
+			if id := store.TouchedUser(c.ctx); id != "" {
+				t.readAheadUser(id)
+			}
+		}
+	}
 	for i, c := range calls {
 		if c.res = c.ctx.Err(); c.res != nil {
 			continue

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,9 +146,7 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 	}
 	// A connection left in a transaction, or broken, is closed on release.
 	defer conn.Release()
-	s.gen.open.Add(1)
-	defer s.gen.open.Add(-1)
-	t := newTx(ctx, conn, begin, &s.gen)
+	t := newTx(ctx, conn, begin)
 	if err := fn(t); err != nil || t.failed != nil {
 		t.rollback()
 		if t.failed != nil {
@@ -272,6 +271,71 @@ func dbError(err error) error {
 		}
 	}
 	return fmt.Errorf("%w (%v)", store.ErrUnavailable, err)
+}
+
+// Generation reads the database's generation sequence, which committed
+// Updates that change what resolving a token reads move, on any replica. While the database cannot be
+// read it returns a new value each time, so nothing cached is trusted.
+func (s *Store) Generation() uint64 {
+	g := &s.gen
+	g.mu.Lock()
+	if g.running { // wait for the read that starts after the running one
+		r := g.next
+		if r == nil {
+			r = &genRead{done: make(chan struct{})}
+			g.next = r
+		}
+		g.mu.Unlock()
+		<-r.done
+		return s.generationOf(r)
+	}
+	g.running = true
+	g.mu.Unlock()
+	r := &genRead{done: make(chan struct{})}
+	s.readGeneration(r)
+	return s.generationOf(r)
+}
+
+// genReads lets concurrent callers of Generation share one query: a caller
+// waits for a query sent after it asked (so it sees every write
+// acknowledged before), and one query answers every caller that waited for
+// it. Under load that is one query a round trip instead of one a request.
+type genReads struct {
+	mu      sync.Mutex
+	running bool     // a query is in flight
+	next    *genRead // the query sent when the running one ends, with its waiters
+}
+
+// genRead is one query of the generation and its answer.
+type genRead struct {
+	done chan struct{}
+	v    int64
+	err  error
+}
+
+// readGeneration runs r's query, then the query callers asked for
+// meanwhile, if any, in a goroutine of its own.
+func (s *Store) readGeneration(r *genRead) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	r.err = s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM generation`).Scan(&r.v)
+	cancel()
+	close(r.done)
+	s.gen.mu.Lock()
+	next := s.gen.next
+	s.gen.next, s.gen.running = nil, next != nil
+	s.gen.mu.Unlock()
+	if next != nil {
+		go s.readGeneration(next)
+	}
+}
+
+// generationOf is r's answer; while the database is unreachable every
+// caller gets a value of its own, which no cache entry holds.
+func (s *Store) generationOf(r *genRead) uint64 {
+	if r.err != nil {
+		return 1<<63 | s.missed.Add(1)
+	}
+	return uint64(r.v)
 }
 
 // Backup writes a consistent copy of the whole store to w as a bbolt file,

@@ -315,8 +315,7 @@ func TestPoolExhaustion(t *testing.T) {
 	storetest.MkUser(t, s, "after")
 }
 
-// Concurrent callers of Generation share reads, carried by the round trips
-// of the transactions open beside them or sent alone, yet each sees every
+// Concurrent callers of Generation share queries, yet each sees every
 // write acknowledged before it asked, through this replica or another, and
 // the value never goes back.
 func TestGenerationShared(t *testing.T) {

@@ -75,3 +75,24 @@ func aheadList[T any](t *tx, memo map[string][]T, userID, sql string, scan func(
 		return err
 	}})
 }
+
+// readAheadUser queues, for the next statement, the read of a user that a
+// change sharing the transaction will touch (store.Touching), and what the
+// access rules read about it: changes queued together have all of theirs
+// read in the transaction's first round trip. Kept under ReadAhead's rule.
+func (t *tx) readAheadUser(id string) {
+	if hasNUL([]any{id}) {
+		return
+	}
+	if _, ok := t.memo.users[id]; !ok {
+		wrote := t.wrote
+		t.queued = append(t.queued, stmt{sql: `SELECT ` + userCols + ` FROM users WHERE id = $1`, args: []any{id}, rows: func(r pgx.Rows) error {
+			list, err := collect(r, scanUser)
+			if err == nil && t.wrote == wrote && len(list) == 1 {
+				t.memo.users[id] = cloneUser(list[0])
+			}
+			return err
+		}})
+	}
+	t.ReadAhead(id)
+}

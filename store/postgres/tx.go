@@ -33,7 +33,6 @@ type tx struct {
 	wrote  int    // writes issued, queued or sent: a read ahead older than one is not kept
 	sends  int    // round trips to the database: what was queued before one has reached it
 	memo   memo
-	gen    *genReads // carried with the round trips (see generation.go)
 	// access: the transaction changed what resolving a token reads, so the
 	// generation moves at its commit; holders: users whose record or
 	// memberships it changed, which move it if one of them holds a token
@@ -57,8 +56,8 @@ type memo struct {
 	tokens     map[string][]store.Token   // by user id
 }
 
-func newTx(ctx context.Context, conn *pgxpool.Conn, begin string, gen *genReads) *tx {
-	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo(), gen: gen}
+func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
+	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo()}
 }
 
 func newMemo() memo {
@@ -116,7 +115,7 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 		return nil, errNUL
 	}
 	t.sends++
-	if t.begin == "" && len(t.queued) == 0 && !t.gen.waiting.Load() {
+	if t.begin == "" && len(t.queued) == 0 {
 		return t.conn.Query(t.ctx, sql, args...)
 	}
 	if len(args) > 0 {
@@ -153,27 +152,15 @@ func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
 	if begin != "" {
 		b.Queue(begin)
 	}
-	// A read of the generation callers wait for goes first in the
-	// transaction: a statement of its own, never failed by another's.
-	gen := t.gen.take()
-	if gen != nil {
-		b.Queue(genQuery)
-	}
 	for _, s := range append(queued, last...) {
 		b.Queue(s.sql, s.args...)
 	}
 	br := t.conn.SendBatch(t.ctx, b)
 	if begin != "" {
 		if _, err := br.Exec(); err != nil {
-			if gen != nil {
-				gen.fail(err)
-			}
 			br.Close()
 			return nil, err
 		}
-	}
-	if gen != nil {
-		gen.answer(br.QueryRow())
 	}
 	for _, s := range queued {
 		var err error
