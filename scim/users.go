@@ -14,7 +14,13 @@ import (
 type users struct{ h *Handler }
 
 func (h *Handler) userResource(tx store.Tx, u store.User) (scimlib.Resource, error) {
-	doc, err := h.renderUser(tx, u, true)
+	return h.userResourceWith(tx, u, true)
+}
+
+// userResourceWith renders u, with its groups or (a user just created,
+// which belongs to none) without reading them.
+func (h *Handler) userResourceWith(tx store.Tx, u store.User, withGroups bool) (scimlib.Resource, error) {
+	doc, err := h.renderUser(tx, u, withGroups)
 	if err != nil {
 		return scimlib.Resource{}, err
 	}
@@ -60,12 +66,12 @@ func (h *Handler) updateThenRender(r *http.Request, fn, render func(store.Tx) er
 	return err
 }
 
-func (h *Handler) writeUser(r *http.Request, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
+func (h *Handler) writeUser(r *http.Request, created bool, fn func(tx store.Tx) (store.User, error)) (scimlib.Resource, error) {
 	return write(h, r, fn, func(tx store.Tx, u store.User) (scimlib.Resource, error) {
 		if fresh, err := tx.User(u.ID); err == nil {
 			u = fresh
 		}
-		return h.userResource(tx, u)
+		return h.userResourceWith(tx, u, !created)
 	})
 }
 
@@ -93,7 +99,8 @@ func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimli
 	if err := applyUserDoc(&u, attrs); err != nil {
 		return scimlib.Resource{}, s.h.fail(r, err)
 	}
-	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
+	r = r.WithContext(store.Creating(r.Context(), u.Login))
+	return s.h.writeUser(r, true, func(tx store.Tx) (store.User, error) {
 		u, err := store.NewUser(tx, u)
 		if err != nil {
 			return u, err
@@ -107,7 +114,7 @@ func (s users) Create(r *http.Request, attrs scimlib.ResourceAttributes) (scimli
 
 func (s users) Replace(r *http.Request, id string, attrs scimlib.ResourceAttributes) (scimlib.Resource, error) {
 	r = r.WithContext(store.Touching(r.Context(), id))
-	return s.h.writeUser(r, func(tx store.Tx) (store.User, error) {
+	return s.h.writeUser(r, false, func(tx store.Tx) (store.User, error) {
 		u, err := loadUser(tx, r, id)
 		if err != nil {
 			return u, err

@@ -132,8 +132,12 @@ const (
 	IndexGroupName
 )
 
-// touchedKey is the context key of Touching.
-type touchedKey struct{}
+// touchedKey and creatingKey are the context keys of Touching and
+// Creating.
+type (
+	touchedKey  struct{}
+	creatingKey struct{}
+)
 
 // Touching returns ctx noting that the Update it is given to reads and
 // changes the user userID (a SCIM write to /Users/{id}). A backend that
@@ -148,6 +152,19 @@ func Touching(ctx context.Context, userID string) context.Context {
 func TouchedUser(ctx context.Context) string {
 	id, _ := ctx.Value(touchedKey{}).(string)
 	return id
+}
+
+// Creating returns ctx noting that the Update it is given to creates a
+// user with login: as with Touching, a backend may check the logins of
+// concurrent creates for all of them at once. A hint: results never differ.
+func Creating(ctx context.Context, login string) context.Context {
+	return context.WithValue(ctx, creatingKey{}, login)
+}
+
+// CreatedLogin returns the login Creating noted in ctx, or "".
+func CreatedLogin(ctx context.Context) string {
+	login, _ := ctx.Value(creatingKey{}).(string)
+	return login
 }
 
 // Store is the persistence contract. Every change runs inside Update as one

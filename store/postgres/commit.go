@@ -171,6 +171,9 @@ func (s *Store) runCalls(calls []*call) (alone int, err error) {
 			if id := store.TouchedUser(c.ctx); id != "" {
 				t.readAheadUser(id)
 			}
+			if login := store.CreatedLogin(c.ctx); login != "" {
+				t.readAheadLogin(login)
+			}
 		}
 	}
 	for i, c := range calls {

@@ -74,3 +74,54 @@ func TestTouchedUsersReadAhead(t *testing.T) {
 		})
 	}
 }
+
+// Creates sharing a transaction have their logins checked in its first
+// round trip; a change before a create that takes, frees or imitates its
+// login leaves the create refused or allowed as if each ran alone.
+func TestCreatedLoginsReadAhead(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held := storetest.MkUser(t, s, "held")
+	create := func(login string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			_, err := store.NewUser(tx, store.User{Login: login, Active: true})
+			return err
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		login  string // the second change creates it
+		before func(tx store.Tx) error
+		want   string // the create's error, or ""
+	}{
+		{"taken before", "carol", create("Carol"), "A user with login 'carol' already exists"},
+		{"imitated before", "\u0430dmin3", create("admin3"), "Login '\u0430dmin3' is confusable with the existing login 'admin3'"},
+		{"freed before", "held", func(tx store.Tx) error {
+			u, err := tx.User(held.ID)
+			if err != nil {
+				return err
+			}
+			u.Login = "released"
+			return tx.PutUser(u)
+		}, ""},
+		{"untouched", "dave", create("erin"), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := []*call{
+				{ctx: store.Creating(ctx, "unrelated-"+c.login), fn: c.before},
+				{ctx: store.Creating(ctx, c.login), fn: create(c.login)},
+			}
+			alone, err := s.runCalls(calls)
+			if alone >= 0 || err != nil || calls[0].res != nil {
+				t.Fatalf("runCalls: alone %d, err %v, first outcome %v", alone, err, calls[0].res)
+			}
+			if got := fmt.Sprint(calls[1].res); (c.want == "" && calls[1].res != nil) || (c.want != "" && got != c.want) {
+				t.Errorf("create of %q: %v, want %q", c.login, calls[1].res, c.want)
+			}
+		})
+	}
+}

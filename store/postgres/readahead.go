@@ -96,3 +96,22 @@ func (t *tx) readAheadUser(id string) {
 	}
 	t.ReadAhead(id)
 }
+
+// readAheadLogin queues, for the next statement, the check of a login that
+// a change sharing the transaction will create (store.Creating): who holds
+// it, and the logins of its skeleton (see checkLogin). Kept under
+// ReadAhead's rule; PutUser forgets the checks its write may change.
+func (t *tx) readAheadLogin(login string) {
+	k := loginKey{store.FoldLogin(login), store.LoginSkeleton(login)}
+	if _, ok := t.memo.logins[k]; ok || hasNUL([]any{k.fold, k.skeleton}) {
+		return
+	}
+	wrote := t.wrote
+	t.queued = append(t.queued, stmt{sql: loginCheck, args: []any{k.fold, k.skeleton, ""}, rows: func(r pgx.Rows) error {
+		rows, err := collect(r, scanPair)
+		if err == nil && t.wrote == wrote {
+			t.memo.logins[k] = rows
+		}
+		return err
+	}})
+}

@@ -54,7 +54,13 @@ type memo struct {
 	perms      map[string][]store.PermKey // by subjectKey
 	groupsOf   map[string][]string        // by user id
 	tokens     map[string][]store.Token   // by user id
+	// logins: checks of logins read ahead (readAheadLogin), the id and
+	// login of each user holding the folded login or sharing its skeleton.
+	logins map[loginKey][][2]string
 }
+
+// loginKey is a login's folded form and skeleton.
+type loginKey struct{ fold, skeleton string }
 
 func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
 	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo()}
@@ -62,7 +68,8 @@ func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
 
 func newMemo() memo {
 	return memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
-		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{}}
+		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{},
+		logins: map[loginKey][][2]string{}}
 }
 
 // rollback ends the transaction, if it began, without committing it.
@@ -525,6 +532,11 @@ func (t *tx) PutUser(u store.User) error {
 		scim = u.SCIM
 	}
 	delete(t.memo.users, u.ID) // kept only once written
+	for k, rows := range t.memo.logins {
+		if k.fold == fold || k.skeleton == skeleton || slices.ContainsFunc(rows, func(r [2]string) bool { return r[0] == u.ID }) {
+			delete(t.memo.logins, k) // the write may change who holds it
+		}
+	}
 	defer func() {
 		if t.failed == nil {
 			t.memo.users[u.ID] = cloneUser(u)
@@ -542,6 +554,10 @@ func (t *tx) PutUser(u store.User) error {
 		u.Policy.LockoutThreshold, fold, skeleton, store.FoldLogin(u.Name), store.UserGrams(u))
 }
 
+// loginCheck reads the holder of a folded login ($1) and the users of its
+// skeleton ($2) but one ($3).
+const loginCheck = `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`
+
 // checkLogin refuses u's login when another user holds it, or, for a new
 // user or a changed login, when it is confusable with a stored one
 // (look-alikes stored before the check existed stay). One query reads the
@@ -551,9 +567,12 @@ func (t *tx) PutUser(u store.User) error {
 // concurrent create writes, and serializable transactions would conflict
 // on it.
 func (t *tx) checkLogin(u store.User, fold, skeleton string) error {
-	rows, err := all(t, scanPair, `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`, fold, skeleton, u.ID)
-	if err != nil {
-		return err
+	rows, ok := t.memo.logins[loginKey{fold, skeleton}]
+	if !ok {
+		var err error
+		if rows, err = all(t, scanPair, loginCheck, fold, skeleton, u.ID); err != nil {
+			return err
+		}
 	}
 	unchanged := false // u's own row holds the login as it is
 	for _, r := range rows {
