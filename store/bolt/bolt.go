@@ -15,6 +15,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/scimgate/scimgate/store"
+	"github.com/scimgate/scimgate/store/groupcommit"
 )
 
 // bucket names one bbolt bucket; transactions cache the buckets they open.
@@ -67,7 +68,7 @@ type Store struct {
 	db  *bolt.DB
 	gen atomic.Uint64
 
-	group     groupCommit
+	group     groupcommit.Queue[*call]
 	changes   atomic.Uint64
 	commits   atomic.Uint64
 	failures  atomic.Uint64

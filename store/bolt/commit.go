@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,13 +21,6 @@ import (
 // with 64 writers and 100k users its batches of about 12 changes each
 // waited behind several others, 284 commits/s and 3.4k PATCH/s at 20 ms
 // p50, with a third of the cores idle.
-
-// groupCommit is the queue of writers waiting for the next transaction.
-type groupCommit struct {
-	mu      sync.Mutex
-	queue   []*call
-	running bool // a goroutine is committing the queue
-}
 
 // maxBatch bounds the writers one transaction carries. A function that
 // fails rolls its transaction back and the others run again without it,
@@ -51,13 +43,7 @@ var errAlone = errors.New("run alone")
 // beside it, and returns once it is committed (or fn failed).
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	c := &call{fn: fn, err: make(chan error, 1)}
-	g := &s.group
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	start := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if start {
+	if s.group.Add(c, 1) {
 		go s.commitQueued()
 	}
 	err := <-c.err
@@ -73,18 +59,7 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 // commitQueued commits the queue, one transaction at a time, until no
 // writer is left waiting.
 func (s *Store) commitQueued() {
-	g := &s.group
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxBatch)
-		calls := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		if len(calls) == 0 {
-			g.running = false
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
+	for calls := s.group.Take(maxBatch); calls != nil; calls = s.group.Take(maxBatch) {
 		s.commit(calls)
 	}
 }

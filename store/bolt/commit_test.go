@@ -21,10 +21,10 @@ func TestGroupCommitBatchBound(t *testing.T) {
 	ran := 0
 	for i := range calls {
 		calls[i] = &call{fn: func(*bolt.Tx) error { ran++; return nil }, err: make(chan error, 1)}
+		if start := s.group.Add(calls[i], 1); start != (i == 0) {
+			t.Fatalf("writer %d started a committer: %v", i, start)
+		}
 	}
-	s.group.mu.Lock()
-	s.group.queue, s.group.running = calls, true
-	s.group.mu.Unlock()
 	s.commitQueued() // this goroutine commits them, as update's would
 	for i, c := range calls {
 		if err := <-c.err; err != nil {
@@ -34,7 +34,13 @@ func TestGroupCommitBatchBound(t *testing.T) {
 	if _, after := s.WriteStats(); after-before != (n+maxBatch-1)/maxBatch || ran != n {
 		t.Errorf("%d writers ran %d times in %d commits, want %d commits of at most %d", n, ran, after-before, (n+maxBatch-1)/maxBatch, maxBatch)
 	}
-	if s.group.running || len(s.group.queue) != 0 {
-		t.Errorf("queue left running=%v with %d writers", s.group.running, len(s.group.queue))
+	// The committer stopped when the queue emptied: the next writer starts one.
+	probe := &call{fn: func(*bolt.Tx) error { return nil }, err: make(chan error, 1)}
+	if !s.group.Add(probe, 1) {
+		t.Fatal("the emptied queue left a committer counted as running")
+	}
+	s.commitQueued()
+	if err := <-probe.err; err != nil {
+		t.Error(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +15,8 @@ import (
 // Group commit. Each write transaction costs the database a snapshot, a
 // commit record and a WAL flush, and this process a round trip for its
 // COMMIT; concurrent writers therefore share transactions, as under bbolt
-// (store/bolt/commit.go): a writer queues its function, and up to
+// (store/bolt/commit.go; the queue is store/groupcommit's): a writer
+// queues its function, and up to
 // maxWriters committers each take every function queued meanwhile and run
 // them one after the other in one SERIALIZABLE transaction. Their result
 // is what running them one at a time in that order gives, so the shared
@@ -34,13 +34,6 @@ import (
 // batchAttempts times; when it still fails, or fails otherwise (a lost
 // connection, an error of one function's statement), every function runs
 // again in a transaction of its own, with updateAlone's retries.
-
-// groupCommit is the queue of writers waiting for a transaction.
-type groupCommit struct {
-	mu      sync.Mutex
-	queue   []*call
-	running int // committers taking from the queue
-}
 
 // maxBatch bounds the functions one transaction carries. PostgreSQL
 // tracks a serializable transaction's reads by row, and by page or by
@@ -79,15 +72,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	c := &call{ctx: ctx, fn: fn, err: make(chan error, 1)}
-	g := &s.group
-	g.mu.Lock()
-	g.queue = append(g.queue, c)
-	start := g.running < maxWriters
-	if start {
-		g.running++
-	}
-	g.mu.Unlock()
-	if start {
+	if s.group.Add(c, maxWriters) {
 		go s.commitQueued()
 	}
 	err := <-c.err
@@ -103,18 +88,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // commitQueued commits the queue, a transaction at a time, until no writer
 // is left waiting.
 func (s *Store) commitQueued() {
-	g := &s.group
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxBatch)
-		calls := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		if n == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
+	for calls := s.group.Take(maxBatch); calls != nil; calls = s.group.Take(maxBatch) {
 		s.commitCalls(calls)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/bolt"
+	"github.com/scimgate/scimgate/store/groupcommit"
 )
 
 // Store is a store.Store on a PostgreSQL database.
@@ -31,7 +32,7 @@ type Store struct {
 	failures atomic.Uint64 // writes that did not reach the database
 	changes  atomic.Uint64 // committed Updates
 	commits  atomic.Uint64 // committed write transactions (see commit.go)
-	group    groupCommit
+	group    groupcommit.Queue[*call]
 	missed   atomic.Uint64 // generations handed out while the database was unreachable
 	gen      genReads
 }
