@@ -29,51 +29,46 @@ func (t *tx) ReadAhead(userID string) {
 	if _, tokens := t.memo.tokens[userID]; groups && perms && tokens {
 		return // read ahead already, or read
 	}
-	wrote := t.wrote
-	keep := func() bool { return t.wrote == wrote }
-	ahead := func(sql string, args []any, read func(pgx.Rows) error) {
-		t.queued = append(t.queued, stmt{sql: sql, args: args, rows: read})
-	}
-	aheadList(t, t.memo.groupsOf, userID, groupsOfUser, scanString, keep)
+	aheadList(t, t.memo.groupsOf, userID, groupsOfUser, scanString)
 	def := store.FoldLogin(store.DefaultGroup)
 	if _, ok := t.memo.groupNames[def]; !ok {
-		ahead(`SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, []any{def}, func(r pgx.Rows) error {
-			list, err := collect(r, scanGroup)
-			if err == nil && keep() && len(list) == 1 {
+		readAhead(t, `SELECT `+groupCols+` FROM groups WHERE name_fold = $1`, []any{def}, scanGroup, func(list []store.Group) {
+			if len(list) == 1 {
 				g := list[0]
 				t.memo.groups[g.ID], t.memo.groupNames[def] = g, g.ID
 			}
-			return err
 		})
 	}
 	// The permissions of the user, Anyone, its groups and the default group.
-	ahead(subjectsPerms(`SELECT unnest($1::text[]) AS subject
+	readAhead(t, subjectsPerms(`SELECT unnest($1::text[]) AS subject
 			UNION SELECT 'g' || group_id FROM members WHERE user_id = $2
 			UNION SELECT 'g' || id FROM groups WHERE name_fold = $3`),
 		[]any{[]string{subjectKey(store.UserSubject(userID)), subjectKey(store.GroupSubject(store.AnyoneGroup))}, userID, def},
-		func(r pgx.Rows) error {
-			rows, err := collect(r, scanPair)
-			if err == nil && keep() {
-				t.keepPerms(rows)
-			}
-			return err
-		})
-	aheadList(t, t.memo.tokens, userID, tokensOf, scanToken, keep)
+		scanPair, t.keepPerms)
+	aheadList(t, t.memo.tokens, userID, tokensOf, scanToken)
 }
 
-// aheadList queues sql, a list of userID's, unless memo holds it already;
-// its rows go into memo if keep still says so when they arrive.
-func aheadList[T any](t *tx, memo map[string][]T, userID, sql string, scan func(pgx.Row) (T, error), keep func() bool) {
-	if _, ok := memo[userID]; ok {
-		return
-	}
-	t.queued = append(t.queued, stmt{sql: sql, args: []any{userID}, rows: func(r pgx.Rows) error {
+// readAhead queues sql to go with the transaction's next statement. Its
+// rows reach keep only if no write was issued after it was queued (a write
+// queued after it may change what it read); otherwise whoever asks reads
+// again.
+func readAhead[T any](t *tx, sql string, args []any, scan func(pgx.Row) (T, error), keep func([]T)) {
+	wrote := t.wrote
+	t.queued = append(t.queued, stmt{sql: sql, args: args, rows: func(r pgx.Rows) error {
 		list, err := collect(r, scan)
-		if err == nil && keep() {
-			memo[userID] = list
+		if err == nil && t.wrote == wrote {
+			keep(list)
 		}
 		return err
 	}})
+}
+
+// aheadList reads ahead sql, a list of userID's, into memo unless memo
+// holds it already.
+func aheadList[T any](t *tx, memo map[string][]T, userID, sql string, scan func(pgx.Row) (T, error)) {
+	if _, ok := memo[userID]; !ok {
+		readAhead(t, sql, []any{userID}, scan, func(list []T) { memo[userID] = list })
+	}
 }
 
 // readAheadUser queues, for the next statement, the read of a user that a
@@ -85,14 +80,11 @@ func (t *tx) readAheadUser(id string) {
 		return
 	}
 	if _, ok := t.memo.users[id]; !ok {
-		wrote := t.wrote
-		t.queued = append(t.queued, stmt{sql: `SELECT ` + userCols + ` FROM users WHERE id = $1`, args: []any{id}, rows: func(r pgx.Rows) error {
-			list, err := collect(r, scanUser)
-			if err == nil && t.wrote == wrote && len(list) == 1 {
+		readAhead(t, `SELECT `+userCols+` FROM users WHERE id = $1`, []any{id}, scanUser, func(list []store.User) {
+			if len(list) == 1 {
 				t.memo.users[id] = cloneUser(list[0])
 			}
-			return err
-		}})
+		})
 	}
 	t.ReadAhead(id)
 }
@@ -106,12 +98,5 @@ func (t *tx) readAheadLogin(login string) {
 	if _, ok := t.memo.logins[k]; ok || hasNUL([]any{k.fold, k.skeleton}) {
 		return
 	}
-	wrote := t.wrote
-	t.queued = append(t.queued, stmt{sql: loginCheck, args: []any{k.fold, k.skeleton, ""}, rows: func(r pgx.Rows) error {
-		rows, err := collect(r, scanPair)
-		if err == nil && t.wrote == wrote {
-			t.memo.logins[k] = rows
-		}
-		return err
-	}})
+	readAhead(t, loginCheck, []any{k.fold, k.skeleton, ""}, scanPair, func(rows [][2]string) { t.memo.logins[k] = rows })
 }
