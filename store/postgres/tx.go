@@ -555,8 +555,15 @@ func (t *tx) PutUser(u store.User) error {
 }
 
 // loginCheck reads the holder of a folded login ($1) and the users of its
-// skeleton ($2) but one ($3).
-const loginCheck = `SELECT id, login FROM users WHERE login_fold = $1 OR (skeleton = $2 AND id <> $3)`
+// skeleton ($2) but one ($3). A skeleton is computed from the folded login
+// (store.LoginSkeleton), so the holder shares it and one index lookup, by
+// skeleton, finds both. That matters to concurrent creates: a serializable
+// transaction's lookup locks the hash bucket it reads, a create writes one
+// bucket in each index, and two lookups a create (login and skeleton) made
+// twice the conflicts between concurrent creates' transactions. Were a
+// stored skeleton ever to disagree, the login's UNIQUE index still refuses
+// the second holder.
+const loginCheck = `SELECT id, login FROM users WHERE skeleton = $2 AND (login_fold = $1 OR id <> $3)`
 
 // checkLogin refuses u's login when another user holds it, or, for a new
 // user or a changed login, when it is confusable with a stored one
