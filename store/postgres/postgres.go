@@ -190,16 +190,20 @@ func (s *Store) commit(t *tx) error {
 }
 
 // maxWriters bounds the write transactions one replica runs at once; more
-// writers wait their turn. Serializable transactions that read index pages
-// concurrent ones write conflict (PostgreSQL tracks reads by index page)
-// and all but one run again, so more writers once meant more retries: with
-// two replicas, 64 clients and 20k users, 2 writers a replica gave 1,333
-// PATCH/s and 933 POST/s, 4 gave 1,326 and 730. Since creates no longer
-// read such pages (the audit's lookup by a new id, the login's B-tree),
-// 4 is best: one replica, 20k users, two rounds, PATCH 857 and 724/s with
-// 2, 1,098 and 982 with 4, 1,069 and 962 with 8; POST 1,188 and 934, 1,197
-// and 1,092, 1,187 and 1,018.
-const maxWriters = 4
+// writers wait their turn, and each transaction carries the writes queued
+// meanwhile (commit.go). Fewer, larger transactions cost the database less
+// than more, smaller ones, and conflict less: with 100k users, 64 wrk
+// clients and one PostgreSQL on the same 2 cores, 2 against 4 (served in
+// turn, two rounds): through two replicas POST 2,721 and 2,494/s with 4,
+// 3,444 and 3,126/s with 2, PATCH 2,333 and 2,348/s against 2,917 and
+// 3,148/s (p99 78-110 ms against 53-60 ms); through one replica POST 4,127
+// and 3,970/s against 4,368 and 4,179/s, PATCH 3,168 and 3,231/s against
+// 3,857 and 3,836/s (p99 52-54 ms against 32 ms). One writer did better
+// still through two replicas (POST 4,423/s against 3,607, PATCH 3,288
+// against 3,035) and worse through one (4,121 against 4,426, 2,982 against
+// 3,620): what counts is the writers of all replicas together, for the
+// database's cores.
+const maxWriters = 2
 
 // maxAttempts bounds the runs of one Update's fn on serialization
 // failures; the request's context bounds them in time.
