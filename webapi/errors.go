@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -85,6 +86,10 @@ func (a *API) fail(c echo.Context, err error) error {
 		c.Response().Header().Set("Retry-After", RetryAfter)
 		return writeErrors(c, http.StatusServiceUnavailable, msg)
 	}
-	a.log.Error("webapi: internal error", "path", c.Path(), "err", err)
+	if errors.Is(err, context.Canceled) {
+		a.log.Debug("webapi: the client went away", "path", c.Path(), "err", err) // nobody reads the answer
+	} else {
+		a.log.Error("webapi: internal error", "path", c.Path(), "err", err)
+	}
 	return writeErrors(c, http.StatusInternalServerError, msgInternal)
 }

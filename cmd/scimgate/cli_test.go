@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -400,4 +401,69 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A request whose client goes away before the answer is logged and counted
+// as 499, not as a server error, and its failed store call is not logged
+// as an error: a client's timeout is not the server's failure.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	st := bolttest.MustOpen(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s, err := newServer(st, serverOptions{BaseURL: "http://example.test", Policy: store.DefaultPolicy(), Lockout: auth.NewLockout(5, time.Minute)}, slog.New(slog.NewJSONHandler(lockedWriter{&logs, &mu}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, answered := make(chan struct{}), make(chan error, 1)
+	s.echo.GET("/api/slow", func(c echo.Context) error {
+		close(arrived)
+		<-c.Request().Context().Done() // the client left
+		err := st.View(c.Request().Context(), func(store.Tx) error { return nil })
+		answered <- err
+		return err // as an API returns a store call's failure: 500
+	})
+	srv := httptest.NewServer(s.echo)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/slow", nil)
+	go func() { <-arrived; cancel() }()
+	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's request: %v, want it cancelled", err)
+	}
+	if err := <-answered; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the store call after the client left: %v, want context.Canceled", err)
+	}
+	scrape := func() string {
+		res, err := http.Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The request is logged and counted once its handler returned, a moment
+	// after the store call's answer.
+	metrics := scrape()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics, `route="/api/slow",status=`) && time.Now().Before(deadline); metrics = scrape() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := `scimgate_http_requests_total{method="GET",route="/api/slow",status="499"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	if strings.Contains(metrics, `route="/api/slow",status="500"`) {
+		t.Error("a client's departure counted as a server error")
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if !strings.Contains(out, `"path":"/api/slow","status":499`) {
+		t.Errorf("log lacks the request with status 499:\n%s", out)
+	}
+	if strings.Contains(out, `"level":"ERROR"`) {
+		t.Errorf("a client's departure logged as an error:\n%s", out)
+	}
 }

@@ -57,7 +57,7 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		route := routeLabel(c)
 		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(recordedStatus(c))).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}

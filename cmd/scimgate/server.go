@@ -149,7 +149,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			status = he.Code
 		}
 		msg := http.StatusText(status)
-		if status >= 500 {
+		if status >= 500 && clientGone(c) {
+			log.Debug("request failed: the client went away", "path", c.Request().URL.Path, "err", err)
+		} else if status >= 500 {
 			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
 			msg = "An error has occurred. Please contact your administrator"
 		}
@@ -236,11 +238,33 @@ func (s *server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		now := time.Now()
 		r := slog.NewRecord(now, slog.LevelInfo, "request", 0)
 		r.AddAttrs(slog.String("id", id), slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path),
-			slog.Int("status", c.Response().Status), slog.Duration("latency", now.Sub(start)),
+			slog.Int("status", recordedStatus(c)), slog.Duration("latency", now.Sub(start)),
 			slog.String("caller", store.ActorFrom(ctx).Login), slog.String("remote", c.RealIP()))
 		s.log.Handler().Handle(ctx, r) // as LogAttrs: a log that fails does not fail the request
 		return nil
 	}
+}
+
+// statusClientClosed is what the request log and the metrics record for a
+// server error answered to a client that went away first (nginx's 499):
+// the store call its request's context cancelled failed, the 500 reaches
+// nobody, and counted as a server error it would alert an operator to a
+// client's timeout.
+const statusClientClosed = 499
+
+// clientGone reports whether c's client closed its connection before the
+// answer (the server cancels the request's context then; shutting down
+// lets requests finish, and timeouts end contexts with another error).
+func clientGone(c echo.Context) bool {
+	return errors.Is(c.Request().Context().Err(), context.Canceled)
+}
+
+// recordedStatus is the status the request log and the metrics record.
+func recordedStatus(c echo.Context) int {
+	if st := c.Response().Status; st < 500 || !clientGone(c) {
+		return st
+	}
+	return statusClientClosed
 }
 
 func routeLabel(c echo.Context) string {
