@@ -159,8 +159,9 @@ CREATE TABLE failures (
 	last  timestamptz NOT NULL
 );
 
--- generation moves after every committed change: replicas compare it to
--- know whether what they derived from the store (cached tokens) still holds.
+-- generation moves with every committed change to what resolving a token
+-- reads (see Store.run): replicas compare it to know whether what they
+-- derived from the store (cached tokens) still holds.
 CREATE SEQUENCE generation;
 `,
 	// 2: the token a change came with (the provisioning status per token).
