@@ -149,10 +149,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			status = he.Code
 		}
 		msg := http.StatusText(status)
-		if status >= 500 && clientGone(c) {
-			log.Debug("request failed: the client went away", "path", c.Request().URL.Path, "err", err)
-		} else if status >= 500 {
-			log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+		if status >= 500 {
+			if clientGone(c) {
+				log.Debug("request failed: the client went away", "path", c.Request().URL.Path, "err", err)
+			} else {
+				log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+			}
 			msg = "An error has occurred. Please contact your administrator"
 		}
 		path := c.Request().URL.Path

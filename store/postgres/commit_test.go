@@ -12,17 +12,24 @@ import (
 	"github.com/scimgate/scimgate/store/storetest"
 )
 
+// openStore opens a store on a new database; it is closed when t ends.
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Changes sharing a transaction have the users they touch read ahead, in
 // its first round trip; a change that writes what a later one's user read
 // ahead holds leaves the later one reading what it wrote, as if each ran
 // alone one after the other.
 func TestTouchedUsersReadAhead(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var g store.Group
 	storetest.Update(t, s, func(tx store.Tx) error {
 		var err error
@@ -80,11 +87,7 @@ func TestTouchedUsersReadAhead(t *testing.T) {
 // login leaves the create refused or allowed as if each ran alone.
 func TestCreatedLoginsReadAhead(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	held := storetest.MkUser(t, s, "held")
 	create := func(login string) func(tx store.Tx) error {
 		return func(tx store.Tx) error {

@@ -533,7 +533,7 @@ func (t *tx) PutUser(u store.User) error {
 	}
 	delete(t.memo.users, u.ID) // kept only once written
 	for k, rows := range t.memo.logins {
-		if k.fold == fold || k.skeleton == skeleton || slices.ContainsFunc(rows, func(r [2]string) bool { return r[0] == u.ID }) {
+		if k.skeleton == skeleton || slices.ContainsFunc(rows, func(r [2]string) bool { return r[0] == u.ID }) { // a fold's skeleton is its login's
 			delete(t.memo.logins, k) // the write may change who holds it
 		}
 	}
