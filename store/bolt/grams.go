@@ -303,24 +303,24 @@ func (t *tx) IDsWithGrams(grams []string) iter.Seq[string] {
 }
 
 // indexed intersects the trigrams' id lists in the index by leapfrogging:
-// each cursor seeks the largest id seen so far, so the work follows the
+// each cursor moves to the largest id seen so far, so the work follows the
 // shortest list, not the longest.
 func (t *tx) indexed(grams []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		b := t.b(bUserGram)
-		cursors := make([]*bolt.Cursor, len(grams))
-		for i := range cursors {
-			cursors[i] = b.Cursor()
+		lists := make([]gramList, len(grams))
+		for i, g := range grams {
+			lists[i] = gramList{c: b.Cursor(), gram: []byte(g)}
 		}
 		var target []byte // an encoded id (gramID)
 		for {
 			agreed := 0
 			for i := 0; agreed < len(grams); i = (i + 1) % len(grams) {
-				k, _ := cursors[i].Seek(append([]byte(grams[i]), target...))
-				if k == nil || !bytes.HasPrefix(k, []byte(grams[i])) {
+				id, ok := lists[i].reach(target)
+				if !ok {
 					return
 				}
-				if id := k[len(grams[i]):]; bytes.Equal(id, target) {
+				if bytes.Equal(id, target) {
 					agreed++
 				} else {
 					target, agreed = bytes.Clone(id), 1
@@ -332,6 +332,48 @@ func (t *tx) indexed(grams []string) iter.Seq[string] {
 			target = append(target, 0) // the least id after target
 		}
 	}
+}
+
+// gramList is a cursor over one trigram's id list in the index.
+type gramList struct {
+	c    *bolt.Cursor
+	gram []byte
+	key  []byte // the cursor's key; nil before the first move
+	seek []byte // scratch: gram and the id sought
+}
+
+// gramSteps is how many keys a gramList steps through before it seeks. A
+// step within a leaf costs a few instructions, a seek a descent from the
+// root through a page per level, each page's first touch a cache miss: on
+// a dense list the next id wanted is usually a few keys on. With 1M users
+// (logins user0 to user999999), the ids of "er5" (111,111 users), "er55"
+// (11,111) and "er555" (1,120) took 51-57, 6.8-8.3 and 1.4 ms seeking
+// every time, 29-35, 2.5-3.8 and 0.4 ms stepping first.
+const gramSteps = 8
+
+// reach moves l to the first id of its list at or after id, which it
+// returns; false when the list has none.
+func (l *gramList) reach(id []byte) ([]byte, bool) {
+	if l.key != nil {
+		for range gramSteps {
+			if !bytes.HasPrefix(l.key, l.gram) {
+				return nil, false // past the list's end: ids only grow
+			}
+			if bytes.Compare(l.key[len(l.gram):], id) >= 0 {
+				return l.key[len(l.gram):], true
+			}
+			if l.key, _ = l.c.Next(); l.key == nil {
+				return nil, false
+			}
+		}
+	}
+	l.seek = append(append(l.seek[:0], l.gram...), id...)
+	l.key, _ = l.c.Seek(l.seek)
+	if l.key == nil || !bytes.HasPrefix(l.key, l.gram) {
+		l.key = nil
+		return nil, false
+	}
+	return l.key[len(l.gram):], true
 }
 
 // gramsKey marks a store whose n-gram index is complete.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UsersOrder", testUsersOrder},
 		{"PrefixIndexes", testPrefixIndexes},
 		{"GramIndex", testGramIndex},
+		{"GramIndexLongLists", testGramIndexLongLists},
 		{"GroupsAndMembers", testGroupsAndMembers},
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"Permissions", testPermissions},
@@ -468,6 +469,48 @@ func testGramIndex(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testGramIndexLongLists: intersections of trigram lists of hundreds of
+// users, dense and sparse against one another, yield exactly the users
+// holding every trigram, in id order, pending and indexed.
+func testGramIndexLongLists(t *testing.T, s store.Store) {
+	var users []store.User
+	Update(t, s, func(tx store.Tx) error {
+		for i := range 300 {
+			u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("user%03d", i), Name: fmt.Sprintf("N%d", i%7)})
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		return nil
+	})
+	check := func(when string) {
+		t.Helper()
+		for _, q := range []string{"ser", "user", "er1", "er15", "r15", "ser0", "user29", "299", "er2", "r0", "9", "user1", "n3", "er10", "user300"} {
+			gs := store.QueryGrams(q)
+			var want []string
+			for _, u := range users {
+				has := store.UserGrams(u)
+				if gs != nil && !slices.ContainsFunc(gs, func(g string) bool { return !slices.Contains(has, g) }) {
+					want = append(want, u.ID)
+				}
+			}
+			slices.Sort(want)
+			var got []string
+			View(t, s, func(tx store.Tx) error {
+				got = slices.Collect(tx.IDsWithGrams(gs))
+				return nil
+			})
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: IDsWithGrams(%q) found %d users, want %d:\n%v\nwant %v", when, gs, len(got), len(want), got, want)
+			}
+		}
+	}
+	check("created")
+	indexGrams(t, s)
+	check("indexed")
 }
 
 // indexGrams brings a backend's n-gram index up to date, for backends that
