@@ -326,6 +326,27 @@ func implied(endpoint string, expr filter.Expression, accept func(attr string, o
 	return "", "", false
 }
 
+// loginTest returns a test that every user matching expr passes: the
+// comparison of userName (eq, co, sw or ew) that the whole expression
+// implies, made as match makes it (case-insensitively) on the login alone,
+// so that the candidates an index found are mostly refused before they are
+// rendered for the whole filter. Nil when expr implies none.
+func loginTest(expr filter.Expression) func(store.User) bool {
+	for _, op := range []filter.CompareOperator{filter.EQ, filter.CO, filter.SW, filter.EW} {
+		_, text, ok := implied("Users", expr, func(attr string, o filter.CompareOperator) bool { return attr == "username" && o == op })
+		if !ok {
+			continue
+		}
+		text = strings.ToLower(text)
+		test := map[filter.CompareOperator]func(string, string) bool{
+			filter.EQ: func(a, b string) bool { return a == b }, filter.CO: strings.Contains,
+			filter.SW: strings.HasPrefix, filter.EW: strings.HasSuffix,
+		}[op]
+		return func(u store.User) bool { return test(strings.ToLower(u.Login), text) }
+	}
+	return nil
+}
+
 // mentions reports whether expr refers to any of the attributes named.
 func mentions(expr filter.Expression, attrs ...string) bool {
 	switch e := expr.(type) {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	filter "github.com/scim2/filter-parser/v2"
+
+	"github.com/scimgate/scimgate/store"
 )
 
 // The fast path for `attr op "value"` (eq, co, sw, ew) must read exactly
@@ -29,6 +31,46 @@ func TestSimpleCompareMatchesParser(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: fast path %#v, parser %#v", f, got, want)
+		}
+	}
+}
+
+// TestLoginTestKeepsEveryMatch: loginTest, which drops candidates before
+// they are rendered, refuses no user whose document matches the filter,
+// and does refuse the others where the filter pins userName down.
+func TestLoginTestKeepsEveryMatch(t *testing.T) {
+	logins := []string{"alice", "Alice.Liddell", "ÄRGER", "İstanbul", "user5", "user55", "quote\"d", `back\slash`, "", "ﬁle"}
+	for _, tc := range []struct {
+		filter  string
+		refuses bool // some login above fails the test
+	}{
+		{`userName eq "alice"`, true}, {`userName co "LID"`, true}, {`USERNAME sw "al"`, true}, {`userName ew "ER"`, true},
+		{`userName co "är"`, true}, {`userName co "i̇st"`, true}, {`userName eq "quote\"d"`, true}, {`userName co "\\"`, true},
+		{`urn:ietf:params:scim:schemas:core:2.0:User:userName co "5"`, true},
+		{`active eq true and userName co "er5"`, true}, {`userName co "a" and userName sw "u"`, true},
+		{`userName co "a" or userName sw "u"`, false}, {`not (userName co "a")`, false}, {`userName ne "alice"`, false},
+		{`userName gt "b"`, false}, {`userName pr`, false}, {`displayName co "a"`, false}, {`emails.value co "a"`, false},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName co "a"`, false},
+	} {
+		expr, err := parseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		test := loginTest(expr)
+		refused := false
+		for _, login := range logins {
+			doc := map[string]any{"userName": login, "active": true, "displayName": "Ann", "emails": []any{map[string]any{"value": "a@b"}}}
+			if test == nil {
+				continue
+			}
+			passes := test(store.User{Login: login})
+			if match(expr, doc) && !passes {
+				t.Errorf("%s: %q matches but the login test refuses it", tc.filter, login)
+			}
+			refused = refused || !passes
+		}
+		if refused != tc.refuses {
+			t.Errorf("%s: the login test refuses some login: %v, want %v", tc.filter, refused, tc.refuses)
 		}
 	}
 }

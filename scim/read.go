@@ -335,6 +335,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	if hinted && hi.exact && indexed(endpoint, hi.attr) {
 		evaluate = false
 	}
+	// So is one comparison of userName, by the login test (see eachUser).
+	if _, one := p.expr.(*filter.AttributeExpression); one && endpoint == "Users" && loginTest(p.expr) != nil {
+		evaluate = false
+	}
 	// A sort that follows an index streams; any other one collects the
 	// matches and sorts them (also when an indexed equality leaves few).
 	streamed := p.sort.by == "" || p.sort.streamed(endpoint) && !(hinted && indexed(endpoint, hi.attr))
@@ -511,8 +515,9 @@ func byIDs[T any](ids iter.Seq[string], get func(string) (T, error)) iter.Seq2[T
 }
 
 // eachUser walks the managed users a filter may match, through an index when
-// the filter pins one down.
-// Without an index hint it walks src.
+// the filter pins one down. Without an index hint it walks src, skipping
+// users whose login fails the comparison of userName the filter implies
+// (loginTest) before they are rendered.
 func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
 	var candidates []store.User
 	if hi, ok := hint(expr); ok && indexed("Users", hi.attr) {
@@ -542,11 +547,12 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, src iter.Seq2[st
 		}
 		return nil
 	}
+	login := loginTest(expr)
 	for u, err := range src {
 		if err != nil {
 			return err
 		}
-		if !u.Managed {
+		if !u.Managed || login != nil && !login(u) {
 			continue
 		}
 		if more, err := fn(u); err != nil || !more {
