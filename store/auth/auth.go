@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"net/netip"
@@ -32,6 +33,10 @@ type Authenticator struct {
 	// no request waits for one. Tests may queue them instead, so that an
 	// answer never depends on whether the write landed first.
 	Background func(write func())
+	// WriteTimeout bounds each of those writes, so that a database that
+	// stopped answering (or a lock held on the user) cannot hold one, nor a
+	// shutdown waiting for it (Wait), for ever; 0: 10 seconds.
+	WriteTimeout time.Duration
 
 	tokens tokenCache
 	seen   connections
@@ -39,7 +44,8 @@ type Authenticator struct {
 }
 
 // Wait returns once the background writes started so far (last connection
-// times) have ended: call it before closing the store.
+// times) have ended, each within WriteTimeout: call it before closing the
+// store.
 func (a *Authenticator) Wait() { a.wg.Wait() }
 
 // New returns an Authenticator over s; lock may be nil.
@@ -258,7 +264,9 @@ func (a *Authenticator) connected(u store.User, hash string, tokenLast *time.Tim
 	a.wg.Add(1)
 	write := func() {
 		defer a.wg.Done()
-		err := a.Store.Update(context.Background(), func(tx store.Tx) error {
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.WriteTimeout, 10*time.Second))
+		defer cancel()
+		err := a.Store.Update(ctx, func(tx store.Tx) error {
 			if user {
 				cur, err := tx.User(u.ID)
 				if err != nil {
