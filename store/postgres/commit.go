@@ -134,12 +134,12 @@ func (s *Store) runCalls(calls []*call) (alone int, err error) {
 		return -1, ctx.Err()
 	}
 	defer func() { <-s.writers }()
-	conn, err := s.pool.Acquire(ctx)
+	conn, commitFirst, err := s.conns.acquire(ctx)
 	if err != nil {
 		return -1, dbError(err)
 	}
-	defer conn.Release()
-	t := newTx(ctx, conn, beginWrite)
+	t := newTx(ctx, conn, beginWrite, commitFirst)
+	defer func() { s.conns.release(conn, t.readOpen) }()
 	if len(calls) > 1 {
 		for _, c := range calls {
 			if id := store.TouchedUser(c.ctx); id != "" {

@@ -26,7 +26,8 @@ import (
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	conns *conns // the pool's connections for transactions (conns.go)
 
 	writers  chan struct{} // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
@@ -83,7 +84,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("init store %s: %w", redact(cfg), err)
 	}
-	return &Store{pool: pool, writers: make(chan struct{}, maxWriters)}, nil
+	return &Store{pool: pool, conns: newConns(pool), writers: make(chan struct{}, maxWriters)}, nil
 }
 
 // Redact returns url without its password (or "postgres://..." when it does
@@ -104,6 +105,7 @@ func redact(cfg *pgxpool.Config) string {
 
 // Close closes every connection.
 func (s *Store) Close() error {
+	s.conns.close()
 	s.pool.Close()
 	return nil
 }
@@ -141,19 +143,26 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // holds a token, reading what is committed by then: a token created
 // meanwhile moved the generation itself.
 func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) error {
-	conn, err := s.pool.Acquire(ctx)
+	conn, commitFirst, err := s.conns.acquire(ctx)
 	if err != nil {
 		return dbError(err)
 	}
-	// A connection left in a transaction, or broken, is closed on release.
-	defer conn.Release()
-	t := newTx(ctx, conn, begin)
+	t := newTx(ctx, conn, begin, commitFirst)
+	// A View's transaction is committed with the connection's next one
+	// (conns.go); a connection left in any other transaction, or broken,
+	// is closed on release.
+	defer func() { s.conns.release(conn, t.readOpen) }()
 	if err := fn(t); err != nil || t.failed != nil {
-		t.rollback()
+		if t.failed != nil || !t.readOnly {
+			t.rollback()
+		}
 		if t.failed != nil {
 			return dbError(t.failed)
 		}
 		return err
+	}
+	if t.readOnly && len(t.queued) == 0 {
+		return nil
 	}
 	return s.commit(t)
 }
@@ -173,6 +182,7 @@ func (s *Store) commit(t *tx) error {
 	}
 	// The statements fn queued go with the COMMIT, in one round trip.
 	br, err := t.send(last...)
+	t.readOpen = false
 	if err != nil {
 		t.rollback()
 		return dbError(err)

@@ -22,6 +22,11 @@ type tx struct {
 	ctx   context.Context
 	conn  *pgxpool.Conn
 	begin string // the BEGIN not sent yet: it goes with the first statement
+	// commitFirst: the connection holds an earlier read-only transaction
+	// whose COMMIT goes first (see conns.go); readOpen: a read-only
+	// transaction is open that only its COMMIT ends (that one, or this
+	// View's own once it sent its BEGIN).
+	commitFirst, readOpen bool
 	// readOnly: a View's transaction.
 	readOnly bool
 	cursors  int
@@ -62,8 +67,9 @@ type memo struct {
 // loginKey is a login's folded form and skeleton.
 type loginKey struct{ fold, skeleton string }
 
-func newTx(ctx context.Context, conn *pgxpool.Conn, begin string) *tx {
-	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo()}
+func newTx(ctx context.Context, conn *pgxpool.Conn, begin string, commitFirst bool) *tx {
+	return &tx{ctx: ctx, conn: conn, begin: begin, readOnly: begin == beginRead, memo: newMemo(),
+		commitFirst: commitFirst, readOpen: commitFirst}
 }
 
 func newMemo() memo {
@@ -72,11 +78,13 @@ func newMemo() memo {
 		logins: map[loginKey][][2]string{}}
 }
 
-// rollback ends the transaction, if it began, without committing it.
+// rollback ends the transaction, if it began, without committing it (and
+// the earlier one whose COMMIT was to go first).
 func (t *tx) rollback() {
-	if t.begin == "" {
+	if t.begin == "" || t.commitFirst {
 		t.conn.Exec(t.ctx, "ROLLBACK")
 	}
+	t.commitFirst, t.readOpen = false, false
 }
 
 // cloneUser copies what a caller could change in place.
@@ -154,8 +162,11 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
 	t.sends++
 	b := &pgx.Batch{}
-	begin, queued := t.begin, t.queued
-	t.begin, t.queued = "", nil
+	commitFirst, begin, queued := t.commitFirst, t.begin, t.queued
+	t.commitFirst, t.begin, t.queued = false, "", nil
+	if commitFirst {
+		b.Queue("COMMIT")
+	}
 	if begin != "" {
 		b.Queue(begin)
 	}
@@ -163,8 +174,11 @@ func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
 		b.Queue(s.sql, s.args...)
 	}
 	br := t.conn.SendBatch(t.ctx, b)
-	if begin != "" {
+	t.readOpen = t.readOnly
+	firsts := len(b.QueuedQueries) - len(queued) - len(last) // the COMMIT and BEGIN
+	for range firsts {
 		if _, err := br.Exec(); err != nil {
+			t.readOpen = false
 			br.Close()
 			return nil, err
 		}
