@@ -405,9 +405,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			// co, ew or eq on userName or displayName reads the users
 			// that hold the text's trigrams (in id order).
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
-				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.User)
+				src = store.ReadUsers(tx, byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""))
 			} else if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
-				src = byIDs(tx.IDsWithGrams(grams), tx.User)
+				src = store.ReadUsers(tx, tx.IDsWithGrams(grams))
 			}
 			err := h.eachUser(tx, p.expr, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
@@ -426,7 +426,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 				src = tx.GroupsByName()
 			}
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
-				src = byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == "", tx.Group)
+				src = byIDs(byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""), tx.Group)
 			}
 			err := h.eachGroup(tx, p.expr, src, func(g store.Group) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) {
@@ -491,15 +491,15 @@ func indexed(endpoint, attr string) bool {
 	return false
 }
 
-// byPrefix yields the resources whose attribute of index starts with
-// prefix: in the index's order, or with byID in creation order, the order
-// of an unsorted list.
-func byPrefix[T any](tx store.Tx, index store.Index, prefix string, byID bool, get func(string) (T, error)) iter.Seq2[T, error] {
+// byPrefix yields the ids of the resources whose attribute of index starts
+// with prefix: in the index's order, or with byID in creation order, the
+// order of an unsorted list.
+func byPrefix(tx store.Tx, index store.Index, prefix string, byID bool) iter.Seq[string] {
 	ids := slices.Collect(tx.IDsByPrefix(index, prefix))
 	if byID {
 		slices.Sort(ids)
 	}
-	return byIDs(slices.Values(ids), get)
+	return slices.Values(ids)
 }
 
 // byIDs yields the resources of ids, in their order.

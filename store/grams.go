@@ -70,26 +70,65 @@ func UsersByLoginContaining(tx Tx, q string) iter.Seq2[User, error] {
 }
 
 // byLogin yields the users of ids in lower-cased login order (as
-// Tx.UsersByLogin). Only their logins are held to sort them; each record
-// is read again as it is yielded.
+// Tx.UsersByLogin). Only their logins are held to sort them; the records
+// are read again as they are yielded.
 func byLogin(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
 	return func(yield func(User, error) bool) {
 		type entry struct{ login, id string }
 		var es []entry
-		for id := range ids {
-			u, err := tx.User(id)
+		for u, err := range ReadUsers(tx, ids) {
 			if err != nil {
 				yield(User{}, err)
 				return
 			}
-			es = append(es, entry{FoldLogin(u.Login), id})
+			es = append(es, entry{FoldLogin(u.Login), u.ID})
 		}
 		slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.login, b.login) })
-		for _, e := range es {
-			u, err := tx.User(e.id)
+		sorted := func(yield func(string) bool) {
+			for _, e := range es {
+				if !yield(e.id) {
+					return
+				}
+			}
+		}
+		for u, err := range ReadUsers(tx, sorted) {
 			if !yield(u, err) || err != nil {
 				return
 			}
+		}
+	}
+}
+
+// readChunk is how many users ReadUsers reads at once.
+const readChunk = 256
+
+// ReadUsers yields the users of ids in their order, leaving out the ids
+// that name none, reading them readChunk at a time (Tx.UsersByID): one
+// round trip a chunk where a backend pays one a read.
+func ReadUsers(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
+	return func(yield func(User, error) bool) {
+		chunk := make([]string, 0, readChunk)
+		flush := func() bool {
+			us, err := tx.UsersByID(chunk)
+			chunk = chunk[:0]
+			if err != nil {
+				yield(User{}, err)
+				return false
+			}
+			for _, u := range us {
+				if !yield(u, nil) {
+					return false
+				}
+			}
+			return true
+		}
+		for id := range ids {
+			if chunk = append(chunk, id); len(chunk) == readChunk && !flush() {
+				return
+			}
+		}
+		if len(chunk) > 0 {
+			flush()
 		}
 	}
 }

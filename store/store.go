@@ -193,6 +193,10 @@ type Store interface {
 // error and stop when one does not decode.
 type Tx interface {
 	User(id string) (User, error)
+	// UsersByID returns the users of ids in the order of ids, leaving out
+	// the ids that name none. A backend that pays a round trip a read
+	// reads them in one (see ReadUsers).
+	UsersByID(ids []string) ([]User, error)
 	// UserByLogin matches logins case-insensitively: logins are unique that way.
 	UserByLogin(login string) (User, error)
 	// UsersByExternalID returns the users whose externalId equals extID exactly.

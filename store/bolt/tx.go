@@ -150,6 +150,21 @@ func walkIndex[T any](t *tx, index, primary bucket, decode func([]byte) (T, erro
 
 func (t *tx) User(id string) (store.User, error) { return record(t, bUsers, id, decodeUser) }
 
+func (t *tx) UsersByID(ids []string) ([]store.User, error) {
+	out := make([]store.User, 0, len(ids))
+	for _, id := range ids {
+		u, err := t.User(id)
+		if store.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
 func (t *tx) UserByLogin(login string) (store.User, error) {
 	id := t.get(bUserLogin, []byte(store.FoldLogin(login)))
 	if id == nil {

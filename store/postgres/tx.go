@@ -491,6 +491,28 @@ func (t *tx) User(id string) (store.User, error) {
 	return list[0], nil
 }
 
+func (t *tx) UsersByID(ids []string) ([]store.User, error) {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return strings.IndexByte(id, 0) >= 0 })
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := t.lookUsers(`id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]store.User, len(found))
+	for _, u := range found {
+		byID[u.ID] = u
+	}
+	out := make([]store.User, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := byID[id]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) UserByLogin(login string) (store.User, error) {
 	list, err := t.lookUsers(`login_fold = $1`, store.FoldLogin(login))
 	if err != nil || len(list) == 0 {

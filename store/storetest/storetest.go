@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PrefixIndexes", testPrefixIndexes},
 		{"GramIndex", testGramIndex},
 		{"GramIndexLongLists", testGramIndexLongLists},
+		{"UsersByID", testUsersByID},
 		{"GroupsAndMembers", testGroupsAndMembers},
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"Permissions", testPermissions},
@@ -511,6 +512,49 @@ func testGramIndexLongLists(t *testing.T, s store.Store) {
 	check("created")
 	indexGrams(t, s)
 	check("indexed")
+}
+
+// testUsersByID: UsersByID and ReadUsers return users in the order of the
+// ids asked, leave out ids that name none, and ReadUsers keeps that order
+// across its chunks.
+func testUsersByID(t *testing.T, s store.Store) {
+	var ids []string
+	Update(t, s, func(tx store.Tx) error {
+		for i := range 600 {
+			u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("byid%03d", i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, u.ID)
+		}
+		return nil
+	})
+	View(t, s, func(tx store.Tx) error {
+		got, err := tx.UsersByID([]string{ids[2], "no-such-user", ids[0], ids[2]})
+		if err != nil {
+			return err
+		}
+		if len(got) != 3 || got[0].ID != ids[2] || got[1].ID != ids[0] || got[2].ID != ids[2] || got[1].Login != "byid000" {
+			t.Errorf("UsersByID = %v, want byid002, byid000, byid002", got)
+		}
+		if got, err := tx.UsersByID(nil); err != nil || len(got) != 0 {
+			t.Errorf("UsersByID(nil) = %v, %v", got, err)
+		}
+		want := slices.Clone(ids)
+		slices.Reverse(want)
+		asked := slices.Insert(slices.Clone(want), 300, "no-such-user")
+		var read []string
+		for u, err := range store.ReadUsers(tx, slices.Values(asked)) {
+			if err != nil {
+				return err
+			}
+			read = append(read, u.ID)
+		}
+		if !slices.Equal(read, want) {
+			t.Errorf("ReadUsers read %d users, want the %d asked for in their order", len(read), len(want))
+		}
+		return nil
+	})
 }
 
 // indexGrams brings a backend's n-gram index up to date, for backends that
