@@ -139,7 +139,7 @@ func (s *Store) runCalls(calls []*call) (alone int, err error) {
 		return -1, dbError(err)
 	}
 	t := newTx(ctx, conn, beginWrite, commitFirst)
-	defer func() { s.conns.release(conn, t.readOpen) }()
+	defer s.release(t)
 	if len(calls) > 1 {
 		for _, c := range calls {
 			if id := store.TouchedUser(c.ctx); id != "" {

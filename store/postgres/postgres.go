@@ -148,10 +148,7 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 		return dbError(err)
 	}
 	t := newTx(ctx, conn, begin, commitFirst)
-	// A View's transaction is committed with the connection's next one
-	// (conns.go); a connection left in any other transaction, or broken,
-	// is closed on release.
-	defer func() { s.conns.release(conn, t.readOpen) }()
+	defer s.release(t)
 	if err := fn(t); err != nil || t.failed != nil {
 		if t.failed != nil || !t.readOnly {
 			t.rollback()
@@ -165,6 +162,17 @@ func (s *Store) run(ctx context.Context, begin string, fn func(store.Tx) error) 
 		return nil
 	}
 	return s.commit(t)
+}
+
+// release gives t's connection back. A View's transaction is committed
+// with the connection's next one (conns.go); an earlier one that t did not
+// end (it sent nothing) ends now, so that no snapshot outlives its time
+// aside; a connection left in any other transaction, or broken, is closed.
+func (s *Store) release(t *tx) {
+	if t.commitFirst {
+		t.rollback()
+	}
+	s.conns.release(t.conn, t.readOpen)
 }
 
 // commit commits t (see run).
