@@ -14,7 +14,7 @@ import (
 // committed when fn returns: it is set aside with its transaction still
 // open, and the COMMIT goes in front of the next transaction's first
 // statements on it (tx.send), in their round trip. A connection set aside
-// for lingerMax is committed and returned to the pool by itself, so that no
+// for lingerMax is committed and returned to the pool by the sweeper, so no
 // snapshot stays open on an idle replica (an open snapshot holds back
 // vacuum). The transaction is READ ONLY, so its COMMIT cannot fail for
 // anything it did, and what it read was answered already.
@@ -26,7 +26,9 @@ import (
 // out of conns (when the pool has two or more) for what takes its
 // connection straight from the pool (the shared generation read, pings).
 
-// lingerMax is how long a connection stays set aside at most.
+// lingerMax is how long a connection stays set aside before the sweeper
+// commits it (the sweeper looks every lingerMax: a connection may wait up
+// to twice that).
 const lingerMax = 5 * time.Millisecond
 
 // conns hands out the pool's connections to transactions.
