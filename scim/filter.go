@@ -338,11 +338,18 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 			continue
 		}
 		text = strings.ToLower(text)
-		test := map[filter.CompareOperator]func(string, string) bool{
-			filter.EQ: func(a, b string) bool { return a == b }, filter.CO: strings.Contains,
-			filter.SW: strings.HasPrefix, filter.EW: strings.HasSuffix,
-		}[op]
-		return func(u store.User) bool { return test(strings.ToLower(u.Login), text) }
+		return func(u store.User) bool {
+			login := strings.ToLower(u.Login)
+			switch op {
+			case filter.CO:
+				return strings.Contains(login, text)
+			case filter.SW:
+				return strings.HasPrefix(login, text)
+			case filter.EW:
+				return strings.HasSuffix(login, text)
+			}
+			return login == text
+		}
 	}
 	return nil
 }

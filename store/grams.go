@@ -84,14 +84,11 @@ func byLogin(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
 			es = append(es, entry{FoldLogin(u.Login), u.ID})
 		}
 		slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.login, b.login) })
-		sorted := func(yield func(string) bool) {
-			for _, e := range es {
-				if !yield(e.id) {
-					return
-				}
-			}
+		sorted := make([]string, len(es))
+		for i, e := range es {
+			sorted[i] = e.id
 		}
-		for u, err := range ReadUsers(tx, sorted) {
+		for u, err := range ReadUsers(tx, slices.Values(sorted)) {
 			if !yield(u, err) || err != nil {
 				return
 			}

@@ -157,25 +157,28 @@ func (t *tx) rows(sql string, args ...any) (pgx.Rows, error) {
 	return batchRows{r, br}, nil
 }
 
-// send sends, in one round trip, the BEGIN not sent yet, the queued
-// statements and then last, and reads the answers before last's.
+// send sends, in one round trip, the COMMIT of the connection's earlier
+// transaction and the BEGIN not sent yet (if due), the queued statements
+// and then last, and reads the answers before last's.
 func (t *tx) send(last ...stmt) (pgx.BatchResults, error) {
 	t.sends++
 	b := &pgx.Batch{}
-	commitFirst, begin, queued := t.commitFirst, t.begin, t.queued
-	t.commitFirst, t.begin, t.queued = false, "", nil
-	if commitFirst {
+	firsts := 0 // the COMMIT and BEGIN queued before the statements
+	if t.commitFirst {
 		b.Queue("COMMIT")
+		firsts++
 	}
-	if begin != "" {
-		b.Queue(begin)
+	if t.begin != "" {
+		b.Queue(t.begin)
+		firsts++
 	}
+	queued := t.queued
+	t.commitFirst, t.begin, t.queued = false, "", nil
 	for _, s := range append(queued, last...) {
 		b.Queue(s.sql, s.args...)
 	}
 	br := t.conn.SendBatch(t.ctx, b)
 	t.readOpen = t.readOnly
-	firsts := len(b.QueuedQueries) - len(queued) - len(last) // the COMMIT and BEGIN
 	for range firsts {
 		if _, err := br.Exec(); err != nil {
 			t.readOpen = false
