@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -144,26 +145,7 @@ func compare(v any, op filter.CompareOperator, want any, exact bool) bool {
 		if !exact {
 			s, w = strings.ToLower(s), strings.ToLower(w)
 		}
-		switch op {
-		case filter.EQ:
-			return s == w
-		case filter.NE:
-			return s != w
-		case filter.CO:
-			return strings.Contains(s, w)
-		case filter.SW:
-			return strings.HasPrefix(s, w)
-		case filter.EW:
-			return strings.HasSuffix(s, w)
-		case filter.GT:
-			return s > w
-		case filter.GE:
-			return s >= w
-		case filter.LT:
-			return s < w
-		case filter.LE:
-			return s <= w
-		}
+		return compareText(s, op, w)
 	case bool:
 		b, ok := v.(bool)
 		if !ok {
@@ -185,20 +167,41 @@ func compare(v any, op filter.CompareOperator, want any, exact bool) bool {
 		if !ok || !wok {
 			return op == filter.NE
 		}
-		switch op {
-		case filter.EQ:
-			return f == wf
-		case filter.NE:
-			return f != wf
-		case filter.GT:
-			return f > wf
-		case filter.GE:
-			return f >= wf
-		case filter.LT:
-			return f < wf
-		case filter.LE:
-			return f <= wf
-		}
+		return ordered(f, op, wf)
+	}
+	return false
+}
+
+// compareText applies a string operator to s and w as they are.
+func compareText(s string, op filter.CompareOperator, w string) bool {
+	switch op {
+	case filter.CO:
+		return strings.Contains(s, w)
+	case filter.SW:
+		return strings.HasPrefix(s, w)
+	case filter.EW:
+		return strings.HasSuffix(s, w)
+	}
+	return ordered(s, op, w)
+}
+
+// ordered applies an equality or ordering operator (eq, ne, gt, ge, lt,
+// le) to a and b; any other operator is false.
+func ordered[T cmp.Ordered](a T, op filter.CompareOperator, b T) bool {
+	c := cmp.Compare(a, b)
+	switch op {
+	case filter.EQ:
+		return c == 0
+	case filter.NE:
+		return c != 0
+	case filter.GT:
+		return c > 0
+	case filter.GE:
+		return c >= 0
+	case filter.LT:
+		return c < 0
+	case filter.LE:
+		return c <= 0
 	}
 	return false
 }
@@ -338,18 +341,7 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 			continue
 		}
 		text = strings.ToLower(text)
-		return func(u store.User) bool {
-			login := strings.ToLower(u.Login)
-			switch op {
-			case filter.CO:
-				return strings.Contains(login, text)
-			case filter.SW:
-				return strings.HasPrefix(login, text)
-			case filter.EW:
-				return strings.HasSuffix(login, text)
-			}
-			return login == text
-		}
+		return func(u store.User) bool { return compareText(strings.ToLower(u.Login), op, text) }
 	}
 	return nil
 }
