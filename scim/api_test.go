@@ -262,7 +262,10 @@ func TestIfMatch(t *testing.T) {
 	id := createUser(t, e, "etag")
 	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"nickName","value":"x"}]}`
 	req := func(ifMatch string) int {
-		r, _ := http.NewRequest("PATCH", e.srv.URL+"/api/scim/v2/Users/"+id, strings.NewReader(patch))
+		r, err := http.NewRequest("PATCH", e.srv.URL+"/api/scim/v2/Users/"+id, strings.NewReader(patch))
+		if err != nil {
+			t.Fatal(err)
+		}
 		r.Header.Set("Authorization", "Bearer "+e.token)
 		r.Header.Set("If-Match", ifMatch)
 		res, err := e.srv.Client().Do(r)
@@ -316,7 +319,10 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 	gid := g.body["id"].(string)
 	bossToken := store.NewTokenSecret()
 	err := e.store.Update(context.Background(), func(tx store.Tx) error {
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		if _, err := store.Deactivate(tx, id, admin, false); err != nil {
 			return err
 		}
@@ -332,7 +338,10 @@ func TestAdminRulesThroughSCIM(t *testing.T) {
 		if err := tx.Grant(store.GroupSubject(gid), store.PermAdmin); err != nil {
 			return err
 		}
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		if _, err := store.Deactivate(tx, id, admin, false); err != nil {
 			return err
 		}

@@ -97,7 +97,9 @@ func FuzzCreateUser(f *testing.F) {
 			ID       string `json:"id"`
 			UserName string `json:"userName"`
 		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &created)
+		if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil || created.ID == "" {
+			t.Fatalf("201 without a resource (%v): %s", err, rec.Body)
+		}
 		req = httptest.NewRequest("GET", "/api/scim/v2/Users/"+created.ID, nil)
 		req.Header.Set("Authorization", "Bearer "+e.token)
 		rec = httptest.NewRecorder()

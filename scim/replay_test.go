@@ -33,7 +33,10 @@ type step struct {
 // server; ${var} in paths and bodies is what an earlier step saved.
 func TestReplays(t *testing.T) {
 	t.Parallel()
-	files, _ := filepath.Glob("../testdata/replay/*.json")
+	files, err := filepath.Glob("../testdata/replay/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(files) == 0 {
 		t.Fatal("no replays found")
 	}
@@ -67,7 +70,9 @@ func TestReplays(t *testing.T) {
 				}
 				if st.Expect != nil {
 					var want any
-					_ = json.Unmarshal([]byte(expand(mustJSON(st.Expect))), &want)
+					if err := json.Unmarshal([]byte(expand(mustJSON(st.Expect))), &want); err != nil {
+						t.Fatalf("%s: expected body: %v", where, err)
+					}
 					if msg := contains(res.body, want, "$"); msg != "" {
 						t.Errorf("%s: %s\nbody: %s", where, msg, res.raw)
 					}

@@ -26,8 +26,8 @@ func TestBootstrap(t *testing.T) {
 	if err != nil || !created || len(pw) < 12 {
 		t.Fatalf("Bootstrap = %q, %v, %v", pw, created, err)
 	}
-	if _, again, _ := store.Bootstrap(ctx, s, "x"); again {
-		t.Fatal("Bootstrap ran twice")
+	if _, again, err := store.Bootstrap(ctx, s, "x"); err != nil || again {
+		t.Fatalf("Bootstrap ran twice (err %v)", err)
 	}
 	u, err := authenticate(s, "admin", pw, true)
 	if err != nil {
@@ -37,15 +37,15 @@ func TestBootstrap(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 	storetest.View(t, s, func(tx store.Tx) error {
-		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); !ok {
-			t.Error("admin lacks admin")
+		if ok, err := store.HasPermission(tx, u.ID, store.PermAdmin); err != nil || !ok {
+			t.Errorf("admin lacks admin (err %v)", err)
 		}
 		g, err := tx.GroupByName(store.DefaultGroup)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := store.IsMember(tx, g.ID, u.ID); !ok {
-			t.Error("admin not in sonar-users")
+		if ok, err := store.IsMember(tx, g.ID, u.ID); err != nil || !ok {
+			t.Errorf("admin not in sonar-users (err %v)", err)
 		}
 		return nil
 	})
@@ -57,7 +57,7 @@ func TestDeactivateRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	var admin store.User
-	storetest.View(t, s, func(tx store.Tx) error { admin, _ = tx.UserByLogin("admin"); return nil })
+	storetest.View(t, s, func(tx store.Tx) (err error) { admin, err = tx.UserByLogin("admin"); return err })
 	u := storetest.MkUser(t, s, "hal")
 	secret := store.NewTokenSecret()
 	storetest.Update(t, s, func(tx store.Tx) error {
@@ -78,9 +78,18 @@ func TestDeactivateRules(t *testing.T) {
 		return err
 	})
 	storetest.View(t, s, func(tx store.Tx) error {
-		got, _ := tx.User(u.ID)
-		toks, _ := tx.Tokens(u.ID)
-		perms, _ := tx.Permissions(store.UserSubject(u.ID))
+		got, err := tx.User(u.ID)
+		if err != nil {
+			return err
+		}
+		toks, err := tx.Tokens(u.ID)
+		if err != nil {
+			return err
+		}
+		perms, err := tx.Permissions(store.UserSubject(u.ID))
+		if err != nil {
+			return err
+		}
 		n := 0
 		n += len(slices.Collect(store.GroupsOf(tx, u.ID)))
 		if got.Active || len(toks) != 0 || len(perms) != 0 || n != 0 {
@@ -98,20 +107,26 @@ func TestDeactivateRules(t *testing.T) {
 		t.Errorf("last admin err = %v", err)
 	}
 	storetest.View(t, s, func(tx store.Tx) error {
-		if got, _ := tx.User(admin.ID); !got.Active {
-			t.Error("refused deactivation left the admin inactive")
+		if got, err := tx.User(admin.ID); err != nil || !got.Active {
+			t.Errorf("refused deactivation left the admin inactive (err %v)", err)
 		}
 		return nil
 	})
 	storetest.Update(t, s, func(tx store.Tx) error {
-		u, _ = tx.User(u.ID)
-		_, err := store.Reactivate(tx, u)
+		var err error
+		if u, err = tx.User(u.ID); err != nil {
+			return err
+		}
+		_, err = store.Reactivate(tx, u)
 		return err
 	})
 	storetest.View(t, s, func(tx store.Tx) error {
-		g, _ := tx.GroupByName(store.DefaultGroup)
-		if ok, _ := store.IsMember(tx, g.ID, u.ID); !ok {
-			t.Error("reactivated user not back in sonar-users")
+		g, err := tx.GroupByName(store.DefaultGroup)
+		if err != nil {
+			return err
+		}
+		if ok, err := store.IsMember(tx, g.ID, u.ID); err != nil || !ok {
+			t.Errorf("reactivated user not back in sonar-users (err %v)", err)
 		}
 		return nil
 	})
@@ -123,11 +138,17 @@ func TestLastAdminGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.Update(ctx, func(tx store.Tx) error {
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		if err := tx.Revoke(store.UserSubject(admin.ID), store.PermAdmin); err != nil {
 			return err
 		}
-		g, _ := tx.GroupByName("sonar-administrators")
+		g, err := tx.GroupByName("sonar-administrators")
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteGroup(g.ID); err != nil {
 			return err
 		}
@@ -338,11 +359,14 @@ func TestProjectPermissionRules(t *testing.T) {
 			{cid, public, true}, {cid, service, true}, {bob, service, false},
 		}
 		for _, b := range browse {
-			if ok, _ := store.HasProjectPermission(tx, b.who.ID, b.p, store.PermBrowse); ok != b.want {
-				t.Errorf("%s browses %s: %v, want %v", b.who.Login, b.p.Key, ok, b.want)
+			if ok, err := store.HasProjectPermission(tx, b.who.ID, b.p, store.PermBrowse); err != nil || ok != b.want {
+				t.Errorf("%s browses %s: %v, want %v (err %v)", b.who.Login, b.p.Key, ok, b.want, err)
 			}
 		}
-		g, _ := store.Grantees(tx, private, store.PermBrowse)
+		g, err := store.Grantees(tx, private, store.PermBrowse)
+		if err != nil {
+			return err
+		}
 		if via := g[bob.ID]; len(via) != 1 || via[0] != (store.AccessPath{Via: "group", Group: "devs", Template: "default"}) {
 			t.Errorf("bob's access path: %+v", via)
 		}
@@ -421,18 +445,18 @@ func TestOrganizationMembership(t *testing.T) {
 		return tx.Grant(store.UserSubject(dan.ID), store.OnProject(p.ID, store.PermBrowse))
 	})
 	storetest.View(t, s, func(tx store.Tx) error {
-		if ok, _ := store.HasProjectPermission(tx, dan.ID, p, store.PermBrowse); !ok {
-			t.Error("member with Browse cannot browse")
+		if ok, err := store.HasProjectPermission(tx, dan.ID, p, store.PermBrowse); err != nil || !ok {
+			t.Errorf("member with Browse cannot browse (err %v)", err)
 		}
 		return nil
 	})
 	storetest.Update(t, s, func(tx store.Tx) error { return store.RemoveOrgMember(tx, "acme", dan) })
 	storetest.View(t, s, func(tx store.Tx) error {
-		if ok, _ := store.IsOrgMember(tx, "acme", dan.ID); ok {
-			t.Error("still a member")
+		if ok, err := store.IsOrgMember(tx, "acme", dan.ID); err != nil || ok {
+			t.Errorf("still a member (err %v)", err)
 		}
-		if ok, _ := store.IsMember(tx, g.ID, dan.ID); ok {
-			t.Error("still in the organization's group")
+		if ok, err := store.IsMember(tx, g.ID, dan.ID); err != nil || ok {
+			t.Errorf("still in the organization's group (err %v)", err)
 		}
 		if got := storetest.Holders(t, tx, store.OnProject(p.ID, store.PermBrowse)); len(got) != 0 {
 			t.Errorf("keeps Browse on the organization's project: %v", got)

@@ -385,7 +385,10 @@ func TestUserGroups(t *testing.T) {
 func TestLastAdminRules(t *testing.T) {
 	e := newEnv(t)
 	err := e.store.Update(context.Background(), func(tx store.Tx) error {
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		return tx.Revoke(store.UserSubject(admin.ID), store.PermAdmin)
 	})
 	if err != nil {

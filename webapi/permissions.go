@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -199,8 +200,7 @@ func permissionUsers(cl *call) error {
 		}
 		var holders []store.User
 		activeHolders := 0
-		for id := range held {
-			u, err := tx.User(id)
+		for u, err := range store.ReadUsers(tx, maps.Keys(held)) {
 			if err != nil {
 				return err
 			}

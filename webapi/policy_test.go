@@ -207,7 +207,10 @@ func (e *env) session(login, password string) (int, []*http.Cookie) {
 
 func (e *env) withCookies(method, path, form string, cookies []*http.Cookie, xsrf bool) int {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+"/"+path, strings.NewReader(form))
+	req, err := http.NewRequest(method, e.srv.URL+"/"+path, strings.NewReader(form))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, c := range cookies {
 		req.AddCookie(c)
@@ -276,7 +279,10 @@ func TestTrustedHostsOverHTTP(t *testing.T) {
 		}
 	}
 	// X-Forwarded-For from an untrusted peer is ignored.
-	req, _ := http.NewRequest("GET", e.srv.URL+"/api/users/current", nil)
+	req, err := http.NewRequest("GET", e.srv.URL+"/api/users/current", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", alice)
 	req.Header.Set("X-Forwarded-For", "10.1.2.3")
 	req.Header.Set("X-Real-Ip", "10.1.2.3")

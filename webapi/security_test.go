@@ -154,7 +154,10 @@ func TestXSRFBoundToSession(t *testing.T) {
 		return nil
 	}
 	post := func(session, xsrfCookie, xsrfHeader string, origin string) int {
-		req, _ := http.NewRequest("POST", e.srv.URL+"/api/user_tokens/generate", strings.NewReader("name=x"+xsrfHeader[:4]))
+		req, err := http.NewRequest("POST", e.srv.URL+"/api/user_tokens/generate", strings.NewReader("name=x"+xsrfHeader[:4]))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: "SCIMGATE-SESSION", Value: session})
 		req.AddCookie(&http.Cookie{Name: "XSRF-TOKEN", Value: xsrfCookie})
@@ -182,7 +185,10 @@ func TestXSRFBoundToSession(t *testing.T) {
 	}
 	// Login CSRF: another site's form cannot log the browser in.
 	for _, h := range []map[string]string{{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}} {
-		req, _ := http.NewRequest("POST", e.srv.URL+"/api/authentication/login", strings.NewReader("login=alice&password="+url.QueryEscape(alicePass)))
+		req, err := http.NewRequest("POST", e.srv.URL+"/api/authentication/login", strings.NewReader("login=alice&password="+url.QueryEscape(alicePass)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for k, v := range h {
 			req.Header.Set(k, v)

@@ -79,7 +79,10 @@ func newEnv(t testing.TB) *env {
 	}
 	e := &env{t: t, store: st, aliceToken: store.NewTokenSecret()}
 	err := st.Update(ctx, func(tx store.Tx) error {
-		hash, _ := store.HashPassword(alicePass)
+		hash, err := store.HashPassword(alicePass)
+		if err != nil {
+			return err
+		}
 		alice, err := store.NewUser(tx, store.User{Login: "alice", Name: "Alice", Email: "alice@example.com", Active: true, Local: true,
 			ExternalLogin: "alice", ExternalProvider: "sonarqube", PasswordHash: hash})
 		if err != nil {
@@ -139,7 +142,10 @@ func (e *env) do(method, path, form, auth string) (int, string) {
 	} else if form != "" {
 		target += "?" + form
 	}
-	req, _ := http.NewRequest(method, target, body)
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -265,18 +271,30 @@ func (e *env) snapshot() string {
 			u.LastConnection = nil // written in the background by any sign-in
 			raw, _ := json.Marshal(u)
 			b.Write(raw)
-			perms, _ := tx.Permissions(store.UserSubject(u.ID))
-			toks, _ := tx.Tokens(u.ID)
+			perms, err := tx.Permissions(store.UserSubject(u.ID))
+			if err != nil {
+				return err
+			}
+			toks, err := tx.Tokens(u.ID)
+			if err != nil {
+				return err
+			}
 			b.WriteString(fmt.Sprint(perms) + "|" + string(rune('0'+len(toks))) + "\n")
 		}
 		for g := range values(tx.GroupsByName()) {
 			raw, _ := json.Marshal(g)
 			b.Write(raw)
 			b.WriteString(" " + strings.Join(slices.Collect(store.Members(tx, g.ID)), " "))
-			perms, _ := tx.Permissions(store.GroupSubject(g.ID))
+			perms, err := tx.Permissions(store.GroupSubject(g.ID))
+			if err != nil {
+				return err
+			}
 			b.WriteString("|" + fmt.Sprint(perms) + "\n")
 		}
-		perms, _ := tx.Permissions(store.GroupSubject(store.AnyoneGroup))
+		perms, err := tx.Permissions(store.GroupSubject(store.AnyoneGroup))
+		if err != nil {
+			return err
+		}
 		b.WriteString("Anyone|" + fmt.Sprint(perms) + "\n")
 		for _, seq := range []iter.Seq[any]{anys(tx.Projects()), anys(tx.Templates()), anys(tx.Organizations())} {
 			for v := range seq {

@@ -123,7 +123,10 @@ func TestTokenCommands(t *testing.T) {
 	if code, out, _ := cli(t, "token", "list", "-db", db); code != 0 || !strings.Contains(out, "okta") || strings.Contains(out, secret) {
 		t.Errorf("token list: %d %q", code, out)
 	}
-	st, _ := bolt.Open(db)
+	st, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := auth.New(st, store.DefaultPolicy(), nil).Authenticate(context.Background(), auth.Credentials{Header: "Bearer " + secret}); err != nil {
 		t.Errorf("created token does not authenticate: %v", err)
 	}
@@ -177,7 +180,10 @@ func TestBackupAndRestore(t *testing.T) {
 	base := "http://" + addr
 	create := func(name string) int {
 		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"}`
-		req, _ := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(body))
+		req, err := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -240,7 +246,7 @@ func TestBackupAndRestore(t *testing.T) {
 		return nil
 	}))
 	bad := filepath.Join(t.TempDir(), "garbage.db")
-	_ = os.WriteFile(bad, []byte("not a store"), 0o600)
+	must(t, os.WriteFile(bad, []byte("not a store"), 0o600))
 	st.Close()
 	if code, _, errOut := cli(t, "restore", "-db", db, "-i", bad); code != 1 || !strings.Contains(errOut, "not changed") {
 		t.Errorf("restore of garbage: %d %q", code, errOut)
@@ -269,8 +275,11 @@ func TestAuditTrailAndMetrics(t *testing.T) {
 		t.Fatal(st, raw)
 	}
 	var entries []store.AuditEntry
-	rawEntries, _ := json.Marshal(body["entries"])
-	_ = json.Unmarshal(rawEntries, &entries)
+	rawEntries, err := json.Marshal(body["entries"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, json.Unmarshal(rawEntries, &entries))
 	var seen []string
 	for _, e := range entries {
 		seen = append(seen, e.API+" "+e.Kind+" "+e.Action)
@@ -295,7 +304,10 @@ func TestAuditTrailAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, _ := io.ReadAll(res.Body)
+	metrics, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Body.Close()
 	for _, want := range []string{
 		`scimgate_http_requests_total{method="POST",route="/api/scim/v2/Users",status="201"} 1`,
@@ -330,7 +342,10 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 	srv := httptest.NewServer(s.echo)
 	defer srv.Close()
 	for _, auth := range []string{basicAuth("admin", adminPass), "Bearer squ_secret-token-value", basicAuth("admin", "wrong-password-xyz")} {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/users/change_password?password=query-secret", strings.NewReader("login=admin&password=New-secret-pass-1&previousPassword="+adminPass))
+		req, err := http.NewRequest("POST", srv.URL+"/api/users/change_password?password=query-secret", strings.NewReader("login=admin&password=New-secret-pass-1&previousPassword="+adminPass))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", auth)
 		req.Header.Set("X-Request-Id", "req-42")
@@ -358,7 +373,10 @@ func TestRequestLogHasNoSecrets(t *testing.T) {
 // The client address behind trusted hosts is the TCP peer, unless the peer
 // is a configured proxy: then the first forwarded hop outside the proxies.
 func TestClientAddress(t *testing.T) {
-	_, proxies, _ := net.ParseCIDR("127.0.0.0/8")
+	_, proxies, err := net.ParseCIDR("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		proxies []*net.IPNet
@@ -374,7 +392,10 @@ func TestClientAddress(t *testing.T) {
 		e.IPExtractor = ipExtractor(tc.proxies)
 		e.GET("/", func(c echo.Context) error { return c.String(200, c.RealIP()) })
 		srv := httptest.NewServer(e)
-		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req, err := http.NewRequest("GET", srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tc.xff != "" {
 			req.Header.Set("X-Forwarded-For", tc.xff)
 		}
@@ -383,7 +404,10 @@ func TestClientAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := io.ReadAll(res.Body)
+		got, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		srv.Close()
 		if string(got) != tc.want {
@@ -425,7 +449,10 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	srv := httptest.NewServer(s.echo)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/slow", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/slow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { <-arrived; cancel() }()
 	if _, err := http.DefaultClient.Do(req); !errors.Is(err, context.Canceled) {
 		t.Fatalf("the client's request: %v, want it cancelled", err)

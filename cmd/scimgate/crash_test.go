@@ -77,13 +77,20 @@ func TestCrashSafety(t *testing.T) {
 					}
 					login := fmt.Sprintf("r%d-w%d-%d", round, w, i)
 					body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + login + `","externalId":"` + login + `"}`
-					req, _ := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(body))
+					req, err := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
 					req.Header.Set("Authorization", auth)
 					res, err := client.Do(req)
 					if err != nil {
 						return // the server is gone
 					}
-					raw, _ := io.ReadAll(res.Body)
+					raw, err := io.ReadAll(res.Body)
+					if err != nil {
+						return
+					}
 					res.Body.Close()
 					if res.StatusCode != 201 {
 						continue
@@ -92,8 +99,12 @@ func TestCrashSafety(t *testing.T) {
 					acked[login] = true
 					mu.Unlock()
 					id := between(string(raw), `"id":"`, `"`)
-					req, _ = http.NewRequest("PATCH", base+"/api/scim/v2/Users/"+id,
+					req, err = http.NewRequest("PATCH", base+"/api/scim/v2/Users/"+id,
 						strings.NewReader(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`))
+					if err != nil {
+						t.Error(err)
+						return
+					}
 					req.Header.Set("Authorization", auth)
 					if res, err = client.Do(req); err != nil {
 						return
@@ -135,11 +146,14 @@ func TestCrashSafety(t *testing.T) {
 				if deactivated[login] && u.Active {
 					t.Errorf("round %d: acknowledged deactivation of %s lost", round, login)
 				}
-				if byExt, _ := tx.UsersByExternalID(login); len(byExt) != 1 {
-					t.Errorf("round %d: %s is half-written: externalId index has %d entries", round, login, len(byExt))
+				if byExt, err := tx.UsersByExternalID(login); err != nil || len(byExt) != 1 {
+					t.Errorf("round %d: %s is half-written: externalId index has %d entries (err %v)", round, login, len(byExt), err)
 				}
 			}
-			n, _ := tx.CountUsers()
+			n, err := tx.CountUsers()
+			if err != nil {
+				return err
+			}
 			walked := 0
 			for _, err := range tx.Users("") {
 				if err != nil {
@@ -168,7 +182,10 @@ func count(mu *sync.Mutex, m map[string]bool) int {
 
 func generateToken(t *testing.T, base string) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/user_tokens/generate", strings.NewReader("name=crash"))
+	req, err := http.NewRequest("POST", base+"/api/user_tokens/generate", strings.NewReader("name=crash"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", basicAuth("admin", adminPass))
 	res, err := http.DefaultClient.Do(req)
@@ -176,7 +193,10 @@ func generateToken(t *testing.T, base string) string {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok := between(string(raw), `"token":"`, `"`)
 	if tok == "" {
 		t.Fatalf("token generation: %d %s", res.StatusCode, raw)

@@ -93,7 +93,10 @@ func serveStore(t *testing.T, st store.Store, opts ...func(*serverOptions)) *gat
 
 func (g *gateway) req(method, path, contentType, body, auth string) (int, map[string]any, string) {
 	g.t.Helper()
-	req, _ := http.NewRequest(method, g.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, g.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		g.t.Fatal(err)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -103,9 +106,12 @@ func (g *gateway) req(method, path, contentType, body, auth string) (int, map[st
 		g.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		g.t.Fatal(err)
+	}
 	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
+	_ = json.Unmarshal(raw, &m) // not every answer is JSON: then m is nil and callers read raw
 	return res.StatusCode, m, strings.TrimSpace(string(raw))
 }
 
@@ -174,12 +180,11 @@ func TestManagedUserEndToEnd(t *testing.T) {
 		t.Fatalf("SCIM create: %d %s", st, raw)
 	}
 	id := u["id"].(string)
-	st, grp, raw := g.req("POST", "/api/scim/v2/Groups", scimJSON,
+	st, _, raw = g.req("POST", "/api/scim/v2/Groups", scimJSON,
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"engineering","members":[{"value":"`+id+`"}]}`, bearer)
 	if st != 201 {
 		t.Fatalf("SCIM group create: %d %s", st, raw)
 	}
-	_ = grp
 
 	before := g.snapshot()
 	for _, tc := range []struct{ path, form, want string }{
@@ -284,13 +289,19 @@ func TestServeCommand(t *testing.T) {
 	t.Setenv("SCIMGATE_ADMIN_PASSWORD", adminPass)
 	var stdout, stderr bytes.Buffer
 	stop := serveInBackground(t, addr, db, &stdout, &stderr)
-	req, _ := http.NewRequest("GET", "http://"+addr+"/api/authentication/validate", nil)
+	req, err := http.NewRequest("GET", "http://"+addr+"/api/authentication/validate", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", basicAuth("admin", adminPass))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Body.Close()
 	if string(bytes.TrimSpace(body)) != `{"valid":true}` {
 		t.Errorf("admin password from the environment not set: %s", body)

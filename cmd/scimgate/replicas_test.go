@@ -69,8 +69,14 @@ func TestReplicasShareOneStore(t *testing.T) {
 
 	t.Run("bootstrapped once", func(t *testing.T) {
 		must(t, a.store.View(context.Background(), func(tx store.Tx) error {
-			users, _ := tx.CountUsers()
-			groups, _ := tx.CountGroups()
+			users, err := tx.CountUsers()
+			if err != nil {
+				return err
+			}
+			groups, err := tx.CountGroups()
+			if err != nil {
+				return err
+			}
 			templates := 0
 			for _, err := range tx.Templates() {
 				if err != nil {
@@ -140,7 +146,10 @@ func TestReplicasShareOneStore(t *testing.T) {
 		}
 		cookies := res.Cookies()
 		current := func(g *gateway) string {
-			req, _ := http.NewRequest("GET", g.srv.URL+"/api/users/current", nil)
+			req, err := http.NewRequest("GET", g.srv.URL+"/api/users/current", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, c := range cookies {
 				req.AddCookie(c)
 			}
@@ -149,7 +158,10 @@ func TestReplicasShareOneStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer res.Body.Close()
-			raw, _ := io.ReadAll(res.Body)
+			raw, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return string(raw)
 		}
 		if got := current(b); !strings.Contains(got, `"login":"lee"`) {
@@ -217,7 +229,10 @@ func TestReplicasShareOneStore(t *testing.T) {
 // post sends a same-origin form POST with cookies (and their XSRF token).
 func post(t *testing.T, url, body string, cookies []*http.Cookie) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, c := range cookies {
 		req.AddCookie(c)
@@ -259,7 +274,10 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	if s := ready(); s != 503 {
 		t.Fatalf("/readyz with the database down: %d, want 503", s)
 	}
-	req, _ := http.NewRequest("GET", g.srv.URL+"/api/scim/v2/Users?count=1", nil)
+	req, err := http.NewRequest("GET", g.srv.URL+"/api/scim/v2/Users?count=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", tok)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -375,7 +393,11 @@ func TestReplicaKilledUnderWrites(t *testing.T) {
 				default:
 				}
 				login := fmt.Sprintf("k-w%d-%d", w, i)
-				req, _ := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(fmt.Sprintf(scimUserJSON, login, login)))
+				req, err := http.NewRequest("POST", base+"/api/scim/v2/Users", strings.NewReader(fmt.Sprintf(scimUserJSON, login, login)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				req.Header.Set("Authorization", auth)
 				res, err := client.Do(req)
 				if err != nil {
@@ -406,13 +428,19 @@ func TestReplicaKilledUnderWrites(t *testing.T) {
 		t.Fatalf("only %d writes acknowledged: the harness did not exercise anything", len(acked))
 	}
 	for login := range acked {
-		req, _ := http.NewRequest("GET", bases[1]+`/api/scim/v2/Users?filter=userName+eq+%22`+login+`%22`, nil)
+		req, err := http.NewRequest("GET", bases[1]+`/api/scim/v2/Users?filter=userName+eq+%22`+login+`%22`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", auth)
 		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		if !strings.Contains(string(raw), `"totalResults":1`) {
 			t.Errorf("acknowledged user %s missing through the surviving replica: %d %s", login, res.StatusCode, raw)
@@ -455,8 +483,14 @@ func TestMigrateCompactsBolt(t *testing.T) {
 	if code := run(context.Background(), []string{"migrate", "-from", src, "-to", dst}, &out, &errs); code != 0 {
 		t.Fatalf("migrate: %d %s%s", code, out.String(), errs.String())
 	}
-	before, _ := os.Stat(src)
-	after, _ := os.Stat(dst)
+	before, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if after.Size()*2 > before.Size() {
 		t.Errorf("compaction: %d bytes -> %d bytes, want at most half", before.Size(), after.Size())
 	}

@@ -86,7 +86,10 @@ func TestRefusalAuditBounded(t *testing.T) {
 func TestHTTPSBehindProxy(t *testing.T) {
 	t.Parallel() // its own store and server
 	login := func(g *gateway) *http.Response {
-		req, _ := http.NewRequest("POST", g.srv.URL+"/api/authentication/login", strings.NewReader("login=admin&password="+url.QueryEscape(adminPass)))
+		req, err := http.NewRequest("POST", g.srv.URL+"/api/authentication/login", strings.NewReader("login=admin&password="+url.QueryEscape(adminPass)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-Proto", "https")
 		res, err := g.srv.Client().Do(req)
@@ -99,7 +102,10 @@ func TestHTTPSBehindProxy(t *testing.T) {
 		}
 		return res
 	}
-	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	_, loopback, err := net.ParseCIDR("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
 	proxied := newGatewayWith(t, func(o *serverOptions) { o.Proxies = []*net.IPNet{loopback}; o.MetricsApart = true })
 	res := login(proxied)
 	for _, c := range res.Cookies() {
@@ -138,7 +144,10 @@ func TestMetricsAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), "scimgate_store_users") {
 		t.Errorf("metrics listener: %d", res.StatusCode)
@@ -181,15 +190,21 @@ func TestDiskFull(t *testing.T) {
 	var status int
 	var header http.Header
 	for i := 0; i < 5000 && status != 503; i++ {
-		req, _ := http.NewRequest("POST", g.srv.URL+"/api/scim/v2/Users", strings.NewReader(fmt.Sprintf(
+		req, err := http.NewRequest("POST", g.srv.URL+"/api/scim/v2/Users", strings.NewReader(fmt.Sprintf(
 			`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"user%d@example.com","displayName":"%s"}`, i, strings.Repeat("d", 1000))))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/scim+json")
 		req.Header.Set("Authorization", bearer)
 		res, err := g.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		status, header = res.StatusCode, res.Header
 		switch status {
@@ -221,14 +236,20 @@ func TestDiskFull(t *testing.T) {
 	fill(t, topUp, 0)
 	webStatus, webHeader, webBody := 0, http.Header{}, ""
 	for i := 0; i < 5000 && webStatus != 503; i++ {
-		req, _ := http.NewRequest("POST", g.srv.URL+"/api/user_groups/create", strings.NewReader(fmt.Sprintf("name=full-%d&description=%s", i, strings.Repeat("d", 200))))
+		req, err := http.NewRequest("POST", g.srv.URL+"/api/user_groups/create", strings.NewReader(fmt.Sprintf("name=full-%d&description=%s", i, strings.Repeat("d", 200))))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", basicAuth("admin", adminPass))
 		res, err := g.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		webStatus, webHeader, webBody = res.StatusCode, res.Header, string(raw)
 		if webStatus != 200 && webStatus != 503 {

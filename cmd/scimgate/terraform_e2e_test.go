@@ -20,14 +20,20 @@ func TestTerraformProviderCalls(t *testing.T) {
 	admin := basicAuth("admin", adminPass)
 	call := func(method, path string, params url.Values, want int) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, g.srv.URL+"/"+path+"?"+params.Encode(), nil)
+		req, err := http.NewRequest(method, g.srv.URL+"/"+path+"?"+params.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", admin)
 		res, err := g.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if res.StatusCode != want {
 			t.Fatalf("%s %s?%s: %d %s, want %d", method, path, params.Encode(), res.StatusCode, raw, want)
 		}

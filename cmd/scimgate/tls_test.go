@@ -35,12 +35,18 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
+	must(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	must(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
@@ -71,18 +77,27 @@ func TestServeTLS(t *testing.T) {
 		t.Fatalf("HTTPS /healthz: %v", err)
 	}
 	res.Body.Close()
-	req, _ := http.NewRequest("POST", "https://"+addr+"/api/user_tokens/generate", strings.NewReader("name=idp"))
+	req, err := http.NewRequest("POST", "https://"+addr+"/api/user_tokens/generate", strings.NewReader("name=idp"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", basicAuth("admin", adminPass))
 	if res, err = client.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("token over HTTPS: %v %v", res, err)
 	}
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Body.Close()
 	if res.Header.Get("Strict-Transport-Security") == "" {
 		t.Error("HTTPS answer without HSTS")
 	}
-	req, _ = http.NewRequest("GET", "https://"+addr+"/api/scim/v2/ServiceProviderConfig", nil)
+	req, err = http.NewRequest("GET", "https://"+addr+"/api/scim/v2/ServiceProviderConfig", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+between(string(raw), `"token":"`, `"`))
 	if res, err = client.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("SCIM over HTTPS: %v %v", res, err)

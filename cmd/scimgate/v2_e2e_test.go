@@ -154,7 +154,10 @@ func containsAll(s string, subs ...string) bool {
 // their security headers.
 func TestConsoleServed(t *testing.T) {
 	g := newGateway(t)
-	req, _ := http.NewRequest("GET", g.srv.URL+"/", nil)
+	req, err := http.NewRequest("GET", g.srv.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := g.srv.Client().Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)

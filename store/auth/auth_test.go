@@ -37,7 +37,10 @@ func newAuth(t *testing.T, p store.Policy, lock *auth.Lockout) (*auth.Authentica
 	}
 	token := store.NewTokenSecret()
 	mustUpdate(t, st, func(tx store.Tx) error {
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		return tx.PutToken(store.Token{Hash: store.HashToken(token), UserID: admin.ID, Name: "t"})
 	})
 	now := new(time.Time)
@@ -88,7 +91,9 @@ func TestLockout(t *testing.T) {
 	}
 	// An administrator can lift a lock at once.
 	for i := 0; i < 3; i++ {
-		_ = try(basic("admin", "x"))
+		if try(basic("admin", "x")) == nil {
+			t.Fatal("a wrong password was accepted")
+		}
 	}
 	if try(basic("admin", pw)) == nil {
 		t.Fatal("not locked")
@@ -105,7 +110,9 @@ func TestLockout(t *testing.T) {
 	// Threshold 0 disables the lockout.
 	a.Lockout = auth.NewLockout(0, time.Minute)
 	for i := 0; i < 10; i++ {
-		_ = try(basic("admin", "x"))
+		if try(basic("admin", "x")) == nil {
+			t.Fatal("a wrong password was accepted")
+		}
 	}
 	if err := try(basic("admin", pw)); err != nil {
 		t.Fatalf("disabled lockout locked: %v", err)
@@ -226,17 +233,25 @@ func TestSessions(t *testing.T) {
 		t.Error("session survives logout")
 	}
 	mustUpdate(t, a.Store, func(tx store.Tx) error {
-		u, _ := tx.UserByLogin("bob")
-		u.PasswordHash, _ = store.HashPassword("Other-pass-1234")
-		_, err := store.SaveUser(tx, u)
+		u, err := tx.UserByLogin("bob")
+		if err != nil {
+			return err
+		}
+		if u.PasswordHash, err = store.HashPassword("Other-pass-1234"); err != nil {
+			return err
+		}
+		_, err = store.SaveUser(tx, u)
 		return err
 	})
 	if use(s2) == nil {
 		t.Error("session survives a password change")
 	}
 	mustUpdate(t, a.Store, func(tx store.Tx) error {
-		u, _ := tx.UserByLogin("carol")
-		_, err := store.Deactivate(tx, "", u, false)
+		u, err := tx.UserByLogin("carol")
+		if err != nil {
+			return err
+		}
+		_, err = store.Deactivate(tx, "", u, false)
 		return err
 	})
 	if use(s3) == nil {
@@ -286,7 +301,9 @@ func TestTrustedHosts(t *testing.T) {
 	}
 	// A refusal for the host is not a failed password: it does not lock.
 	for i := 0; i < 5; i++ {
-		_, _ = a.Authenticate(ctx, auth.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback})
+		if _, err := a.Authenticate(ctx, auth.Credentials{Header: basic("bob", "Bob-pass-1234"), IP: loopback}); err == nil {
+			t.Fatal("bob signed in from a host his policy does not trust")
+		}
 	}
 	if locked(t, a, "bob") {
 		t.Error("untrusted-host refusals locked the account")
@@ -381,7 +398,10 @@ func TestTokenCacheFollowsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustUpdate(t, a.Store, func(tx store.Tx) error {
-		admin, _ := tx.UserByLogin("admin")
+		admin, err := tx.UserByLogin("admin")
+		if err != nil {
+			return err
+		}
 		admin.Policy.TrustedHosts = []string{"127.0.0.1/32"}
 		return tx.PutUser(admin)
 	})
@@ -404,19 +424,25 @@ func TestPerUserLockoutThreshold(t *testing.T) {
 		_, err := a.Authenticate(ctx, auth.Credentials{Header: basic(login, pw), IP: loopback})
 		return err
 	}
-	_ = try("strict", "wrong")
+	if try("strict", "wrong") == nil {
+		t.Fatal("a wrong password was accepted")
+	}
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("threshold 1: one failure did not lock")
 	}
 	for i := 0; i < 10; i++ {
-		_ = try("exempt", "wrong")
+		if try("exempt", "wrong") == nil {
+			t.Fatal("a wrong password was accepted")
+		}
 	}
 	if err := try("exempt", "Night-owl-1234"); err != nil {
 		t.Errorf("threshold 0: locked after failures: %v", err)
 	}
 	// With the instance lockout off, a user's own threshold still applies.
 	a.Lockout = auth.NewLockout(0, 10*time.Minute)
-	_ = try("strict", "wrong")
+	if try("strict", "wrong") == nil {
+		t.Fatal("a wrong password was accepted")
+	}
 	if try("strict", "Night-owl-1234") == nil {
 		t.Error("per-user threshold ignored when the instance threshold is 0")
 	}

@@ -91,7 +91,10 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 			t.Errorf("backup %d fails the consistency check: %v", b, err)
 		}
 		must(t, copy.View(ctx, func(tx store.Tx) error {
-			n, _ := tx.CountUsers()
+			n, err := tx.CountUsers()
+			if err != nil {
+				return err
+			}
 			walked := 0
 			for _, err := range tx.Users("") {
 				if err != nil {
@@ -99,7 +102,10 @@ func TestBackupConsistentUnderWrites(t *testing.T) {
 				}
 				walked++
 			}
-			us, _ := tx.UsersByExternalID("x")
+			us, err := tx.UsersByExternalID("x")
+			if err != nil {
+				return err
+			}
 			ext := len(us)
 			if n != walked || ext != walked || n == 0 {
 				t.Errorf("backup %d: count %d, records %d, externalId index %d", b, n, walked, ext)

@@ -54,11 +54,14 @@ func TestMigrateDefaultGroupRows(t *testing.T) {
 		if n := countPrefix(t2.b(bMembers), def); n != 0 {
 			t.Errorf("%d default-group rows left", n)
 		}
-		if n, _ := store.CountMembers(st, def); n != 1 {
-			t.Errorf("CountMembers(default) = %d, want 1", n)
+		if n, err := store.CountMembers(st, def); err != nil || n != 1 {
+			t.Errorf("CountMembers(default) = %d, want 1 (err %v)", n, err)
 		}
 		var groups []string
-		admin, _ := st.UserByLogin("admin")
+		admin, err := st.UserByLogin("admin")
+		if err != nil {
+			t.Fatal(err)
+		}
 		for g := range store.GroupsOf(st, admin.ID) {
 			groups = append(groups, g)
 		}

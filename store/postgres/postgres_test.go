@@ -353,8 +353,9 @@ func TestPoolExhaustion(t *testing.T) {
 		t.Fatalf("PoolSize = %d, want 1", s.PoolSize())
 	}
 	held, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
 	go func() {
-		_ = s.View(ctx, func(store.Tx) error { close(held); <-release; return nil })
+		holder <- s.View(ctx, func(store.Tx) error { close(held); <-release; return nil })
 	}()
 	<-held
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
@@ -363,6 +364,9 @@ func TestPoolExhaustion(t *testing.T) {
 		t.Fatalf("View with the pool exhausted: %v, want the context's deadline", err)
 	}
 	close(release)
+	if err := <-holder; err != nil {
+		t.Fatalf("the View holding the connection: %v", err)
+	}
 	storetest.MkUser(t, s, "after")
 }
 

@@ -87,7 +87,10 @@ func Holders(t *testing.T, tx store.Tx, key store.PermKey) []string {
 	var out []string
 	for s := range tx.Holders(key) {
 		if s.IsUser() {
-			u, _ := tx.User(s.ID)
+			u, err := tx.User(s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			out = append(out, u.Login)
 		} else if g, err := tx.Group(s.ID); err == nil {
 			out = append(out, g.Name)
@@ -115,26 +118,32 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 			}
 			var got []string
 			for id := range store.Members(tx, def.ID) {
-				u, _ := tx.User(id)
+				u, err := tx.User(id)
+				if err != nil {
+					t.Fatal(err)
+				}
 				got = append(got, u.Login)
 			}
 			slices.Sort(got)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: members %v, want %v", when, got, want)
 			}
-			if n, _ := store.CountMembers(tx, def.ID); n != len(want) {
-				t.Errorf("%s: CountMembers = %d, want %d", when, n, len(want))
+			if n, err := store.CountMembers(tx, def.ID); err != nil || n != len(want) {
+				t.Errorf("%s: CountMembers = %d, want %d (err %v)", when, n, len(want), err)
 			}
 			// The contract: ActiveUsers and CountActiveUsers are the derived
 			// membership, and no membership row of the default group is stored.
 			if n, err := tx.CountActiveUsers(); err != nil || n != len(want) || len(slices.Collect(tx.ActiveUsers())) != n {
 				t.Errorf("%s: CountActiveUsers = %d (%v), ActiveUsers %d, want %d", when, n, err, len(slices.Collect(tx.ActiveUsers())), len(want))
 			}
-			if rows, _ := tx.CountMembers(def.ID); rows != 0 {
-				t.Errorf("%s: %d stored rows for the default group", when, rows)
+			if rows, err := tx.CountMembers(def.ID); err != nil || rows != 0 {
+				t.Errorf("%s: %d stored rows for the default group (err %v)", when, rows, err)
 			}
 			for _, u := range []store.User{eve, fox} {
-				in, _ := store.IsMember(tx, def.ID, u.ID)
+				in, err := store.IsMember(tx, def.ID, u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
 				listed := slices.Contains(slices.Collect(store.GroupsOf(tx, u.ID)), def.ID)
 				if in != slices.Contains(want, u.Login) || listed != in {
 					t.Errorf("%s: %s IsMember %v, in GroupsOf %v", when, u.Login, in, listed)
@@ -145,18 +154,27 @@ func testDefaultGroupIsActiveUsers(t *testing.T, s store.Store) {
 	}
 	check("created", "admin", "eve", "fox")
 	Update(t, s, func(tx store.Tx) error {
-		def, _ := tx.GroupByName(store.DefaultGroup)
+		def, err := tx.GroupByName(store.DefaultGroup)
+		if err != nil {
+			return err
+		}
 		if err := tx.RemoveMember(def.ID, eve.ID); err != nil { // no effect: membership follows activity
 			return err
 		}
-		u, _ := tx.User(fox.ID)
-		_, err := store.Deactivate(tx, "", u, false)
+		u, err := tx.User(fox.ID)
+		if err != nil {
+			return err
+		}
+		_, err = store.Deactivate(tx, "", u, false)
 		return err
 	})
 	check("fox deactivated", "admin", "eve")
 	Update(t, s, func(tx store.Tx) error {
-		u, _ := tx.User(fox.ID)
-		_, err := store.Reactivate(tx, u)
+		u, err := tx.User(fox.ID)
+		if err != nil {
+			return err
+		}
+		_, err = store.Reactivate(tx, u)
 		return err
 	})
 	check("fox reactivated", "admin", "eve", "fox")

@@ -138,8 +138,8 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 		if _, err := tx.User("nope"); !store.IsNotFound(err) {
 			t.Errorf("User(nope) err = %v, want not found", err)
 		}
-		if n, _ := tx.CountUsers(); n != 1 {
-			t.Errorf("CountUsers = %d, want 1", n)
+		if n, err := tx.CountUsers(); err != nil || n != 1 {
+			t.Errorf("CountUsers = %d, want 1 (err %v)", n, err)
 		}
 		return nil
 	})
@@ -202,8 +202,8 @@ func testLoginUnique(t *testing.T, s store.Store) {
 		t.Fatalf("duplicate login err = %v, want conflict", err)
 	}
 	View(t, s, func(tx store.Tx) error {
-		if n, _ := tx.CountUsers(); n != 1 {
-			t.Errorf("CountUsers = %d after refused insert, want 1", n)
+		if n, err := tx.CountUsers(); err != nil || n != 1 {
+			t.Errorf("CountUsers = %d after refused insert, want 1 (err %v)", n, err)
 		}
 		return nil
 	})
@@ -296,20 +296,23 @@ func testExternalIDIndex(t *testing.T, s store.Store) {
 		return err
 	})
 	Update(t, s, func(tx store.Tx) error {
-		u, _ = tx.User(u.ID)
+		var err error
+		if u, err = tx.User(u.ID); err != nil {
+			return err
+		}
 		u.ExternalID = "ext-2"
-		_, err := store.SaveUser(tx, u)
+		_, err = store.SaveUser(tx, u)
 		return err
 	})
 	View(t, s, func(tx store.Tx) error {
-		if us, _ := tx.UsersByExternalID("ext-1"); len(us) != 0 {
-			t.Errorf("stale externalId index: %v", us)
+		if us, err := tx.UsersByExternalID("ext-1"); err != nil || len(us) != 0 {
+			t.Errorf("stale externalId index: %v (err %v)", us, err)
 		}
-		if us, _ := tx.UsersByExternalID("ext-2"); len(us) != 1 || us[0].ID != u.ID {
-			t.Errorf("UsersByExternalID(ext-2) = %v", us)
+		if us, err := tx.UsersByExternalID("ext-2"); err != nil || len(us) != 1 || us[0].ID != u.ID {
+			t.Errorf("UsersByExternalID(ext-2) = %v (err %v)", us, err)
 		}
-		if us, _ := tx.UsersByExternalID("EXT-2"); len(us) != 0 {
-			t.Errorf("externalId must match exactly, got %v", us)
+		if us, err := tx.UsersByExternalID("EXT-2"); err != nil || len(us) != 0 {
+			t.Errorf("externalId must match exactly, got %v (err %v)", us, err)
 		}
 		return nil
 	})
@@ -674,11 +677,11 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 	}
 	Update(t, s, func(tx store.Tx) error { return tx.RemoveMember(g.ID, u2.ID) })
 	View(t, s, func(tx store.Tx) error {
-		if n, _ := store.CountMembers(tx, g.ID); n != 1 {
-			t.Errorf("CountMembers = %d, want 1", n)
+		if n, err := store.CountMembers(tx, g.ID); err != nil || n != 1 {
+			t.Errorf("CountMembers = %d, want 1 (err %v)", n, err)
 		}
-		if ok, _ := store.IsMember(tx, g.ID, u2.ID); ok {
-			t.Error("u2 still a member")
+		if ok, err := store.IsMember(tx, g.ID, u2.ID); err != nil || ok {
+			t.Errorf("u2 still a member (err %v)", err)
 		}
 		of := slices.Collect(store.GroupsOf(tx, u1.ID))
 		if len(of) != 1 || of[0] != g.ID {
@@ -687,11 +690,11 @@ func testGroupsAndMembers(t *testing.T, s store.Store) {
 		if got, err := tx.GroupByName("DEVS"); err != nil || got.ID != g.ID {
 			t.Errorf("GroupByName = %v, %v", got, err)
 		}
-		if gs, _ := tx.GroupsByExternalID("x"); len(gs) != 1 {
-			t.Errorf("GroupsByExternalID = %v", gs)
+		if gs, err := tx.GroupsByExternalID("x"); err != nil || len(gs) != 1 {
+			t.Errorf("GroupsByExternalID = %v (err %v)", gs, err)
 		}
-		if n, _ := tx.CountGroups(); n != 1 {
-			t.Errorf("CountGroups = %d", n)
+		if n, err := tx.CountGroups(); err != nil || n != 1 {
+			t.Errorf("CountGroups = %d (err %v)", n, err)
 		}
 		return nil
 	})
@@ -780,8 +783,8 @@ func testDeleteGroupCascades(t *testing.T, s store.Store) {
 		if n != 0 {
 			t.Errorf("%d memberships or grants survived the delete", n)
 		}
-		if c, _ := tx.CountGroups(); c != 0 {
-			t.Errorf("CountGroups = %d", c)
+		if c, err := tx.CountGroups(); err != nil || c != 0 {
+			t.Errorf("CountGroups = %d (err %v)", c, err)
 		}
 		return nil
 	})
@@ -804,12 +807,15 @@ func testPermissions(t *testing.T, s store.Store) {
 		return tx.Grant(store.UserSubject(u.ID), store.PermGateAdmin)
 	})
 	View(t, s, func(tx store.Tx) error {
-		perms, _ := store.UserPermissions(tx, u.ID)
+		perms, err := store.UserPermissions(tx, u.ID)
+		if err != nil {
+			return err
+		}
 		if len(perms) != 2 || perms[0] != store.PermGateAdmin || perms[1] != store.PermScan {
 			t.Errorf("UserPermissions = %v", perms)
 		}
-		if ok, _ := store.HasPermission(tx, u.ID, store.PermAdmin); ok {
-			t.Error("user has admin it was never given")
+		if ok, err := store.HasPermission(tx, u.ID, store.PermAdmin); err != nil || ok {
+			t.Errorf("user has admin it was never given (err %v)", err)
 		}
 		return nil
 	})
@@ -861,7 +867,10 @@ func testTokens(t *testing.T, s store.Store) {
 		if got, err := tx.TokenByName(u.ID, "ci"); err != nil || got.Hash != store.HashToken(secret) {
 			t.Errorf("TokenByName = %+v, %v", got, err)
 		}
-		toks, _ := tx.Tokens(u.ID)
+		toks, err := tx.Tokens(u.ID)
+		if err != nil {
+			return err
+		}
 		if len(toks) != 1 || toks[0].Name != "ci" || toks[0].Hash == secret {
 			t.Errorf("Tokens = %+v", toks)
 		}
@@ -997,8 +1006,8 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		t.Errorf("%d created, %d conflicts; want 40 and 10", ok, conflicts)
 	}
 	View(t, s, func(tx store.Tx) error {
-		if c, _ := tx.CountUsers(); c != 40 {
-			t.Errorf("CountUsers = %d, want 40", c)
+		if c, err := tx.CountUsers(); err != nil || c != 40 {
+			t.Errorf("CountUsers = %d, want 40 (err %v)", c, err)
 		}
 		return nil
 	})

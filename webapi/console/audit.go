@@ -128,9 +128,7 @@ func provisioningPage(r *request) error {
 				}
 			}
 		}
-		ids := slices.Sorted(maps.Keys(admins))
-		for _, id := range ids {
-			u, err := tx.User(id)
+		for u, err := range store.ReadUsers(tx, slices.Values(slices.Sorted(maps.Keys(admins)))) {
 			if err != nil {
 				return err
 			}

@@ -167,13 +167,19 @@ func TestInBrowser(t *testing.T) {
 	if notice := text(".notice"); notice != "The user was deactivated." {
 		t.Fatalf("notice after deactivation: %q", notice)
 	}
-	req, _ := http.NewRequest("GET", e.srv.URL+"/api/users/search?q=lea&deactivated=true", nil)
+	req, err := http.NewRequest("GET", e.srv.URL+"/api/users/search?q=lea&deactivated=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.SetBasicAuth("admin", adminPass)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Body.Close()
 	if !strings.Contains(string(raw), `"login":"lea"`) || !strings.Contains(string(raw), `"active":false`) {
 		t.Fatalf("the Web API does not see lea deactivated: %s", raw)

@@ -66,7 +66,10 @@ func newEnv(t *testing.T, policy store.Policy) *env {
 	console.New(st, a, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	jar, _ := cookiejar.New(nil)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := &env{t: t, srv: srv, st: st, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	tok, err := store.GenerateToken(ctx, st, store.Caller{User: env.user("admin"), Admin: true}, store.TokenRequest{Name: "okta-scim"})
 	if err != nil {
@@ -99,7 +102,10 @@ func (e *env) do(method, path string, form url.Values, header http.Header) (int,
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, body)
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -111,7 +117,10 @@ func (e *env) do(method, path string, form url.Values, header http.Header) (int,
 		e.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return res.StatusCode, res.Header.Get("Location"), string(raw)
 }
 
@@ -123,7 +132,10 @@ func (e *env) get(path string) (int, string) {
 
 // xsrf is the session's XSRF token, as the pages put it in every form.
 func (e *env) xsrf() string {
-	u, _ := url.Parse(e.srv.URL)
+	u, err := url.Parse(e.srv.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	for _, c := range e.client.Jar.Cookies(u) {
 		if c.Name == "XSRF-TOKEN" {
 			return c.Value
@@ -155,8 +167,11 @@ func (e *env) scimCreate(userName string) store.User {
 	e.t.Helper()
 	local, _, _ := strings.Cut(userName, "@")
 	given, family, _ := strings.Cut(local, ".")
-	req, _ := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Users", strings.NewReader(
+	req, err := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Users", strings.NewReader(
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+userName+`","name":{"givenName":"`+given+`","familyName":"`+family+`"},"active":true}`))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/scim+json")
 	req.Header.Set("Authorization", "Bearer "+e.scim)
 	res, err := http.DefaultClient.Do(req)
@@ -241,12 +256,18 @@ func TestSecurity(t *testing.T) {
 	e.login("admin", adminPass)
 	for _, path := range []string{"/console/login", "/console/users", "/console/users/" + lea.ID, "/console/groups", "/console/projects",
 		"/console/permissions", "/console/templates", "/console/audit", "/console/provisioning", "/console/account", "/console/static/console.css"} {
-		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res, err := e.client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		csp := res.Header.Get("Content-Security-Policy")
 		if res.StatusCode != 200 || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
@@ -326,8 +347,11 @@ func TestManagedUserIsReadOnly(t *testing.T) {
 		t.Fatalf("a refused form changed the managed user: %+v", got)
 	}
 	// A provisioned group likewise.
-	req, _ := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Groups", strings.NewReader(
+	req, err := http.NewRequest("POST", e.srv.URL+"/api/scim/v2/Groups", strings.NewReader(
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"okta-devs","members":[{"value":"`+sam.ID+`"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/scim+json")
 	req.Header.Set("Authorization", "Bearer "+e.scim)
 	res, err := http.DefaultClient.Do(req)
@@ -405,7 +429,10 @@ func TestLocalUserActions(t *testing.T) {
 	}
 	// Locked by wrong passwords, unlocked from the console.
 	for i := 0; i < 3; i++ {
-		req, _ := http.NewRequest("GET", e.srv.URL+"/api/users/current", nil)
+		req, err := http.NewRequest("GET", e.srv.URL+"/api/users/current", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.SetBasicAuth("lea", "wrong")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -31,6 +31,7 @@ type Server struct {
 	port     int
 	cred     *syscall.Credential // the server's user when tests run as root
 	dbs      atomic.Int64
+	watchdog *exec.Cmd // removes the cluster if the test binary dies first
 }
 
 // binDir finds the directory of pg_ctl: on the PATH, else Debian's
@@ -86,7 +87,28 @@ func New() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	if err := s.watch(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// watch starts a process that outlives a test binary killed before its
+// cleanups run (a -timeout panic, SIGKILL): once the binary is gone it
+// stops the cluster at once and removes its files, so that no server is
+// left running. Close ends it.
+func (s *Server) watch() error {
+	const script = `while [ -d /proc/$PPID ]; do sleep 1; done; "$1" -D "$2" -m immediate -w stop; rm -rf "$3"`
+	cmd := exec.Command("/bin/sh", "-c", script, "pgtest-watchdog", filepath.Join(s.bin, "pg_ctl"), s.data(), s.dir)
+	if s.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest watchdog: %w", err)
+	}
+	s.watchdog = cmd
+	return nil
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
@@ -125,9 +147,19 @@ func (s *Server) Stop() error {
 
 // Close stops the server and removes its files.
 func (s *Server) Close() {
+	if s.watchdog != nil {
+		s.watchdog.Process.Kill()
+		s.watchdog.Wait()
+	}
 	s.Stop()
 	os.RemoveAll(s.dir)
 }
+
+// Dir is the directory that holds the cluster's files (removed by Close).
+func (s *Server) Dir() string { return s.dir }
+
+// Port is the server's loopback port.
+func (s *Server) Port() int { return s.port }
 
 // URL is the URL of database db on the server.
 func (s *Server) URL(db string) string {
