@@ -1,7 +1,6 @@
 package store
 
 import (
-	"iter"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -55,77 +54,4 @@ func QueryGrams(text string) []string {
 	set := grams(nil, text)
 	slices.Sort(set)
 	return slices.Compact(set)
-}
-
-// UsersByLoginContaining yields, in lower-cased login order (as
-// Tx.UsersByLogin), the users whose login, display name or e-mail may
-// contain q: when q has three runes or more only the n-gram index's
-// candidates, else every user. Callers still apply their rule to each.
-func UsersByLoginContaining(tx Tx, q string) iter.Seq2[User, error] {
-	gs := QueryGrams(q)
-	if gs == nil {
-		return tx.UsersByLogin()
-	}
-	return byLogin(tx, tx.IDsWithGrams(gs))
-}
-
-// byLogin yields the users of ids in lower-cased login order (as
-// Tx.UsersByLogin). Only their logins are held to sort them; the records
-// are read again as they are yielded.
-func byLogin(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
-	return func(yield func(User, error) bool) {
-		type entry struct{ login, id string }
-		var es []entry
-		for u, err := range ReadUsers(tx, ids) {
-			if err != nil {
-				yield(User{}, err)
-				return
-			}
-			es = append(es, entry{FoldLogin(u.Login), u.ID})
-		}
-		slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.login, b.login) })
-		sorted := make([]string, len(es))
-		for i, e := range es {
-			sorted[i] = e.id
-		}
-		for u, err := range ReadUsers(tx, slices.Values(sorted)) {
-			if !yield(u, err) || err != nil {
-				return
-			}
-		}
-	}
-}
-
-// readChunk is how many users ReadUsers reads at once.
-const readChunk = 256
-
-// ReadUsers yields the users of ids in their order, leaving out the ids
-// that name none, reading them readChunk at a time (Tx.UsersByID): one
-// round trip a chunk where a backend pays one a read.
-func ReadUsers(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
-	return func(yield func(User, error) bool) {
-		chunk := make([]string, 0, readChunk)
-		flush := func() bool {
-			us, err := tx.UsersByID(chunk)
-			chunk = chunk[:0]
-			if err != nil {
-				yield(User{}, err)
-				return false
-			}
-			for _, u := range us {
-				if !yield(u, nil) {
-					return false
-				}
-			}
-			return true
-		}
-		for id := range ids {
-			if chunk = append(chunk, id); len(chunk) == readChunk && !flush() {
-				return
-			}
-		}
-		if len(chunk) > 0 {
-			flush()
-		}
-	}
 }

@@ -23,6 +23,16 @@ func isDefaultGroup(tx Tx, groupID string) bool {
 	return groupID != "" && groupID != AnyoneGroup && groupID == defaultGroupID(tx)
 }
 
+// Membership returns IsMember for one group, to ask about many users: the
+// group is looked up once, and the default group's members (the active
+// users) need no read at all.
+func Membership(tx Tx, groupID string) func(User) (bool, error) {
+	if isDefaultGroup(tx, groupID) {
+		return func(u User) (bool, error) { return u.Active, nil }
+	}
+	return func(u User) (bool, error) { return tx.IsMember(groupID, u.ID) }
+}
+
 // IsMember reports whether a user belongs to a group.
 func IsMember(tx Tx, groupID, userID string) (bool, error) {
 	if isDefaultGroup(tx, groupID) {
@@ -66,24 +76,4 @@ func GroupsOf(tx Tx, userID string) iter.Seq[string] {
 			}
 		}
 	}
-}
-
-// MembersByLogin yields a group's members in lower-cased login order, as
-// Tx.UsersByLogin orders users, reading only the members: a page of a
-// group's members costs the group's size, not the store's. The default
-// group's members are every active user, in that order.
-func MembersByLogin(tx Tx, groupID string) iter.Seq2[User, error] {
-	if isDefaultGroup(tx, groupID) {
-		return func(yield func(User, error) bool) {
-			for u, err := range tx.UsersByLogin() {
-				if err == nil && !u.Active {
-					continue
-				}
-				if !yield(u, err) || err != nil {
-					return
-				}
-			}
-		}
-	}
-	return byLogin(tx, tx.Members(groupID))
 }

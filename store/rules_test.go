@@ -465,9 +465,9 @@ func TestOrganizationMembership(t *testing.T) {
 	})
 }
 
-// MembersByLogin reads a group's members in the order UsersByLogin reads
+// GroupMembers lists a group's members in the order UsersByLogin reads
 // users; the default group's members are the active users.
-func TestMembersByLogin(t *testing.T) {
+func TestGroupMembers(t *testing.T) {
 	s := bolttest.MustOpen(t)
 	if _, _, err := store.Bootstrap(ctx, s, "Admin-pass-123"); err != nil {
 		t.Fatal(err)
@@ -498,7 +498,7 @@ func TestMembersByLogin(t *testing.T) {
 	logins := func(groupID string) string {
 		var out []string
 		storetest.View(t, s, func(tx store.Tx) error {
-			for u, err := range store.MembersByLogin(tx, groupID) {
+			for u, err := range store.GroupMembers(tx, groupID).All() {
 				if err != nil {
 					return err
 				}

@@ -379,4 +379,12 @@ func (w *window) take() bool {
 	return w.total > w.offset && w.total <= w.offset+w.size
 }
 
+// list pages l through w: keep decides which users count (see
+// store.Listing.Page).
+func (w *window) list(l store.Listing, keep func(store.User) (bool, error)) ([]store.User, error) {
+	page, total, err := l.Page(keep, w.offset, w.size)
+	w.total = total
+	return page, err
+}
+
 func (w *window) paging(p int) paging { return paging{PageIndex: p, PageSize: w.size, Total: w.total} }

@@ -171,25 +171,27 @@ func groupUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
-		candidates := store.UsersByLoginContaining(tx, q)
+		candidates := store.UsersContaining(tx, q)
 		if selected == "selected" { // members only: read the group, not every user
-			candidates = store.MembersByLogin(tx, g.ID)
+			candidates = store.GroupMembers(tx, g.ID)
 		}
-		for u, err := range candidates {
+		isMember := store.Membership(tx, g.ID)
+		page, err := w.list(candidates, func(u store.User) (bool, error) {
+			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+				return false, nil
+			}
+			member, err := isMember(u)
+			return !(selected == "selected" && !member || selected == "deselected" && member), err
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range page {
+			member, err := isMember(u)
 			if err != nil {
 				return err
 			}
-			if !u.Active {
-				continue
-			}
-			member, _ := store.IsMember(tx, g.ID, u.ID)
-			if selected == "selected" && !member || selected == "deselected" && member ||
-				q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
-				continue
-			}
-			if w.take() {
-				users = append(users, entry{u.Login, u.Name, member, u.Managed})
-			}
+			users = append(users, entry{u.Login, u.Name, member, u.Managed})
 		}
 		return nil
 	})

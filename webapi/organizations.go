@@ -132,25 +132,17 @@ func searchOrgMembers(cl *call) error {
 				return cmp.Or(err, forbidden())
 			}
 		}
-		for u, err := range store.UsersByLoginContaining(tx, q) {
-			if err != nil {
-				return err
-			}
+		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
 			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
-				continue
+				return false, nil
 			}
 			member, err := store.IsOrgMember(tx, org, u.ID)
-			if err != nil {
-				return err
-			}
-			if member != selected {
-				continue
-			}
-			if w.take() {
-				users = append(users, newMemberJSON(tx, org, u))
-			}
+			return member == selected, err
+		})
+		for _, u := range page {
+			users = append(users, newMemberJSON(tx, org, u))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

@@ -224,15 +224,23 @@ func permissionUsers(cl *call) error {
 		if perm != "" {
 			return nil // only holders hold it
 		}
-		others := 0
-		if q == "" {
-			n, err := tx.CountActiveUsers()
-			if err != nil {
-				return err
+		if q != "" { // the users q finds, past the holders
+			start := max(w.offset, w.total) // the page's first place the holders left
+			others, n, err := store.UsersContaining(tx, q).Page(func(u store.User) (bool, error) {
+				return !held[u.ID] && matches(u), nil
+			}, start-w.total, max(0, w.offset+w.size-start))
+			for _, u := range others {
+				page = append(page, newEntry(u, nil))
 			}
-			others = n - activeHolders
+			w.total += n
+			return err
 		}
-		for u, err := range store.UsersByLoginContaining(tx, q) {
+		n, err := tx.CountActiveUsers()
+		if err != nil {
+			return err
+		}
+		others := n - activeHolders
+		for u, err := range store.UsersContaining(tx, q).All() {
 			if err != nil {
 				return err
 			}
@@ -242,7 +250,7 @@ func permissionUsers(cl *call) error {
 			if w.take() {
 				page = append(page, newEntry(u, nil))
 			}
-			if q == "" && w.total >= w.offset+w.size {
+			if w.total >= w.offset+w.size {
 				w.total = len(holders) + others // the rest is counted, not read
 				break
 			}

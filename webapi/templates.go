@@ -265,20 +265,14 @@ func templateUsers(cl *call) error {
 			return err
 		}
 		held := templateHolders(tx, t)
-		for u, err := range store.UsersByLoginContaining(tx, q) {
-			if err != nil {
-				return err
-			}
+		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
 			perms := held[store.UserSubject(u.ID)]
-			switch {
-			case !u.Active, q == "" && len(perms) == 0, perm != "" && !contains(perms, perm), !u.Matches(q, true):
-				continue
-			}
-			if w.take() {
-				users = append(users, entry{u.Login, u.Name, u.Email, avatar(u.Email), orEmpty(perms)})
-			}
+			return u.Active && (q != "" || len(perms) > 0) && (perm == "" || contains(perms, perm)) && u.Matches(q, true), nil
+		})
+		for _, u := range page {
+			users = append(users, entry{u.Login, u.Name, u.Email, avatar(u.Email), orEmpty(held[store.UserSubject(u.ID)])})
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

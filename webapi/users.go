@@ -287,21 +287,17 @@ func searchUsers(cl *call) error {
 	w := newWindow(p, ps)
 	users := []searchUser{}
 	err = cl.view(func(tx store.Tx) error {
-		for u, err := range store.UsersByLoginContaining(tx, q) {
-			if err != nil {
-				return err
-			}
-			switch {
-			case u.Active == deactivated,
-				filterManaged && u.Managed != managedFilter,
-				filterExt && u.ExternalLogin != extID,
-				!u.Matches(q, cl.isSelfOrAdmin(u)),
-				!connected(u):
-				continue
-			}
-			if !w.take() {
-				continue
-			}
+		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
+			return u.Active != deactivated &&
+				(!filterManaged || u.Managed == managedFilter) &&
+				(!filterExt || u.ExternalLogin == extID) &&
+				u.Matches(q, cl.isSelfOrAdmin(u)) &&
+				connected(u), nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, u := range page {
 			su, err := cl.searchUser(tx, u)
 			if err != nil {
 				return err

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GramIndex", testGramIndex},
 		{"GramIndexLongLists", testGramIndexLongLists},
 		{"UsersByID", testUsersByID},
+		{"Listing", testListing},
 		{"GroupsAndMembers", testGroupsAndMembers},
 		{"DeleteGroupCascades", testDeleteGroupCascades},
 		{"Permissions", testPermissions},

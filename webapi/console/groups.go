@@ -69,14 +69,8 @@ func groupPage(r *request) error {
 		if v.MemberCount, err = store.CountMembers(tx, g.ID); err != nil {
 			return err
 		}
-		for u, err := range store.MembersByLogin(tx, g.ID) {
-			if err != nil {
-				return err
-			}
-			if len(v.Members) == memberLimit {
-				break
-			}
-			v.Members = append(v.Members, u)
+		if v.Members, _, err = store.GroupMembers(tx, g.ID).Page(nil, 0, memberLimit); err != nil {
+			return err
 		}
 		keys, err := tx.Permissions(store.GroupSubject(g.ID))
 		if err != nil {

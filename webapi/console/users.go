@@ -29,31 +29,30 @@ func usersPage(r *request) error {
 	v := usersView{Q: r.QueryParam("q"), Managed: r.QueryParam("managed"), Active: r.QueryParam("active"), Locked: r.QueryParam("locked") == "on"}
 	q := strings.ToLower(v.Q)
 	w := window{page: r.pageNumber()}
-	total := -1
+	var total int
 	filtered := q != "" || v.Managed != "" || v.Active != "" || v.Locked
 	err := r.con.store.View(r.ctx(), func(tx store.Tx) error {
-		if !filtered { // only the page is read; the users are counted
-			var err error
-			if total, err = tx.CountUsers(); err != nil {
-				return err
+		var keep func(store.User) (bool, error) // none: only the page is read; the users are counted
+		if filtered {
+			keep = func(u store.User) (bool, error) {
+				if !u.Matches(q, true) || !matches(v.Managed, u.Managed) || !matches(v.Active, u.Active) {
+					return false, nil
+				}
+				if !v.Locked {
+					return true, nil
+				}
+				return r.con.auth.Locked(tx, u)
 			}
 		}
-		for u, err := range store.UsersByLoginContaining(tx, q) {
-			if !filtered && w.past() {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if !u.Matches(q, true) || !matches(v.Managed, u.Managed) || !matches(v.Active, u.Active) {
-				continue
-			}
+		page, n, err := store.UsersContaining(tx, q).Page(keep, (w.page-1)*pageSize, pageSize)
+		if err != nil {
+			return err
+		}
+		total = n
+		for _, u := range page {
 			locked, err := r.con.auth.Locked(tx, u)
 			if err != nil {
 				return err
-			}
-			if v.Locked && !locked || !w.take() {
-				continue
 			}
 			v.Users = append(v.Users, userRow{u, locked})
 		}

@@ -120,44 +120,40 @@ func searchUsers(cl *call) error {
 			}
 			return gid, nil
 		}
-		candidates := store.UsersByLoginContaining(tx, q)
+		candidates := store.UsersContaining(tx, q)
 		if cl.has("groupId") { // members only: read the group, not every user
 			gid, err := group("groupId")
 			if err != nil {
 				return err
 			}
-			candidates = store.MembersByLogin(tx, gid)
+			candidates = store.GroupMembers(tx, gid)
 		}
-		var excluded string // groupId!: users not members of it
+		var excluded func(store.User) (bool, error) // groupId!: users not members of it
 		if cl.has("groupId!") {
-			var err error
-			if excluded, err = group("groupId!"); err != nil {
-				return err
-			}
-		}
-		for u, err := range candidates {
+			gid, err := group("groupId!")
 			if err != nil {
 				return err
 			}
+			excluded = store.Membership(tx, gid)
+		}
+		page, total, err := candidates.Page(func(u store.User) (bool, error) {
 			if u.Active != active || cl.has("managed") && u.Managed != (cl.query("managed") == "true") ||
 				cl.has("externalIdentity") && u.ExternalLogin != cl.query("externalIdentity") ||
 				!u.Matches(q, cl.caller != nil) ||
 				!connected(u, dates) {
-				continue
+				return false, nil
 			}
-			if excluded != "" {
-				if in, err := store.IsMember(tx, excluded, u.ID); err != nil || in {
-					if err != nil {
-						return err
-					}
-					continue
-				}
+			if excluded == nil {
+				return true, nil
 			}
-			if pg.take() {
-				users = append(users, cl.render(u))
-			}
+			in, err := excluded(u)
+			return !in, err
+		}, pg.offset, pg.size)
+		pg.total = total
+		for _, u := range page {
+			users = append(users, cl.render(u))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -31,7 +32,8 @@ type Server struct {
 	port     int
 	cred     *syscall.Credential // the server's user when tests run as root
 	dbs      atomic.Int64
-	watchdog *exec.Cmd // removes the cluster if the test binary dies first
+	watchdog *exec.Cmd      // removes the cluster if the test binary dies first
+	lifeline io.WriteCloser // the watchdog's stdin: closes when the binary ends
 }
 
 // binDir finds the directory of pg_ctl: on the PATH, else Debian's
@@ -95,19 +97,24 @@ func New() (*Server, error) {
 }
 
 // watch starts a process that outlives a test binary killed before its
-// cleanups run (a -timeout panic, SIGKILL): once the binary is gone it
-// stops the cluster at once and removes its files, so that no server is
-// left running. Close ends it.
+// cleanups run (a -timeout panic, SIGKILL): it waits for the end of a pipe
+// only this process holds, which closes when the binary is gone however it
+// ends, then stops the cluster at once and removes its files, so that no
+// server is left running. Close ends it first.
 func (s *Server) watch() error {
-	const script = `while [ -d /proc/$PPID ]; do sleep 1; done; "$1" -D "$2" -m immediate -w stop; rm -rf "$3"`
+	const script = `read -r _; "$1" -D "$2" -m immediate -w stop; rm -rf "$3"`
 	cmd := exec.Command("/bin/sh", "-c", script, "pgtest-watchdog", filepath.Join(s.bin, "pg_ctl"), s.data(), s.dir)
 	if s.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	}
+	lifeline, err := cmd.StdinPipe() // held open until the binary ends
+	if err != nil {
+		return fmt.Errorf("pgtest watchdog: %w", err)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgtest watchdog: %w", err)
 	}
-	s.watchdog = cmd
+	s.watchdog, s.lifeline = cmd, lifeline
 	return nil
 }
 
@@ -149,6 +156,7 @@ func (s *Server) Stop() error {
 func (s *Server) Close() {
 	if s.watchdog != nil {
 		s.watchdog.Process.Kill()
+		s.lifeline.Close()
 		s.watchdog.Wait()
 	}
 	s.Stop()

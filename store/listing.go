@@ -1,0 +1,192 @@
+package store
+
+import (
+	"iter"
+	"slices"
+	"strings"
+)
+
+// A Listing is the users a list reads before applying its own rule, in
+// lower-cased login order (as Tx.UsersByLogin orders them): every user, or
+// a set of ids (the n-gram index's candidates, a group's members) that the
+// listing sorts by login itself.
+type Listing struct {
+	tx      Tx
+	ordered iter.Seq2[User, error] // already in login order; nil when ids is set
+	count   func() (int, error)    // how many ordered yields
+	ids     iter.Seq[string]
+}
+
+// UsersContaining lists the users whose login, display name or e-mail may
+// contain q: when q has three runes or more only the n-gram index's
+// candidates, else every user. Callers still apply their rule to each.
+func UsersContaining(tx Tx, q string) Listing {
+	gs := QueryGrams(q)
+	if gs == nil {
+		return Listing{tx: tx, ordered: tx.UsersByLogin(), count: tx.CountUsers}
+	}
+	return Listing{tx: tx, ids: tx.IDsWithGrams(gs)}
+}
+
+// GroupMembers lists a group's members, reading only the members: a page
+// of a group's members costs the group's size, not the store's. The
+// default group's members are every active user.
+func GroupMembers(tx Tx, groupID string) Listing {
+	if isDefaultGroup(tx, groupID) {
+		return Listing{tx: tx, ordered: func(yield func(User, error) bool) {
+			for u, err := range tx.UsersByLogin() {
+				if err == nil && !u.Active {
+					continue
+				}
+				if !yield(u, err) || err != nil {
+					return
+				}
+			}
+		}, count: tx.CountActiveUsers}
+	}
+	return Listing{tx: tx, ids: tx.Members(groupID)}
+}
+
+// All yields the listed users in login order. For a set of ids only their
+// logins are held to sort them; the records are read again as they are
+// yielded.
+func (l Listing) All() iter.Seq2[User, error] {
+	if l.ordered != nil {
+		return l.ordered
+	}
+	return func(yield func(User, error) bool) {
+		ids, err := l.sorted(nil)
+		if err != nil {
+			yield(User{}, err)
+			return
+		}
+		for u, err := range ReadUsers(l.tx, slices.Values(ids)) {
+			if !yield(u, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Page returns the users keep admits (nil keep admits all), in login order,
+// from the offset-th of them, at most size, and how many keep admits in
+// all. Each listed user is read once and only the page's users a second
+// time, so a page of a large listing costs one read of it, not two; a page
+// of every user or of the default group without keep reads only as far as
+// the page, and counts the rest.
+func (l Listing) Page(keep func(User) (bool, error), offset, size int) (page []User, total int, err error) {
+	if l.ordered != nil {
+		if keep == nil { // counted, then read only as far as the page
+			if total, err = l.count(); err != nil || offset >= total || size <= 0 {
+				return nil, total, err
+			}
+		}
+		n := 0 // users admitted so far
+		for u, err := range l.ordered {
+			if err != nil {
+				return nil, 0, err
+			}
+			ok, err := admits(keep, u)
+			if err != nil {
+				return nil, 0, err
+			}
+			if !ok {
+				continue
+			}
+			if n >= offset && n-offset < size {
+				page = append(page, u)
+			}
+			if n++; keep == nil && n >= offset+size {
+				break
+			}
+		}
+		if keep != nil {
+			total = n
+		}
+		return page, total, nil
+	}
+	ids, err := l.sorted(keep)
+	if err != nil {
+		return nil, 0, err
+	}
+	total = len(ids)
+	if offset >= total || size <= 0 {
+		return nil, total, nil
+	}
+	ids = ids[offset:min(total, offset+size)]
+	for u, err := range ReadUsers(l.tx, slices.Values(ids)) {
+		if err != nil {
+			return nil, 0, err
+		}
+		page = append(page, u)
+	}
+	return page, total, nil
+}
+
+// sorted reads the listed ids' users and returns the ids of those keep
+// admits (nil keep admits all) in login order, holding only their logins.
+func (l Listing) sorted(keep func(User) (bool, error)) ([]string, error) {
+	type entry struct{ login, id string }
+	var es []entry
+	for u, err := range ReadUsers(l.tx, l.ids) {
+		if err != nil {
+			return nil, err
+		}
+		ok, err := admits(keep, u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		es = append(es, entry{FoldLogin(u.Login), u.ID})
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.login, b.login) })
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.id
+	}
+	return ids, nil
+}
+
+// admits applies keep to u; nil keep admits every user.
+func admits(keep func(User) (bool, error), u User) (bool, error) {
+	if keep == nil {
+		return true, nil
+	}
+	return keep(u)
+}
+
+// readChunk is how many users ReadUsers reads at once.
+const readChunk = 256
+
+// ReadUsers yields the users of ids in their order, leaving out the ids
+// that name none, reading them readChunk at a time (Tx.UsersByID): one
+// round trip a chunk where a backend pays one a read.
+func ReadUsers(tx Tx, ids iter.Seq[string]) iter.Seq2[User, error] {
+	return func(yield func(User, error) bool) {
+		chunk := make([]string, 0, readChunk)
+		flush := func() bool {
+			us, err := tx.UsersByID(chunk)
+			chunk = chunk[:0]
+			if err != nil {
+				yield(User{}, err)
+				return false
+			}
+			for _, u := range us {
+				if !yield(u, nil) {
+					return false
+				}
+			}
+			return true
+		}
+		for id := range ids {
+			if chunk = append(chunk, id); len(chunk) == readChunk && !flush() {
+				return
+			}
+		}
+		if len(chunk) > 0 {
+			flush()
+		}
+	}
+}
