@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"iter"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -231,12 +232,15 @@ func HasProjectPermission(tx Tx, userID string, p Project, perm string) (bool, e
 // more. Call it after removing an admin permission, in the same Update.
 func EnsureProjectAdmin(tx Tx, p Project, msg string) error {
 	for s := range tx.Holders(OnProject(p.ID, PermAdmin)) {
-		ids := []string{s.ID}
+		ids := slices.Values([]string{s.ID})
 		if !s.IsUser() {
-			ids = slices.Collect(Members(tx, s.ID))
+			ids = Members(tx, s.ID)
 		}
-		for _, id := range ids {
-			if u, err := tx.User(id); err == nil && u.Active {
+		for u, err := range ReadUsers(tx, ids) {
+			if err != nil {
+				return err
+			}
+			if u.Active {
 				return nil
 			}
 		}
@@ -445,12 +449,11 @@ func ProjectAccess(tx Tx, p Project, perm string) ([]AccessPath, iter.Seq2[UserA
 		}, nil
 	}
 	var all []UserAccess
-	for id, via := range grantees {
-		u, err := tx.User(id)
+	for u, err := range ReadUsers(tx, maps.Keys(grantees)) {
 		if err != nil {
 			return nil, nil, err
 		}
-		all = append(all, UserAccess{u, via})
+		all = append(all, UserAccess{u, grantees[u.ID]})
 	}
 	sort.Slice(all, func(i, j int) bool { return FoldLogin(all[i].User.Login) < FoldLogin(all[j].User.Login) })
 	return anyone, func(yield func(UserAccess, error) bool) {
