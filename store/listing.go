@@ -9,12 +9,12 @@ import (
 // A Listing is the users a list reads before applying its own rule, in
 // lower-cased login order (as Tx.UsersByLogin orders them): every user, or
 // a set of ids (the n-gram index's candidates, a group's members) that the
-// listing sorts by login itself.
+// listing sorts by login itself; of any state, or only the active or only
+// the deactivated ones.
 type Listing struct {
-	tx      Tx
-	ordered iter.Seq2[User, error] // already in login order; nil when ids is set
-	count   func() (int, error)    // how many ordered yields
-	ids     iter.Seq[string]
+	tx    Tx
+	ids   iter.Seq[string] // nil: every user, read in login order
+	state int              // users of any state (0), active only (1), deactivated only (-1)
 }
 
 // UsersContaining lists the users whose login, display name or e-mail may
@@ -23,7 +23,7 @@ type Listing struct {
 func UsersContaining(tx Tx, q string) Listing {
 	gs := QueryGrams(q)
 	if gs == nil {
-		return Listing{tx: tx, ordered: tx.UsersByLogin(), count: tx.CountUsers}
+		return Listing{tx: tx}
 	}
 	return Listing{tx: tx, ids: tx.IDsWithGrams(gs)}
 }
@@ -33,25 +33,62 @@ func UsersContaining(tx Tx, q string) Listing {
 // default group's members are every active user.
 func GroupMembers(tx Tx, groupID string) Listing {
 	if isDefaultGroup(tx, groupID) {
-		return Listing{tx: tx, ordered: func(yield func(User, error) bool) {
-			for u, err := range tx.UsersByLogin() {
-				if err == nil && !u.Active {
-					continue
-				}
-				if !yield(u, err) || err != nil {
-					return
-				}
-			}
-		}, count: tx.CountActiveUsers}
+		return Listing{tx: tx, state: 1}
 	}
 	return Listing{tx: tx, ids: tx.Members(groupID)}
+}
+
+// Active narrows l to its active users (active) or its deactivated ones. A
+// listing of every user stays one whose size is counted, not read, so that
+// its unfiltered pages cost the page.
+func (l Listing) Active(active bool) Listing {
+	want := -1
+	if active {
+		want = 1
+	}
+	if l.state == -want {
+		return Listing{tx: l.tx, ids: slices.Values([]string(nil))} // none
+	}
+	l.state = want
+	return l
+}
+
+// admits reports whether u is in the state l lists.
+func (l Listing) admits(u User) bool { return l.state == 0 || u.Active == (l.state > 0) }
+
+// ordered yields every user l admits in login order (l.ids is nil).
+func (l Listing) ordered(yield func(User, error) bool) {
+	for u, err := range l.tx.UsersByLogin() {
+		if err == nil && !l.admits(u) {
+			continue
+		}
+		if !yield(u, err) || err != nil {
+			return
+		}
+	}
+}
+
+// count counts the users l admits (l.ids is nil) without reading them.
+func (l Listing) count() (int, error) {
+	switch l.state {
+	case 1:
+		return l.tx.CountActiveUsers()
+	case -1:
+		all, err := l.tx.CountUsers()
+		if err != nil {
+			return 0, err
+		}
+		active, err := l.tx.CountActiveUsers()
+		return all - active, err
+	}
+	return l.tx.CountUsers()
 }
 
 // All yields the listed users in login order. For a set of ids only their
 // logins are held to sort them; the records are read again as they are
 // yielded.
 func (l Listing) All() iter.Seq2[User, error] {
-	if l.ordered != nil {
+	if l.ids == nil {
 		return l.ordered
 	}
 	return func(yield func(User, error) bool) {
@@ -72,10 +109,11 @@ func (l Listing) All() iter.Seq2[User, error] {
 // from the offset-th of them, at most size, and how many keep admits in
 // all. Each listed user is read once and only the page's users a second
 // time, so a page of a large listing costs one read of it, not two; a page
-// of every user or of the default group without keep reads only as far as
-// the page, and counts the rest.
+// of every user (active, deactivated or both: the default group's members
+// are the active users) without keep reads only as far as the page, and
+// counts the rest.
 func (l Listing) Page(keep func(User) (bool, error), offset, size int) (page []User, total int, err error) {
-	if l.ordered != nil {
+	if l.ids == nil {
 		if keep == nil { // counted, then read only as far as the page
 			if total, err = l.count(); err != nil || offset >= total || size <= 0 {
 				return nil, total, err
@@ -131,6 +169,9 @@ func (l Listing) sorted(keep func(User) (bool, error)) ([]string, error) {
 	for u, err := range ReadUsers(l.tx, l.ids) {
 		if err != nil {
 			return nil, err
+		}
+		if !l.admits(u) {
+			continue
 		}
 		ok, err := admits(keep, u)
 		if err != nil {

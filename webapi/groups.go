@@ -176,13 +176,17 @@ func groupUsers(cl *call) error {
 			candidates = store.GroupMembers(tx, g.ID)
 		}
 		isMember := store.Membership(tx, g.ID)
-		page, err := w.list(candidates, func(u store.User) (bool, error) {
-			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
-				return false, nil
+		var keep func(store.User) (bool, error) // none: the page is read, the rest counted
+		if q != "" || selected == "deselected" {
+			keep = func(u store.User) (bool, error) {
+				if q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+					return false, nil
+				}
+				member, err := isMember(u)
+				return !(selected == "selected" && !member || selected == "deselected" && member), err
 			}
-			member, err := isMember(u)
-			return !(selected == "selected" && !member || selected == "deselected" && member), err
-		})
+		}
+		page, err := w.list(candidates.Active(true), keep)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,6 +79,82 @@ func TestSearchByText(t *testing.T) {
 	for q, w := range map[string]string{"edward+hopper": "", "edward+hoppe": "hopper2"} {
 		if got := strings.Join(logins("api/users/search?q="+q, adminAuth), " "); got != w {
 			t.Errorf("q=%s after the rename: %q, want %q", q, got, w)
+		}
+	}
+}
+
+// Lists without a rule read only their page and count the rest (active
+// users, deactivated users, the default group's members): every page of
+// each agrees with the list computed from the whole store, in v1 and v2.
+func TestUnfilteredListsPage(t *testing.T) {
+	e := newEnv(t)
+	ids := storetest.Seed(t, e.store, 40)
+	storetest.Update(t, e.store, func(tx store.Tx) error {
+		for i, id := range ids {
+			if i%7 != 3 {
+				continue
+			}
+			u, err := tx.User(id)
+			if err != nil {
+				return err
+			}
+			if _, err := store.Deactivate(tx, "", u, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	logins := func(active bool) []string {
+		var out []string
+		storetest.View(t, e.store, func(tx store.Tx) error {
+			for u := range storetest.All(t, tx.UsersByLogin()) {
+				if u.Active == active {
+					out = append(out, u.Login)
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	active, deactivated := logins(true), logins(false)
+	if len(deactivated) != 6 {
+		t.Fatalf("%d users deactivated, want 6", len(deactivated))
+	}
+	for _, c := range []struct {
+		path, query string
+		want        []string
+	}{
+		{"api/users/search", "", active},
+		{"api/users/search", "deactivated=true", deactivated},
+		{"api/user_groups/users", "name=sonar-users", active},
+		{"api/user_groups/users", "name=sonar-users&selected=all", active},
+		{"api/user_groups/users", "name=sonar-users&selected=deselected", nil},
+		{"api/v2/users-management/users", "", active},
+		{"api/v2/users-management/users", "active=false", deactivated},
+	} {
+		var got []string
+		for p := 1; p <= 8; p++ {
+			page := "ps=7&p=" + strconv.Itoa(p)
+			if strings.HasPrefix(c.path, "api/v2/") {
+				page = "pageSize=7&pageIndex=" + strconv.Itoa(p)
+			}
+			status, body := e.do("GET", c.path, strings.TrimPrefix(c.query+"&"+page, "&"), adminAuth)
+			var res struct {
+				Paging, Page struct{ Total int }
+				Users        []struct{ Login string }
+			}
+			if status != 200 || json.Unmarshal([]byte(body), &res) != nil {
+				t.Fatalf("%s?%s page %d: %d %s", c.path, c.query, p, status, body)
+			}
+			if total := res.Paging.Total + res.Page.Total; total != len(c.want) {
+				t.Errorf("%s?%s page %d: total %d, want %d", c.path, c.query, p, total, len(c.want))
+			}
+			for _, u := range res.Users {
+				got = append(got, u.Login)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s?%s: pages list %v, want %v", c.path, c.query, got, c.want)
 		}
 	}
 }

@@ -287,13 +287,16 @@ func searchUsers(cl *call) error {
 	w := newWindow(p, ps)
 	users := []searchUser{}
 	err = cl.view(func(tx store.Tx) error {
-		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
-			return u.Active != deactivated &&
-				(!filterManaged || u.Managed == managedFilter) &&
-				(!filterExt || u.ExternalLogin == extID) &&
-				u.Matches(q, cl.isSelfOrAdmin(u)) &&
-				connected(u), nil
-		})
+		var keep func(store.User) (bool, error) // none: the page is read, the rest counted
+		if q != "" || filterManaged || filterExt || len(dates) > 0 {
+			keep = func(u store.User) (bool, error) {
+				return (!filterManaged || u.Managed == managedFilter) &&
+					(!filterExt || u.ExternalLogin == extID) &&
+					u.Matches(q, cl.isSelfOrAdmin(u)) &&
+					connected(u), nil
+			}
+		}
+		page, err := w.list(store.UsersContaining(tx, q).Active(!deactivated), keep)
 		if err != nil {
 			return err
 		}

@@ -136,19 +136,23 @@ func searchUsers(cl *call) error {
 			}
 			excluded = store.Membership(tx, gid)
 		}
-		page, total, err := candidates.Page(func(u store.User) (bool, error) {
-			if u.Active != active || cl.has("managed") && u.Managed != (cl.query("managed") == "true") ||
-				cl.has("externalIdentity") && u.ExternalLogin != cl.query("externalIdentity") ||
-				!u.Matches(q, cl.caller != nil) ||
-				!connected(u, dates) {
-				return false, nil
+		var keep func(store.User) (bool, error) // none: the page is read, the rest counted
+		if q != "" || cl.has("managed") || cl.has("externalIdentity") || len(dates) > 0 || excluded != nil {
+			keep = func(u store.User) (bool, error) {
+				if cl.has("managed") && u.Managed != (cl.query("managed") == "true") ||
+					cl.has("externalIdentity") && u.ExternalLogin != cl.query("externalIdentity") ||
+					!u.Matches(q, cl.caller != nil) ||
+					!connected(u, dates) {
+					return false, nil
+				}
+				if excluded == nil {
+					return true, nil
+				}
+				in, err := excluded(u)
+				return !in, err
 			}
-			if excluded == nil {
-				return true, nil
-			}
-			in, err := excluded(u)
-			return !in, err
-		}, pg.offset, pg.size)
+		}
+		page, total, err := candidates.Active(active).Page(keep, pg.offset, pg.size)
 		pg.total = total
 		for _, u := range page {
 			users = append(users, cl.render(u))
