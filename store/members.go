@@ -65,14 +65,32 @@ func CountMembers(tx Tx, groupID string) (int, error) {
 // group first while the user is active.
 func GroupsOf(tx Tx, userID string) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if def := defaultGroupID(tx); def != "" {
-			if u, err := tx.User(userID); err == nil && u.Active && !yield(def) {
+		u, err := tx.User(userID)
+		if err != nil {
+			u = User{ID: userID} // no record: its stored memberships only
+		}
+		for gid := range GroupsOfUsers(tx)(u) {
+			if !yield(gid) {
 				return
 			}
 		}
-		for gid := range tx.GroupsOf(userID) {
-			if !yield(gid) {
+	}
+}
+
+// GroupsOfUsers returns GroupsOf for users already read, to ask about
+// many: the default group is looked up once, and a user's activity is
+// taken from the record given.
+func GroupsOfUsers(tx Tx) func(User) iter.Seq[string] {
+	def := defaultGroupID(tx)
+	return func(u User) iter.Seq[string] {
+		return func(yield func(string) bool) {
+			if def != "" && u.Active && !yield(def) {
 				return
+			}
+			for gid := range tx.GroupsOf(u.ID) {
+				if !yield(gid) {
+					return
+				}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package webapi
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"iter"
 	"net/http"
 	"sort"
 	"strings"
@@ -237,17 +238,34 @@ func avatar(email string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func groupNames(tx store.Tx, userID string) ([]string, error) {
-	var names []string
-	for gid := range store.GroupsOf(tx, userID) {
-		g, err := tx.Group(gid)
-		if err != nil {
-			return nil, err
+// groupNamer names the groups of users, looking each group up once: the
+// users of a page share a few groups, the default one above all.
+type groupNamer struct {
+	tx     store.Tx
+	groups func(store.User) iter.Seq[string]
+	names  map[string]string
+}
+
+func newGroupNamer(tx store.Tx) *groupNamer {
+	return &groupNamer{tx: tx, groups: store.GroupsOfUsers(tx), names: map[string]string{}}
+}
+
+// of returns the names of u's groups, sorted.
+func (n *groupNamer) of(u store.User) ([]string, error) {
+	var out []string
+	for gid := range n.groups(u) {
+		name, ok := n.names[gid]
+		if !ok {
+			g, err := n.tx.Group(gid)
+			if err != nil {
+				return nil, err
+			}
+			name, n.names[gid] = g.Name, g.Name
 		}
-		names = append(names, g.Name)
+		out = append(out, name)
 	}
-	sort.Strings(names)
-	return names, nil
+	sort.Strings(out)
+	return out, nil
 }
 
 func searchUsers(cl *call) error {
@@ -300,8 +318,9 @@ func searchUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
+		groups := newGroupNamer(tx)
 		for _, u := range page {
-			su, err := cl.searchUser(tx, u)
+			su, err := cl.searchUser(tx, groups, u)
 			if err != nil {
 				return err
 			}
@@ -315,7 +334,7 @@ func searchUsers(cl *call) error {
 	return cl.json(map[string]any{"paging": w.paging(p), "users": users})
 }
 
-func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
+func (cl *call) searchUser(tx store.Tx, groups *groupNamer, u store.User) (searchUser, error) {
 	su := searchUser{Login: u.Login, Name: u.Name}
 	active, local := u.Active, u.Local
 	su.Active, su.Local, su.ExternalProvider = &active, &local, u.ExternalProvider
@@ -323,7 +342,7 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 	if !cl.isSelfOrAdmin(u) {
 		return su, nil
 	}
-	groups, err := groupNames(tx, u.ID)
+	names, err := groups.of(u)
 	if err != nil {
 		return su, err
 	}
@@ -332,7 +351,7 @@ func (cl *call) searchUser(tx store.Tx, u store.User) (searchUser, error) {
 		return su, err
 	}
 	n, managed := len(tokens), u.Managed
-	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, groups, &n, u.ExternalLogin
+	su.Email, su.Groups, su.TokensCount, su.ExternalIdentity = u.Email, names, &n, u.ExternalLogin
 	su.LastConnectionDate, su.Managed = formatDate(u.LastConnection), &managed
 	su.settingsJSON = newSettingsJSON(u)
 	su.Locked, err = cl.api.auth.Locked(tx, u)
@@ -347,7 +366,7 @@ func currentUser(cl *call) error {
 	var groups, perms []string
 	err := cl.view(func(tx store.Tx) error {
 		var err error
-		if groups, err = groupNames(tx, u.ID); err != nil {
+		if groups, err = newGroupNamer(tx).of(u); err != nil {
 			return err
 		}
 		perms, err = store.UserPermissions(tx, u.ID)
