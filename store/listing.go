@@ -38,6 +38,21 @@ func GroupMembers(tx Tx, groupID string) Listing {
 	return Listing{tx: tx, ids: tx.Members(groupID)}
 }
 
+// UsersWithIDs lists the users of ids (those that exist).
+func UsersWithIDs(tx Tx, ids iter.Seq[string]) Listing { return Listing{tx: tx, ids: ids} }
+
+// Holding lists the users that hold key themselves (not through a group):
+// an organisation's members are the holders of MemberOf.
+func Holding(tx Tx, key PermKey) Listing {
+	return Listing{tx: tx, ids: func(yield func(string) bool) {
+		for s := range tx.Holders(key) {
+			if s.IsUser() && !yield(s.ID) {
+				return
+			}
+		}
+	}}
+}
+
 // Active narrows l to its active users (active) or its deactivated ones. A
 // listing of every user stays one whose size is counted, not read, so that
 // its unfiltered pages cost the page.

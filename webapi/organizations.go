@@ -132,13 +132,21 @@ func searchOrgMembers(cl *call) error {
 				return cmp.Or(err, forbidden())
 			}
 		}
-		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
-			if !u.Active || q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
-				return false, nil
+		candidates := store.UsersContaining(tx, q)
+		if selected { // members only: read the members, not every user
+			candidates = store.Holding(tx, store.MemberOf(org))
+		}
+		var keep func(store.User) (bool, error) // none: the page is read, the rest counted
+		if q != "" || !selected {
+			keep = func(u store.User) (bool, error) {
+				if q != "" && !strings.Contains(strings.ToLower(u.Login), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+					return false, nil
+				}
+				member, err := store.IsOrgMember(tx, org, u.ID)
+				return member == selected, err
 			}
-			member, err := store.IsOrgMember(tx, org, u.ID)
-			return member == selected, err
-		})
+		}
+		page, err := w.list(candidates.Active(true), keep)
 		for _, u := range page {
 			users = append(users, newMemberJSON(tx, org, u))
 		}

@@ -120,6 +120,20 @@ func TestUnfilteredListsPage(t *testing.T) {
 	if len(deactivated) != 6 {
 		t.Fatalf("%d users deactivated, want 6", len(deactivated))
 	}
+	// Template holders and organisation members, listed from their indexes.
+	e.mustDo("POST", "api/permissions/create_template", "name=team", 200)
+	e.mustDo("POST", "api/organizations/create", "key=acme&name=Acme", 200)
+	var holders, members []string
+	for i, login := range active {
+		if i%3 == 0 {
+			e.mustDo("POST", "api/permissions/add_user_to_template", "templateName=team&permission=codeviewer&login="+login, 204)
+			holders = append(holders, login)
+		}
+		if i%4 == 1 {
+			e.mustDo("POST", "api/organizations/add_member", "organization=acme&login="+login, 200)
+			members = append(members, login)
+		}
+	}
 	for _, c := range []struct {
 		path, query string
 		want        []string
@@ -131,6 +145,8 @@ func TestUnfilteredListsPage(t *testing.T) {
 		{"api/user_groups/users", "name=sonar-users&selected=deselected", nil},
 		{"api/v2/users-management/users", "", active},
 		{"api/v2/users-management/users", "active=false", deactivated},
+		{"api/permissions/template_users", "templateName=team", holders},
+		{"api/organizations/search_members", "organization=acme&selected=selected", members},
 	} {
 		var got []string
 		for p := 1; p <= 8; p++ {

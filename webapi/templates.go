@@ -1,6 +1,7 @@
 package webapi
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -265,9 +266,19 @@ func templateUsers(cl *call) error {
 			return err
 		}
 		held := templateHolders(tx, t)
-		page, err := w.list(store.UsersContaining(tx, q), func(u store.User) (bool, error) {
+		candidates := store.UsersContaining(tx, q)
+		if q == "" { // only the holders are listed: read them, not every user
+			var ids []string
+			for s := range held {
+				if s.IsUser() {
+					ids = append(ids, s.ID)
+				}
+			}
+			candidates = store.UsersWithIDs(tx, slices.Values(ids))
+		}
+		page, err := w.list(candidates.Active(true), func(u store.User) (bool, error) {
 			perms := held[store.UserSubject(u.ID)]
-			return u.Active && (q != "" || len(perms) > 0) && (perm == "" || contains(perms, perm)) && u.Matches(q, true), nil
+			return (q != "" || len(perms) > 0) && (perm == "" || contains(perms, perm)) && u.Matches(q, true), nil
 		})
 		for _, u := range page {
 			users = append(users, entry{u.Login, u.Name, u.Email, avatar(u.Email), orEmpty(held[store.UserSubject(u.ID)])})

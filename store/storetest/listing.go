@@ -20,9 +20,14 @@ func testListing(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	var crew store.Group
+	var some []string // every tenth user's id, and one of no user
 	Update(t, s, func(tx store.Tx) error {
 		var err error
 		if crew, err = store.NewGroup(tx, store.Group{Name: "crew"}); err != nil {
+			return err
+		}
+		some = []string{"no-such-user"}
+		if err := tx.Grant(store.GroupSubject(crew.ID), store.Global(store.PermScan)); err != nil {
 			return err
 		}
 		for i := range 300 {
@@ -39,6 +44,14 @@ func testListing(t *testing.T, s store.Store) {
 				if err := tx.AddMember(crew.ID, u.ID); err != nil {
 					return err
 				}
+			}
+			if n%4 == 0 {
+				if err := tx.Grant(store.UserSubject(u.ID), store.Global(store.PermScan)); err != nil {
+					return err
+				}
+			}
+			if n%10 == 0 {
+				some = append(some, u.ID)
 			}
 		}
 		return nil
@@ -65,6 +78,9 @@ func testListing(t *testing.T, s store.Store) {
 			{"deactivated members", store.GroupMembers(tx, crew.ID).Active(false), 30},
 			{"default group, active", store.GroupMembers(tx, def.ID).Active(true), 241},
 			{"default group, deactivated", store.GroupMembers(tx, def.ID).Active(false), 0},
+			{"users of ids", store.UsersWithIDs(tx, slices.Values(some)), 30},
+			{"holders of a permission", store.Holding(tx, store.Global(store.PermScan)), 75},
+			{"active holders", store.Holding(tx, store.Global(store.PermScan)).Active(true), 60},
 		}
 		active := func(u store.User) (bool, error) { return u.Active, nil }
 		contains := func(u store.User) (bool, error) { return u.Matches("er1", true), nil }
