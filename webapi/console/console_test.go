@@ -578,7 +578,19 @@ func TestProjectsAuditProvisioning(t *testing.T) {
 // from the store's count; the audit trail reads until a next page shows.
 func TestPaging(t *testing.T) {
 	e := newEnv(t, store.DefaultPolicy())
-	storetest.Seed(t, e.st, 120)
+	ids := storetest.Seed(t, e.st, 125)
+	storetest.Update(t, e.st, func(tx store.Tx) error {
+		for _, id := range ids[120:] {
+			u, err := tx.User(id)
+			if err != nil {
+				return err
+			}
+			if _, err := store.Deactivate(tx, "", u, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	e.login("admin", adminPass)
 	for _, tc := range []struct {
 		path      string
@@ -586,9 +598,11 @@ func TestPaging(t *testing.T) {
 		want      []string
 		notWanted []string
 	}{
-		{"/console/users", 50, []string{"Page 1 of 3 (121)", `rel="next"`}, []string{`rel="prev"`}},
-		{"/console/users?p=3", 21, []string{"Page 3 of 3 (121)", `rel="prev"`}, []string{`rel="next"`}},
-		{"/console/users?q=user1", 31, []string{"31 in all"}, []string{"Page "}},
+		{"/console/users", 50, []string{"Page 1 of 3 (126)", `rel="next"`}, []string{`rel="prev"`}},
+		{"/console/users?p=3", 26, []string{"Page 3 of 3 (126)", `rel="prev"`}, []string{`rel="next"`}},
+		{"/console/users?active=true&p=3", 21, []string{"Page 3 of 3 (121)", `rel="prev"`}, []string{`data-login="user120"`}},
+		{"/console/users?active=false", 5, []string{"5 in all", `data-login="user120"`, `data-login="user124"`}, []string{"Page ", `data-login="user1"`}},
+		{"/console/users?q=user1", 36, []string{"36 in all"}, []string{"Page "}},
 		{"/console/audit", 50, []string{"Page 1<", `rel="next"`}, nil},
 	} {
 		status, body := e.get(tc.path)

@@ -30,12 +30,16 @@ func usersPage(r *request) error {
 	q := strings.ToLower(v.Q)
 	w := window{page: r.pageNumber()}
 	var total int
-	filtered := q != "" || v.Managed != "" || v.Active != "" || v.Locked
+	filtered := q != "" || v.Managed != "" || v.Locked // the state narrows the listing itself
 	err := r.con.store.View(r.ctx(), func(tx store.Tx) error {
+		listing := store.UsersContaining(tx, q)
+		if v.Active == "true" || v.Active == "false" {
+			listing = listing.Active(v.Active == "true")
+		}
 		var keep func(store.User) (bool, error) // none: only the page is read; the users are counted
 		if filtered {
 			keep = func(u store.User) (bool, error) {
-				if !u.Matches(q, true) || !matches(v.Managed, u.Managed) || !matches(v.Active, u.Active) {
+				if !u.Matches(q, true) || !matches(v.Managed, u.Managed) {
 					return false, nil
 				}
 				if !v.Locked {
@@ -44,7 +48,7 @@ func usersPage(r *request) error {
 				return r.con.auth.Locked(tx, u)
 			}
 		}
-		page, n, err := store.UsersContaining(tx, q).Page(keep, (w.page-1)*pageSize, pageSize)
+		page, n, err := listing.Page(keep, (w.page-1)*pageSize, pageSize)
 		if err != nil {
 			return err
 		}
