@@ -346,6 +346,71 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 	return nil
 }
 
+// emailTest returns a test that every user matching expr passes: the
+// comparison of an e-mail address (emails.value, or value inside an
+// emails[...] filter, as Entra ID's `emails[type eq "work"].value eq`
+// matching sends: eq, co, sw or ew) that the whole expression implies
+// needs its text, lower-cased as match compares it, somewhere in the
+// user's stored attributes, where every e-mail address is. The stored JSON
+// is searched as written, so a text with a character JSON writes escaped
+// is not tested. Nil when expr implies none: no index holds e-mails, and
+// this spares rendering every user for such a filter.
+func emailTest(expr filter.Expression) func(store.User) bool {
+	text, ok := impliedEmail(expr)
+	if !ok || text == "" || strings.ContainsFunc(text, func(r rune) bool {
+		return r < 0x20 || strings.ContainsRune("\"\\<>&\u2028\u2029\ufffd", r)
+	}) {
+		return nil
+	}
+	text = strings.ToLower(text)
+	return func(u store.User) bool { return strings.Contains(strings.ToLower(string(u.SCIM)), text) }
+}
+
+// impliedEmail finds the text of an e-mail address comparison (eq, co, sw
+// or ew) that the whole expression implies.
+func impliedEmail(expr filter.Expression) (string, bool) {
+	text := func(op filter.CompareOperator) bool {
+		return op == filter.EQ || op == filter.CO || op == filter.SW || op == filter.EW
+	}
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator != filter.AND {
+			return "", false
+		}
+		if s, ok := impliedEmail(e.Left); ok {
+			return s, true
+		}
+		return impliedEmail(e.Right)
+	case *filter.AttributeExpression:
+		p := e.AttributePath
+		s, ok := e.CompareValue.(string)
+		if !ok || !strings.EqualFold(p.AttributeName, "emails") || !strings.EqualFold(p.SubAttributeName(), "value") ||
+			!text(e.Operator) || p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
+			return "", false
+		}
+		return unescape(s), true
+	case *filter.ValuePath:
+		p := e.AttributePath
+		if !strings.EqualFold(p.AttributeName, "emails") || p.SubAttribute != nil || p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
+			return "", false
+		}
+		_, s, ok := implied("Users", e.ValueFilter, func(attr string, op filter.CompareOperator) bool { return attr == "value" && text(op) })
+		return s, ok
+	}
+	return "", false
+}
+
+// both is a test that a and b pass (nil: no test).
+func both(a, b func(store.User) bool) func(store.User) bool {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(u store.User) bool { return a(u) && b(u) }
+}
+
 // mentions reports whether expr refers to any of the attributes named.
 func mentions(expr filter.Expression, attrs ...string) bool {
 	switch e := expr.(type) {

@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -71,6 +73,68 @@ func TestLoginTestKeepsEveryMatch(t *testing.T) {
 		}
 		if refused != tc.refuses {
 			t.Errorf("%s: the login test refuses some login: %v, want %v", tc.filter, refused, tc.refuses)
+		}
+	}
+}
+
+// The e-mail test never refuses a user whose document matches the filter
+// (Unicode, case, escapes, `and`/`or`/`not`, value filters as Entra ID
+// sends them), and refuses users where the filter pins an address down.
+func TestEmailTestKeepsEveryMatch(t *testing.T) {
+	emails := [][]any{
+		{map[string]any{"value": "Ann.Lee@Example.COM", "type": "work", "primary": true}},
+		{map[string]any{"value": "bob@example.com", "type": "home"}, map[string]any{"value": "B.Work@corp.example", "type": "work"}},
+		{map[string]any{"value": "\u212aELVIN@ÄRGER.de", "type": "work"}}, // the Kelvin sign lower-cases to k
+		{map[string]any{"value": "a<b>&c@x.y", "type": "work"}},
+		{map[string]any{"value": "quote\"d@x.y"}},
+		{map[string]any{"value": "İlker@x.tr"}},
+		nil,
+	}
+	for _, tc := range []struct {
+		filter  string
+		refuses bool // some user above fails the test
+	}{
+		{`emails.value eq "ann.lee@example.com"`, true},
+		{`emails[type eq "work"].value eq "b.work@corp.example"`, true},
+		{`emails[type eq "work" and value co "EXAMPLE"]`, true},
+		{`emails.value sw "kel"`, true}, {`emails.value ew "ärger.de"`, true}, {`emails.value co "i̇lker"`, true},
+		{`urn:ietf:params:scim:schemas:core:2.0:User:emails.value co "x.y"`, true},
+		{`active eq true and emails.value co "example"`, true},
+		{`emails.value co "<b>"`, false}, {`emails.value eq "quote\"d@x.y"`, false}, // escaped in JSON: not tested
+		{`emails.value co "a" or userName sw "u"`, false}, {`not (emails.value co "a")`, false},
+		{`emails.value ne "a"`, false}, {`emails.value pr`, false}, {`emails.type eq "work"`, false},
+		{`emails[type eq "work" or value co "x"]`, false},
+	} {
+		expr, err := parseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		test := emailTest(expr)
+		refused := false
+		for i, e := range emails {
+			attrs := map[string]any{}
+			if e != nil {
+				attrs["emails"] = e
+			}
+			raw, err := json.Marshal(attrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := map[string]any{"userName": fmt.Sprintf("u%d", i), "active": true}
+			if e != nil {
+				doc["emails"] = e
+			}
+			if test == nil {
+				continue
+			}
+			passes := test(store.User{Login: fmt.Sprintf("u%d", i), SCIM: raw})
+			if match(expr, doc) && !passes {
+				t.Errorf("%s: user %d matches but the e-mail test refuses it", tc.filter, i)
+			}
+			refused = refused || !passes
+		}
+		if refused != tc.refuses {
+			t.Errorf("%s: the e-mail test refuses some user: %v, want %v", tc.filter, refused, tc.refuses)
 		}
 	}
 }

@@ -410,7 +410,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			} else if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
 				src = store.ReadUsers(tx, tx.IDsWithGrams(grams))
 			}
-			err := h.eachUser(tx, p.expr, login, src, func(u store.User) (bool, error) {
+			err := h.eachUser(tx, p.expr, both(login, emailTest(p.expr)), src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
 					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
@@ -517,9 +517,10 @@ func byIDs[T any](ids iter.Seq[string], get func(string) (T, error)) iter.Seq2[T
 
 // eachUser walks the managed users a filter may match, through an index when
 // the filter pins one down. Without an index hint it walks src, skipping
-// users whose login fails the comparison of userName the filter implies
-// (login, from loginTest; nil: none) before they are rendered.
-func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, login func(store.User) bool, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
+// users that fail the comparison of userName or of an e-mail address the
+// filter implies (test, from loginTest and emailTest; nil: none) before
+// they are rendered.
+func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, test func(store.User) bool, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
 	var candidates []store.User
 	if hi, ok := hint(expr); ok && indexed("Users", hi.attr) {
 		switch hi.attr {
@@ -552,7 +553,7 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, login func(store
 		if err != nil {
 			return err
 		}
-		if !u.Managed || login != nil && !login(u) {
+		if !u.Managed || test != nil && !test(u) {
 			continue
 		}
 		if more, err := fn(u); err != nil || !more {
