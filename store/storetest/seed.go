@@ -35,3 +35,24 @@ func Seed(tb testing.TB, s store.Store, n int) []string {
 	indexGrams(tb, s) // a seed is not the write load measured
 	return ids
 }
+
+// Deactivate deactivates the users of ids in one Update, as an
+// administrator would, failing the test on any error.
+func Deactivate(tb testing.TB, s store.Store, ids ...string) {
+	tb.Helper()
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		for _, id := range ids {
+			u, err := tx.User(id)
+			if err != nil {
+				return err
+			}
+			if _, err := store.Deactivate(tx, "", u, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -579,18 +579,7 @@ func TestProjectsAuditProvisioning(t *testing.T) {
 func TestPaging(t *testing.T) {
 	e := newEnv(t, store.DefaultPolicy())
 	ids := storetest.Seed(t, e.st, 125)
-	storetest.Update(t, e.st, func(tx store.Tx) error {
-		for _, id := range ids[120:] {
-			u, err := tx.User(id)
-			if err != nil {
-				return err
-			}
-			if _, err := store.Deactivate(tx, "", u, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	storetest.Deactivate(t, e.st, ids[120:]...)
 	e.login("admin", adminPass)
 	for _, tc := range []struct {
 		path      string
