@@ -14,6 +14,9 @@ import (
 // BenchmarkUserPages: a page of a group's members (v1
 // api/user_groups/users, v2 users?groupId=) costs the group's size, not
 // the store's: compare 1k and 100k users with the same 50-member group.
+// So does a page of a list without a filter (every active or deactivated
+// user, the default group's members, a template's holders): it reads the
+// page and counts the rest.
 func BenchmarkUserPages(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
 		e := newEnv(b)
@@ -40,6 +43,11 @@ func BenchmarkUserPages(b *testing.B) {
 			// every query did before: the baseline, in the same run.
 			"PermissionUsers":     "/api/permissions/users?ps=50&p=3",
 			"PermissionUsersScan": "/api/permissions/users?ps=50&p=3&q=user",
+			"Search":              "/api/users/search?ps=50&p=3",
+			"SearchDeactivated":   "/api/users/search?ps=50&deactivated=true",
+			"DefaultGroup":        "/api/user_groups/users?name=sonar-users&ps=50&p=3",
+			"v2All":               "/api/v2/users-management/users?pageSize=50&pageIndex=3",
+			"TemplateUsers":       "/api/permissions/template_users?templateName=Default%20template&ps=50",
 		} {
 			b.Run(fmt.Sprintf("%s/users=%d", name, n), func(b *testing.B) {
 				for b.Loop() {
