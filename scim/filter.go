@@ -304,8 +304,10 @@ func containsHint(endpoint string, expr filter.Expression) (grams []string) {
 }
 
 // implied finds a comparison of an endpoint's core attribute with a string
-// that the whole expression implies (it is the expression, or a term of a
-// conjunction) and that accept takes, by lower-cased attribute name.
+// that the whole expression implies (it is the expression, a term of a
+// conjunction, or a term of a value filter's conjunction) and that accept
+// takes, by lower-cased attribute name: "attr", or "attr.sub" for a
+// sub-attribute, named after a dot or inside attr[...].
 func implied(endpoint string, expr filter.Expression, accept func(attr string, op filter.CompareOperator) bool) (attr, value string, ok bool) {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
@@ -320,13 +322,29 @@ func implied(endpoint string, expr filter.Expression, accept func(attr string, o
 		p := e.AttributePath
 		s, ok := e.CompareValue.(string)
 		attr := strings.ToLower(p.AttributeName)
-		if !ok || p.SubAttribute != nil || !accept(attr, e.Operator) ||
-			p.URI() != "" && !strings.EqualFold(p.URI(), map[string]string{"Users": userURN, "Groups": groupURN}[endpoint]) {
+		if p.SubAttribute != nil {
+			attr += "." + strings.ToLower(*p.SubAttribute)
+		}
+		if !ok || !accept(attr, e.Operator) || !coreURI(endpoint, p) {
 			return "", "", false
 		}
 		return attr, unescape(s), true
+	case *filter.ValuePath:
+		p := e.AttributePath
+		if p.SubAttribute != nil || !coreURI(endpoint, p) {
+			return "", "", false
+		}
+		prefix := strings.ToLower(p.AttributeName) + "."
+		attr, value, ok := implied(endpoint, e.ValueFilter, func(attr string, op filter.CompareOperator) bool { return accept(prefix+attr, op) })
+		return prefix + attr, value, ok
 	}
 	return "", "", false
+}
+
+// coreURI reports whether p names an attribute of endpoint's core schema
+// (with its URN, or without one).
+func coreURI(endpoint string, p filter.AttributePath) bool {
+	return p.URI() == "" || strings.EqualFold(p.URI(), map[string]string{"Users": userURN, "Groups": groupURN}[endpoint])
 }
 
 // loginTest returns a test that every user matching expr passes: the
@@ -356,7 +374,9 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 // is not tested. Nil when expr implies none: no index holds e-mails, and
 // this spares rendering every user for such a filter.
 func emailTest(expr filter.Expression) func(store.User) bool {
-	text, ok := impliedEmail(expr)
+	_, text, ok := implied("Users", expr, func(attr string, op filter.CompareOperator) bool {
+		return attr == "emails.value" && (op == filter.EQ || op == filter.CO || op == filter.SW || op == filter.EW)
+	})
 	if !ok || text == "" || strings.ContainsFunc(text, func(r rune) bool {
 		return r < 0x20 || strings.ContainsRune("\"\\<>&\u2028\u2029\ufffd", r)
 	}) {
@@ -364,40 +384,6 @@ func emailTest(expr filter.Expression) func(store.User) bool {
 	}
 	text = strings.ToLower(text)
 	return func(u store.User) bool { return strings.Contains(strings.ToLower(string(u.SCIM)), text) }
-}
-
-// impliedEmail finds the text of an e-mail address comparison (eq, co, sw
-// or ew) that the whole expression implies.
-func impliedEmail(expr filter.Expression) (string, bool) {
-	text := func(op filter.CompareOperator) bool {
-		return op == filter.EQ || op == filter.CO || op == filter.SW || op == filter.EW
-	}
-	switch e := expr.(type) {
-	case *filter.LogicalExpression:
-		if e.Operator != filter.AND {
-			return "", false
-		}
-		if s, ok := impliedEmail(e.Left); ok {
-			return s, true
-		}
-		return impliedEmail(e.Right)
-	case *filter.AttributeExpression:
-		p := e.AttributePath
-		s, ok := e.CompareValue.(string)
-		if !ok || !strings.EqualFold(p.AttributeName, "emails") || !strings.EqualFold(p.SubAttributeName(), "value") ||
-			!text(e.Operator) || p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
-			return "", false
-		}
-		return unescape(s), true
-	case *filter.ValuePath:
-		p := e.AttributePath
-		if !strings.EqualFold(p.AttributeName, "emails") || p.SubAttribute != nil || p.URI() != "" && !strings.EqualFold(p.URI(), userURN) {
-			return "", false
-		}
-		_, s, ok := implied("Users", e.ValueFilter, func(attr string, op filter.CompareOperator) bool { return attr == "value" && text(op) })
-		return s, ok
-	}
-	return "", false
 }
 
 // both is a test that a and b pass (nil: no test).

@@ -68,13 +68,13 @@ func (l Listing) Active(active bool) Listing {
 	return l
 }
 
-// admits reports whether u is in the state l lists.
-func (l Listing) admits(u User) bool { return l.state == 0 || u.Active == (l.state > 0) }
+// inState reports whether u is in the state l lists.
+func (l Listing) inState(u User) bool { return l.state == 0 || u.Active == (l.state > 0) }
 
 // ordered yields every user l admits in login order (l.ids is nil).
 func (l Listing) ordered(yield func(User, error) bool) {
 	for u, err := range l.tx.UsersByLogin() {
-		if err == nil && !l.admits(u) {
+		if err == nil && !l.inState(u) {
 			continue
 		}
 		if !yield(u, err) || err != nil {
@@ -139,7 +139,7 @@ func (l Listing) Page(keep func(User) (bool, error), offset, size int) (page []U
 			if err != nil {
 				return nil, 0, err
 			}
-			ok, err := admits(keep, u)
+			ok, err := l.keeps(keep, u)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -185,10 +185,7 @@ func (l Listing) sorted(keep func(User) (bool, error)) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !l.admits(u) {
-			continue
-		}
-		ok, err := admits(keep, u)
+		ok, err := l.keeps(keep, u)
 		if err != nil {
 			return nil, err
 		}
@@ -205,9 +202,13 @@ func (l Listing) sorted(keep func(User) (bool, error)) ([]string, error) {
 	return ids, nil
 }
 
-// admits applies keep to u; nil keep admits every user.
-func admits(keep func(User) (bool, error), u User) (bool, error) {
-	if keep == nil {
+// keeps reports whether u is in l's state and keep admits it (nil keep
+// admits every user).
+func (l Listing) keeps(keep func(User) (bool, error), u User) (bool, error) {
+	switch {
+	case !l.inState(u):
+		return false, nil
+	case keep == nil:
 		return true, nil
 	}
 	return keep(u)
