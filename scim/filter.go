@@ -287,21 +287,33 @@ func prefixHint(endpoint string, expr filter.Expression) (attr, prefix string, o
 	})
 }
 
-// containsHint finds an `attr co "text"` (or ew; or eq on displayName,
-// userName's having its own index) that the whole expression implies on a
-// user's userName or displayName, which the n-gram index covers: every
-// match contains text there. It returns text's trigrams (store.QueryGrams),
-// none when text is too short for the index.
+// containsHint finds a comparison that the whole expression implies and
+// that the n-gram index covers, since every match contains its text: `co`
+// or `ew` (or eq on displayName, userName's having its own index) on a
+// user's userName or displayName, and eq, co, sw or ew on an e-mail
+// address (emails.value, or value inside an emails[...] filter, as Entra
+// ID's `emails[type eq "work"].value eq` matching sends; the index holds
+// every address, store.IndexedTexts). It returns text's trigrams
+// (store.QueryGrams), none when text is too short for the index.
 func containsHint(endpoint string, expr filter.Expression) (grams []string) {
 	_, text, ok := implied(endpoint, expr, func(attr string, op filter.CompareOperator) bool {
-		return endpoint == "Users" && (attr == "username" || attr == "displayname") &&
-			(op == filter.CO || op == filter.EW || op == filter.EQ && attr == "displayname")
+		switch {
+		case endpoint != "Users":
+			return false
+		case attr == "username" || attr == "displayname":
+			return op == filter.CO || op == filter.EW || op == filter.EQ && attr == "displayname"
+		}
+		return attr == "emails.value" && textOps[op]
 	})
 	if !ok {
 		return nil
 	}
 	return store.QueryGrams(text)
 }
+
+// textOps are the string comparisons whose every match contains the text
+// compared with.
+var textOps = map[filter.CompareOperator]bool{filter.EQ: true, filter.CO: true, filter.SW: true, filter.EW: true}
 
 // implied finds a comparison of an endpoint's core attribute with a string
 // that the whole expression implies (it is the expression, a term of a
@@ -365,17 +377,16 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 }
 
 // emailTest returns a test that every user matching expr passes: the
-// comparison of an e-mail address (emails.value, or value inside an
-// emails[...] filter, as Entra ID's `emails[type eq "work"].value eq`
-// matching sends: eq, co, sw or ew) that the whole expression implies
-// needs its text, lower-cased as match compares it, somewhere in the
-// user's stored attributes, where every e-mail address is. The stored JSON
-// is searched as written, so a text with a character JSON writes escaped
-// is not tested. Nil when expr implies none: no index holds e-mails, and
-// this spares rendering every user for such a filter.
+// comparison of an e-mail address (see containsHint) that the whole
+// expression implies needs its text, lower-cased as match compares it,
+// somewhere in the user's stored attributes, where every e-mail address
+// is. It spares rendering the candidates that merely hold the text's
+// trigrams, and every user for a text too short for the index. The stored
+// JSON is searched as written, so a text with a character JSON writes
+// escaped is not tested. Nil when expr implies none.
 func emailTest(expr filter.Expression) func(store.User) bool {
 	_, text, ok := implied("Users", expr, func(attr string, op filter.CompareOperator) bool {
-		return attr == "emails.value" && (op == filter.EQ || op == filter.CO || op == filter.SW || op == filter.EW)
+		return attr == "emails.value" && textOps[op]
 	})
 	if !ok || text == "" || strings.ContainsFunc(text, func(r rune) bool {
 		return r < 0x20 || strings.ContainsRune("\"\\<>&\u2028\u2029\ufffd", r)

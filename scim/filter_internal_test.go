@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -79,7 +80,10 @@ func TestLoginTestKeepsEveryMatch(t *testing.T) {
 
 // The e-mail test never refuses a user whose document matches the filter
 // (Unicode, case, escapes, `and`/`or`/`not`, value filters as Entra ID
-// sends them), and refuses users where the filter pins an address down.
+// sends them), and refuses users where the filter pins an address down;
+// nor does the n-gram index miss such a user where the filter's text
+// narrows the candidates to it (containsHint), whichever of its addresses
+// matched.
 func TestEmailTestKeepsEveryMatch(t *testing.T) {
 	emails := [][]any{
 		{map[string]any{"value": "Ann.Lee@Example.COM", "type": "work", "primary": true}},
@@ -109,7 +113,10 @@ func TestEmailTestKeepsEveryMatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.filter, err)
 		}
-		test := emailTest(expr)
+		test, grams := emailTest(expr), containsHint("Users", expr)
+		if tc.refuses && grams == nil {
+			t.Errorf("%s: pins an address down, but the n-gram index is not asked", tc.filter)
+		}
 		refused := false
 		for i, e := range emails {
 			attrs := map[string]any{}
@@ -124,10 +131,14 @@ func TestEmailTestKeepsEveryMatch(t *testing.T) {
 			if e != nil {
 				doc["emails"] = e
 			}
+			u := store.User{Login: fmt.Sprintf("u%d", i), SCIM: raw}
+			if has := store.UserGrams(u); match(expr, doc) && slices.ContainsFunc(grams, func(g string) bool { return !slices.Contains(has, g) }) {
+				t.Errorf("%s: user %d matches but lacks one of the trigrams %q the index is asked for", tc.filter, i, grams)
+			}
 			if test == nil {
 				continue
 			}
-			passes := test(store.User{Login: fmt.Sprintf("u%d", i), SCIM: raw})
+			passes := test(u)
 			if match(expr, doc) && !passes {
 				t.Errorf("%s: user %d matches but the e-mail test refuses it", tc.filter, i)
 			}

@@ -116,23 +116,39 @@ func TestPrefixFilters(t *testing.T) {
 	}
 }
 
-// userName and displayName co (and ew, and displayName eq) are answered
-// from the n-gram index: the same results as a full scan, in every order a
-// list may ask for; texts shorter than a trigram scan.
+// userName and displayName co (and ew, and displayName eq), and e-mail
+// addresses compared by eq, co, sw or ew (the primary one or any other, as
+// Entra ID's matching filter names them) are answered from the n-gram
+// index: the same results as a full scan, in every order a list may ask
+// for; texts shorter than a trigram scan.
 func TestContainsFilters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, u := range []struct{ userName, displayName string }{
-		{"ada.lovelace", "Ada Lovelace"}, {"ADA.BYRON", "ada byron"}, {"grace", "Grace Hopper"},
-		{"jörg.ärger", "Jörg Ärger"}, {"lovelace2", ""},
+	work := func(addr string) map[string]any {
+		return map[string]any{"value": addr, "type": "work", "primary": true}
+	}
+	ids := map[string]string{}
+	for _, u := range []struct {
+		userName, displayName string
+		emails                []any
+	}{
+		{"ada.lovelace", "Ada Lovelace", []any{work("Ada@Engine.example"), map[string]any{"value": "ada@home.example", "type": "home"}}},
+		{"ADA.BYRON", "ada byron", []any{map[string]any{"value": "byron@home.example", "type": "home"}}},
+		{"grace", "Grace Hopper", []any{work("grace@navy.example")}},
+		{"jörg.ärger", "Jörg Ärger", nil}, {"lovelace2", "", nil},
 	} {
 		body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": u.userName, "active": true}
 		if u.displayName != "" {
 			body["displayName"] = u.displayName
 		}
-		if res := e.do("POST", "/Users", body); res.status != 201 {
+		if u.emails != nil {
+			body["emails"] = u.emails
+		}
+		res := e.do("POST", "/Users", body)
+		if res.status != 201 {
 			t.Fatalf("create %s: %d %s", u.userName, res.status, res.raw)
 		}
+		ids[u.userName] = res.body["id"].(string)
 	}
 	list := func(query string) string {
 		t.Helper()
@@ -158,11 +174,28 @@ func TestContainsFilters(t *testing.T) {
 		{`userName co "ada" and active eq true`, "&startIndex=2&count=1", "2 [ADA.BYRON]"},
 		{`userName co "a."`, "", "2 [ada.lovelace ADA.BYRON]"}, // two runes: no trigram, a scan
 		{`userName co "xyz"`, "", "0 []"},
+		{`emails[type eq "work"].value eq "ADA@engine.example"`, "", "1 [ada.lovelace]"},
+		{`emails.value eq "ada@home.example"`, "", "1 [ada.lovelace]"}, // not the primary address
+		{`emails[type eq "home"].value ew "@HOME.example"`, "&sortBy=userName", "2 [ADA.BYRON ada.lovelace]"},
+		{`emails.value sw "byron@"`, "", "1 [ADA.BYRON]"},
+		{`emails[value co ".example" and type eq "work"]`, "&startIndex=2", "2 [grace]"},
+		{`emails[type eq "work"].value eq "ada@home.example"`, "", "0 []"},
+		{`emails.value co "y@"`, "", "0 []"}, // two runes: a scan
 	} {
 		got := list("filter=" + urlQuery(tc.filter) + tc.extra)
 		scan := list("filter=" + urlQuery("("+tc.filter+`) or id eq "none"`) + tc.extra)
 		if got != scan || got != tc.want {
 			t.Errorf("%s%s: indexed %s, full scan %s, want %s", tc.filter, tc.extra, got, scan, tc.want)
+		}
+	}
+	// A replaced address leaves the index, its successor joins it.
+	if res := e.do("PATCH", "/Users/"+ids["ada.lovelace"], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"emails[type eq \"home\"].value","value":"ada@castle.example"}]}`); res.status != 200 {
+		t.Fatalf("PATCH: %d %s", res.status, res.raw)
+	}
+	for filter, want := range map[string]string{`emails.value eq "ada@home.example"`: "0 []", `emails.value co "castle"`: "1 [ada.lovelace]"} {
+		if got := list("filter=" + urlQuery(filter)); got != want {
+			t.Errorf("after the PATCH, %s: %s, want %s", filter, got, want)
 		}
 	}
 }

@@ -403,8 +403,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			// userName, displayName or externalId sw "x" reads its index's
 			// range, not every user; the filter is still evaluated on each
 			// candidate.
-			// co, ew or eq on userName or displayName reads the users
-			// that hold the text's trigrams (in id order).
+			// co, ew or eq on userName or displayName, or a comparison of
+			// an e-mail address, reads the users that hold the text's
+			// trigrams (in id order; see containsHint).
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
 				src = store.ReadUsers(tx, byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""))
 			} else if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {

@@ -79,3 +79,39 @@ func TestContainsLower(t *testing.T) {
 		}
 	}
 }
+
+// IndexedTexts holds login, name and e-mail, then every address a SCIM
+// filter can compare as emails.value, whatever the case of the keys.
+func TestIndexedTexts(t *testing.T) {
+	for _, tc := range []struct {
+		scim string
+		want []string // after login, name and e-mail
+	}{
+		{``, nil},
+		{`{}`, nil},
+		{`not json`, nil},
+		{`{"name":{"givenName":"A"}}`, nil},
+		{`{"emails":[{"value":"a@x.io","primary":true}]}`, nil}, // the e-mail itself
+		{`{"emails":[{"value":"a@x.io"},{"value":"b@y.io","type":"home"}]}`, []string{"b@y.io"}},
+		{`{"Emails":[{"VALUE":"B@Y.io"}]}`, []string{"B@Y.io"}},
+		{`{"emails":{"value":"c@z.io"}}`, []string{"c@z.io"}},
+		{`{"emails":["d@z.io",{"value":"e@z.io"},7,{"value":7},{"value":true}]}`, []string{"e@z.io", "true"}},
+		{`{"emails":[{"value":"f@z.io"}],"EMAILS":[{"value":"g@z.io"}]}`, []string{"f@z.io", "g@z.io"}},
+		{`{"phoneNumbers":[{"value":"h@z.io"}],"emails":"i@z.io"}`, nil},
+	} {
+		u := User{Login: "a", Name: "A", Email: "a@x.io", SCIM: []byte(tc.scim)}
+		want := append([]string{"a", "A", "a@x.io"}, tc.want...)
+		if got := IndexedTexts(u); !slices.Equal(got, want) {
+			t.Errorf("IndexedTexts(%s) = %q, want %q", tc.scim, got, want)
+		}
+		if !SameIndexedTexts(u, u) {
+			t.Errorf("SameIndexedTexts(%s) of itself is false", tc.scim)
+		}
+	}
+	a := User{Login: "a", SCIM: []byte(`{"emails":[{"value":"b@y.io"}]}`)}
+	b := User{Login: "a", SCIM: []byte(`{"emails":[{"value":"c@y.io"}]}`)}
+	c := User{Login: "a", SCIM: []byte(`{"emails":[{"value":"b@y.io","type":"home"}],"title":"x"}`)}
+	if SameIndexedTexts(a, b) || !SameIndexedTexts(a, c) {
+		t.Errorf("SameIndexedTexts: other address %v, same address in other attributes %v; want false, true", SameIndexedTexts(a, b), SameIndexedTexts(a, c))
+	}
+}

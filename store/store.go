@@ -44,7 +44,7 @@ type User struct {
 	ExternalProvider string
 	SCMAccounts      []string
 	PasswordHash     string
-	SCIM             json.RawMessage // SCIM attributes as the IdP sent them, decoded only to render them
+	SCIM             json.RawMessage // SCIM attributes as the IdP sent them, decoded only to render them and for the n-gram index (IndexedTexts)
 	Created          time.Time
 	Updated          time.Time
 	LastConnection   *time.Time

@@ -126,11 +126,11 @@ func (t *tx) flushGrams() error {
 	return nil
 }
 
-// regram lists u as pending when its login, name or e-mail differ from
-// old's (zero old: a new user). A user already pending keeps the fields
-// listed first: those are what the index holds.
+// regram lists u as pending when the texts the index holds of it differ
+// from old's (zero old: a new user). A user already pending keeps the
+// texts listed first: those are what the index holds.
 func (t *tx) regram(old, u store.User) error {
-	if old.ID != "" && old.Login == u.Login && old.Name == u.Name && old.Email == u.Email {
+	if old.ID != "" && store.SameIndexedTexts(old, u) {
 		return nil
 	}
 	p := t.b(bGramPending)
@@ -138,14 +138,15 @@ func (t *tx) regram(old, u store.User) error {
 		return nil
 	}
 	t.pended = true
-	return p.Put([]byte(u.ID), encodeIndexed(old))
+	return p.Put([]byte(u.ID), encodeIndexed(store.IndexedTexts(old)))
 }
 
-// encodeIndexed records the fields of u the index holds trigrams of: a
-// version byte, then login, name and e-mail, each after its length.
-func encodeIndexed(u store.User) []byte {
-	b := []byte{1}
-	for _, f := range []string{u.Login, u.Name, u.Email} {
+// encodeIndexed records the texts of a user the index holds trigrams of
+// (store.IndexedTexts): a version byte, then each text after its length.
+// Version 1 held exactly login, name and e-mail; version 2 any number.
+func encodeIndexed(texts []string) []byte {
+	b := []byte{2}
+	for _, f := range texts {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -155,20 +156,23 @@ func encodeIndexed(u store.User) []byte {
 var errIndexed = errors.New("bolt: corrupt pending n-gram record")
 
 // decodeIndexed is the inverse of encodeIndexed.
-func decodeIndexed(b []byte) (store.User, error) {
-	if len(b) == 0 || b[0] != 1 {
-		return store.User{}, errIndexed
+func decodeIndexed(b []byte) ([]string, error) {
+	if len(b) == 0 || b[0] != 1 && b[0] != 2 {
+		return nil, errIndexed
 	}
-	b = b[1:]
-	var f [3]string
-	for i := range f {
+	version := b[0]
+	var texts []string
+	for b = b[1:]; len(b) > 0; {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
-			return store.User{}, errIndexed
+			return nil, errIndexed
 		}
-		f[i], b = string(b[w:w+int(n)]), b[w+int(n):]
+		texts, b = append(texts, string(b[w:w+int(n)])), b[w+int(n):]
 	}
-	return store.User{Login: f[0], Name: f[1], Email: f[2]}, nil
+	if version == 1 && len(texts) != 3 {
+		return nil, errIndexed
+	}
+	return texts, nil
 }
 
 // indexPending moves up to max pending users into the index, and reports
@@ -193,7 +197,7 @@ func (t *tx) indexPending(max int) (left bool, err error) {
 		case err != nil:
 			return false, err
 		}
-		t.moveGrams(id, store.UserGrams(was), store.UserGrams(u))
+		t.moveGrams(id, store.Grams(was), store.UserGrams(u))
 		done = append(done, k)
 	}
 	if err := t.flushGrams(); err != nil {
@@ -376,19 +380,27 @@ func (l *gramList) reach(id []byte) ([]byte, bool) {
 	return l.key[len(l.gram):], true
 }
 
-// gramsKey marks a store whose n-gram index is complete.
+// gramsKey marks a store whose n-gram index is complete; its value is the
+// index's version: 1 held the trigrams of login, name and e-mail, 2 those
+// of every store.IndexedTexts.
 var gramsKey = []byte("users_gram")
 
+// gramsVersion is the index's current version (see gramsKey).
+const gramsVersion = 2
+
 // migrateGrams indexes the trigrams of every user of a store written before
-// the n-gram index existed, a few thousand users a transaction (one
-// transaction for a million users would hold all their entries in memory);
-// the mark comes last, so an interrupted migration starts over.
+// the n-gram index existed, or adds those of the other SCIM e-mail addresses
+// to a version 1 index, a few thousand users a transaction (one transaction
+// for a million users would hold all their entries in memory); the mark
+// comes last, so an interrupted migration starts over. (A pending user's
+// entries are the texts its pending record lists; those of its current
+// addresses added here are what the indexer would add.)
 func migrateGrams(db *bolt.DB) error {
-	done := false
+	var version []byte
 	if err := db.View(func(btx *bolt.Tx) error {
-		done = btx.Bucket(bucketNames[bCounts]).Get(gramsKey) != nil
+		version = bytes.Clone(btx.Bucket(bucketNames[bCounts]).Get(gramsKey))
 		return nil
-	}); err != nil || done {
+	}); err != nil || bytes.Equal(version, []byte{gramsVersion}) {
 		return err
 	}
 	after := ""
@@ -404,11 +416,15 @@ func migrateGrams(db *bolt.DB) error {
 					more = true
 					break
 				}
-				t.moveGrams(u.ID, nil, store.UserGrams(u))
+				var had []string // what a version 1 index holds
+				if version != nil {
+					had = store.Grams([]string{u.Login, u.Name, u.Email})
+				}
+				t.moveGrams(u.ID, had, store.UserGrams(u))
 				after = u.ID
 			}
 			if !more {
-				if err := t.b(bCounts).Put(gramsKey, []byte{1}); err != nil {
+				if err := t.b(bCounts).Put(gramsKey, []byte{gramsVersion}); err != nil {
 					return err
 				}
 			}

@@ -3,6 +3,8 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -113,6 +115,85 @@ func TestMigrateGrams(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A version 1 index (login, name and e-mail) gets the trigrams of the other
+// SCIM e-mail addresses on open, for indexed users and for users left
+// pending with a version 1 record alike.
+func TestMigrateGramsEmails(t *testing.T) {
+	path := t.TempDir() + "/v1.db"
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	emails := func(home string) json.RawMessage {
+		return json.RawMessage(`{"emails":[{"value":"work@corp.example","primary":true},{"value":"` + home + `","type":"home"}]}`)
+	}
+	var indexed, pending store.User
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if indexed, err = store.NewUser(tx, store.User{Login: "indexed", Email: "work@corp.example", SCIM: emails("ada@elsewhere.example"), Active: true}); err != nil {
+			return err
+		}
+		pending, err = store.NewUser(tx, store.User{Login: "pending", Email: "work@corp.example", SCIM: emails("bob@faraway.example"), Active: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IndexGrams(); err != nil {
+		t.Fatal(err)
+	}
+	s.closing.Do(func() { close(s.stop) }) // no indexer: pending stays pending
+	<-s.indexed
+	// What version 1 wrote: only the trigrams of login, name and e-mail,
+	// and the second user pending after a rename, with a version 1 record.
+	if err := s.db.Update(func(btx *bbolt.Tx) error {
+		t := &tx{tx: btx}
+		for _, u := range []store.User{indexed, pending} {
+			t.moveGrams(u.ID, store.UserGrams(u), store.Grams([]string{u.Login, u.Name, u.Email}))
+		}
+		if err := t.flushGrams(); err != nil {
+			return err
+		}
+		renamed := pending
+		renamed.Login = "pending2"
+		if err := t.PutUser(renamed); err != nil {
+			return err
+		}
+		record := []byte{1}
+		for _, f := range []string{pending.Login, pending.Name, pending.Email} {
+			record = binary.AppendUvarint(record, uint64(len(f)))
+			record = append(record, f...)
+		}
+		pending = renamed
+		if err := t.b(bGramPending).Put([]byte(pending.ID), record); err != nil {
+			return err
+		}
+		return t.b(bCounts).Put(gramsKey, []byte{1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.IndexGrams(); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]string{"elsewhere": {indexed.ID}, "faraway": {pending.ID}, "pending2": {pending.ID}, "@corp.ex": {indexed.ID, pending.ID}} {
+		if err := s.View(ctx, func(tx store.Tx) error {
+			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, want) {
+				t.Errorf("after migration, the trigrams of %q find %v, want %v", q, got, want)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, entries := pendingCount(t, s, pending.ID); p != 0 || entries != len(store.UserGrams(pending)) {
+		t.Errorf("%d users pending, %d entries of the renamed user, want 0 and %d", p, entries, len(store.UserGrams(pending)))
 	}
 }
 

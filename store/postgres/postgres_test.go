@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,37 +188,54 @@ func TestMigrations(t *testing.T) {
 
 // A database of schema version 3 (before the n-gram column and the login's
 // hash index) is migrated on open: the column and the indexes come, and
-// the users already stored are found by their trigrams.
+// the users already stored are found by their trigrams. One of schema
+// version 7 (trigrams of login, name and e-mail only) gets those of the
+// other SCIM e-mail addresses.
 func TestMigrateGrams(t *testing.T) {
 	url := pgtest.URL(t)
 	s, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var id string
+	var grace, ada store.User
 	storetest.Update(t, s, func(tx store.Tx) error {
-		u, err := store.NewUser(tx, store.User{Login: "grace.hopper", Name: "Grace Hopper", Email: "grace@navy.mil", Active: true})
-		id = u.ID
+		if grace, err = store.NewUser(tx, store.User{Login: "grace.hopper", Name: "Grace Hopper", Email: "grace@navy.mil", Active: true}); err != nil {
+			return err
+		}
+		ada, err = store.NewUser(tx, store.User{Login: "ada", Email: "ada@corp.example", Active: true,
+			SCIM: json.RawMessage(`{"emails":[{"value":"ada@corp.example","primary":true},{"value":"ada@elsewhere.example"}]}`)})
 		return err
 	})
 	s.Close()
 	conn := connect(t, url)
+	find := func(when string, want map[string]string) {
+		t.Helper()
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for q, id := range want {
+			storetest.View(t, s, func(tx store.Tx) error {
+				if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, []string{id}) {
+					t.Errorf("%s, the trigrams of %q find %v, want [%s]", when, q, got, id)
+				}
+				return nil
+			})
+		}
+	}
 	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; DROP INDEX users_login_hash;
 		CREATE INDEX users_active ON users (id) WHERE active; UPDATE schema_version SET version = 3`); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = postgres.Open(ctx, url); err != nil {
+	find("after migration from version 3", map[string]string{"hopper": grace.ID, "race.h": grace.ID, "navy": grace.ID, "elsewhere": ada.ID})
+	if _, err := conn.Exec(ctx, `UPDATE users SET grams = $1 WHERE id = $2`, store.Grams([]string{ada.Login, ada.Name, ada.Email}), ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	for _, q := range []string{"hopper", "race.h", "navy"} {
-		storetest.View(t, s, func(tx store.Tx) error {
-			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, []string{id}) {
-				t.Errorf("after migration, the trigrams of %q find %v, want [%s]", q, got, id)
-			}
-			return nil
-		})
+	if _, err := conn.Exec(ctx, `UPDATE schema_version SET version = 7`); err != nil {
+		t.Fatal(err)
 	}
+	find("after migration from version 7", map[string]string{"elsewhere": ada.ID, "navy": grace.ID, "@corp": ada.ID})
 }
 
 // Deactivating and reactivating a user changes no indexed column

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -199,38 +200,50 @@ CREATE INDEX users_grams ON users USING gin (grams)`,
 	// faster). Rebuilt now, so that an existing store has the buckets at
 	// once (0.2 s with 100k users, writes waiting meanwhile).
 	`ALTER INDEX users_skeleton SET (fillfactor = 25); REINDEX INDEX users_skeleton`,
+	// 8: the n-gram index holds the trigrams of every e-mail address of a
+	// user's SCIM attributes (store.IndexedTexts), not only the primary
+	// one's: backfillGrams adds them to the rows written before.
+	``,
 }
 
-// gramsVersion is the schema version that added users.grams.
-const gramsVersion = 4
+// gramsVersions are the schema versions whose rows backfillGrams fills:
+// 4 added users.grams, 8 the SCIM e-mail addresses to it.
+var gramsVersions = []int{4, 8}
 
-// backfillGrams fills the n-gram column of the users written before it
-// existed, in the migrating transaction, a few thousand users at a time
-// (memory stays bounded with a million): the trigrams are computed in Go,
-// as every later write computes them.
+// backfillGrams fills the n-gram column of the users whose trigrams
+// (store.UserGrams) it lacks, in the migrating transaction, a few thousand
+// users at a time (memory stays bounded with a million): the trigrams are
+// computed in Go, as every later write computes them, and only the rows
+// they change are written.
 func backfillGrams(ctx context.Context, tx pgx.Tx) error {
 	for after := ""; ; {
-		rows, err := tx.Query(ctx, `SELECT id, login, name, email FROM users WHERE id > $1 ORDER BY id LIMIT 5000`, after)
+		rows, err := tx.Query(ctx, `SELECT id, login, name, email, scim, grams FROM users WHERE id > $1 ORDER BY id LIMIT 5000`, after)
 		if err != nil {
 			return err
 		}
 		var batch pgx.Batch
+		n := 0
 		for rows.Next() {
 			var u store.User
-			if err := rows.Scan(&u.ID, &u.Login, &u.Name, &u.Email); err != nil {
+			var had []string
+			if err := rows.Scan(&u.ID, &u.Login, &u.Name, &u.Email, &u.SCIM, &had); err != nil {
 				return err
 			}
-			batch.Queue(`UPDATE users SET grams = $2 WHERE id = $1`, u.ID, store.UserGrams(u))
-			after = u.ID
+			if grams := store.UserGrams(u); !slices.Equal(grams, had) {
+				batch.Queue(`UPDATE users SET grams = $2 WHERE id = $1`, u.ID, grams)
+			}
+			after, n = u.ID, n+1
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if batch.Len() == 0 {
+		if n == 0 {
 			return nil
 		}
-		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
-			return err
+		if batch.Len() > 0 {
+			if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -267,13 +280,16 @@ func migrate(ctx context.Context, conn *pgx.Conn) (int, error) {
 		return version, fmt.Errorf("the database schema is version %d, newer than this scimgate knows (%d): upgrade scimgate", version, len(migrations))
 	}
 	for v := version; v < len(migrations); v++ {
+		if migrations[v] == "" {
+			continue // done in Go: see below
+		}
 		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
 			return version, fmt.Errorf("schema migration %d: %w", v+1, err)
 		}
 	}
-	if version > 0 && version < gramsVersion {
+	if i := slices.IndexFunc(gramsVersions, func(v int) bool { return v > version }); version > 0 && i >= 0 {
 		if err := backfillGrams(ctx, tx); err != nil {
-			return version, fmt.Errorf("schema migration %d: %w", gramsVersion, err)
+			return version, fmt.Errorf("schema migration %d: %w", gramsVersions[i], err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -401,8 +402,9 @@ func testPrefixIndexes(t *testing.T, s store.Store) {
 
 // testGramIndex: the n-gram index yields, in id order, exactly the users
 // whose trigrams include every trigram of a text, so that every user whose
-// login, name or e-mail contains the text is among them; a changed user
-// moves in it.
+// login, name, e-mail or another SCIM e-mail address contains the text is
+// among them; a changed user moves in it, a change of its SCIM addresses
+// alone too.
 func testGramIndex(t *testing.T, s store.Store) {
 	users := []store.User{
 		{Login: "alice", Name: "Alice Liddell", Email: "alice@wonder.land"},
@@ -411,6 +413,7 @@ func testGramIndex(t *testing.T, s store.Store) {
 		{Login: "bob", Name: "Bob", Email: ""},
 		{Login: "İstanbul", Name: "Ünal Şahin", Email: "unal@example.tr"},
 		{Login: "lid", Name: "Li", Email: "li@lid.dell"},
+		{Login: "multi", Email: "m@primary.example", SCIM: json.RawMessage(`{"emails":[{"value":"m@primary.example","primary":true},{"value":"M@Secondary.Example","type":"home"}]}`)},
 	}
 	for i := range users {
 		Update(t, s, func(tx store.Tx) error {
@@ -421,7 +424,7 @@ func testGramIndex(t *testing.T, s store.Store) {
 	}
 	check := func(when string) {
 		t.Helper()
-		for _, q := range []string{"ali", "lid", "LIDDELL", "äRG", "ärger", "örg", "istanbul", "i̇st", "ünal", "@example.", "xyz", "ali@", "dell", "bob", "bo", "", "şahin"} {
+		for _, q := range []string{"ali", "lid", "LIDDELL", "äRG", "ärger", "örg", "istanbul", "i̇st", "ünal", "@example.", "xyz", "ali@", "dell", "bob", "bo", "", "şahin", "secondary", "m@sec", "tertiary"} {
 			lq := strings.ToLower(q)
 			gs := store.QueryGrams(lq)
 			var got, want []string
@@ -448,7 +451,7 @@ func testGramIndex(t *testing.T, s store.Store) {
 	check("created")
 	indexGrams(t, s)
 	check("indexed")
-	for q, want := range map[string]string{"dell": "alice lid", "ärg": "ÄRGER", "ali": "alice", "@ex": "ÄRGER İstanbul", "uri": "alan.turing"} {
+	for q, want := range map[string]string{"dell": "alice lid", "ärg": "ÄRGER", "ali": "alice", "@ex": "ÄRGER İstanbul", "uri": "alan.turing", "secondary": "multi"} {
 		if got := Logins(t, s, func(tx store.Tx) iter.Seq[string] { return tx.IDsWithGrams(store.QueryGrams(q)) }); got != want {
 			t.Errorf("users with the trigrams of %q: %q, want %q", q, got, want)
 		}
@@ -462,9 +465,23 @@ func testGramIndex(t *testing.T, s store.Store) {
 		users[0] = u
 		return tx.PutUser(u)
 	})
+	Update(t, s, func(tx store.Tx) error {
+		u, err := tx.User(users[len(users)-1].ID)
+		if err != nil {
+			return err
+		}
+		u.SCIM = json.RawMessage(`{"emails":[{"value":"m@primary.example","primary":true},{"value":"m@tertiary.example","type":"home"}]}`)
+		users[len(users)-1] = u
+		return tx.PutUser(u)
+	})
 	check("changed")
 	indexGrams(t, s)
 	check("changed, indexed")
+	for q, want := range map[string]string{"secondary": "", "tertiary": "multi", "primary": "multi"} {
+		if got := Logins(t, s, func(tx store.Tx) iter.Seq[string] { return tx.IDsWithGrams(store.QueryGrams(q)) }); got != want {
+			t.Errorf("after a change of the SCIM addresses, users with the trigrams of %q: %q, want %q", q, got, want)
+		}
+	}
 	View(t, s, func(tx store.Tx) error {
 		if n := len(slices.Collect(tx.IDsWithGrams(store.QueryGrams("alice")))); n != 0 {
 			t.Errorf("alice's trigrams still find %d users after the change", n)
