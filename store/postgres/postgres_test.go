@@ -225,17 +225,110 @@ func TestMigrateGrams(t *testing.T) {
 		}
 	}
 	if _, err := conn.Exec(ctx, `ALTER TABLE users DROP COLUMN grams; DROP INDEX users_login_hash;
-		CREATE INDEX users_active ON users (id) WHERE active; UPDATE schema_version SET version = 3`); err != nil {
+		CREATE INDEX users_active ON users (id) WHERE active; UPDATE schema_version SET version = 3;`+undoCounts); err != nil {
 		t.Fatal(err)
 	}
 	find("after migration from version 3", map[string]string{"hopper": grace.ID, "race.h": grace.ID, "navy": grace.ID, "elsewhere": ada.ID})
 	if _, err := conn.Exec(ctx, `UPDATE users SET grams = $1 WHERE id = $2`, store.Grams([]string{ada.Login, ada.Name, ada.Email}), ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, `UPDATE schema_version SET version = 7`); err != nil {
+	if _, err := conn.Exec(ctx, `UPDATE schema_version SET version = 7;`+undoCounts); err != nil {
 		t.Fatal(err)
 	}
 	find("after migration from version 7", map[string]string{"elsewhere": ada.ID, "navy": grace.ID, "@corp": ada.ID})
+}
+
+// undoCounts takes a schema back to before migration 9 (user_counts).
+const undoCounts = `DROP TRIGGER users_count ON users; DROP FUNCTION count_users(); DROP TABLE user_counts`
+
+// The users' counts come from user_counts (migration 9), which starts
+// with the users stored before it and then follows every change made
+// through any connection of any replica: after concurrent creates and
+// deactivations through two stores they equal what counting the rows
+// gives, and the slots stay few.
+func TestUserCounts(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		u := storetest.MkUser(t, s, fmt.Sprintf("before%d", i))
+		if i < 2 {
+			storetest.Deactivate(t, s, u.ID)
+		}
+	}
+	s.Close()
+	conn := connect(t, url)
+	if _, err := conn.Exec(ctx, `UPDATE schema_version SET version = 8;`+undoCounts); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, stores ...*postgres.Store) {
+		t.Helper()
+		var total, active, managed int
+		if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE active), count(*) FILTER (WHERE managed) FROM users`).Scan(&total, &active, &managed); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stores {
+			storetest.View(t, s, func(tx store.Tx) error {
+				n, err := tx.CountUsers()
+				if err != nil {
+					return err
+				}
+				a, err := tx.CountActiveUsers()
+				if err != nil {
+					return err
+				}
+				m, err := tx.CountManagedUsers()
+				if err != nil {
+					return err
+				}
+				if n != total || a != active || m != managed {
+					t.Errorf("%s: counts %d users, %d active, %d managed; the rows say %d, %d, %d", when, n, a, m, total, active, managed)
+				}
+				return nil
+			})
+		}
+	}
+	a, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	check("after the migration", a)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := []*postgres.Store{a, b}[w%2]
+			for i := range 15 {
+				err := s.Update(ctx, func(tx store.Tx) error {
+					u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("w%d-%d", w, i), Active: true, Managed: i%3 == 0})
+					if err != nil || i%2 == 0 {
+						return err
+					}
+					_, err = store.SetActive(tx, "", u, false)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	check("after concurrent writes through two replicas", a, b)
+	var slots int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM user_counts`).Scan(&slots); err != nil || slots > 1024 {
+		t.Errorf("%d slots (%v), want at most 1024", slots, err)
+	}
 }
 
 // Deactivating and reactivating a user changes no indexed column

@@ -204,6 +204,43 @@ CREATE INDEX users_grams ON users USING gin (grams)`,
 	// user's SCIM attributes (store.IndexedTexts), not only the primary
 	// one's: backfillGrams adds them to the rows written before.
 	``,
+	// 9: the users' counts (every user, active, managed) kept by a trigger
+	// in the transaction that changes them, so that counting reads a few
+	// rows, not every user (a page of an unfiltered list, the default
+	// group's member count, readiness). One row a slot, the writing
+	// backend's pid modulo 1024: concurrent transactions almost never write
+	// one row (when they do, one waits and runs again), while the rows stay
+	// few. Slot 0 starts with the counts of the users already stored;
+	// CREATE TRIGGER waits for the writes in flight and holds off new ones
+	// until this commits, so none is counted twice or missed.
+	`CREATE TABLE user_counts (
+	slot    integer PRIMARY KEY,
+	total   bigint NOT NULL,
+	active  bigint NOT NULL,
+	managed bigint NOT NULL
+);
+INSERT INTO user_counts SELECT 0, count(*), count(*) FILTER (WHERE active), count(*) FILTER (WHERE managed) FROM users;
+CREATE FUNCTION count_users() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	t bigint := 0;
+	a bigint := 0;
+	m bigint := 0;
+BEGIN
+	IF TG_OP <> 'INSERT' THEN
+		t := t - 1; a := a - OLD.active::int; m := m - OLD.managed::int;
+	END IF;
+	IF TG_OP <> 'DELETE' THEN
+		t := t + 1; a := a + NEW.active::int; m := m + NEW.managed::int;
+	END IF;
+	IF t <> 0 OR a <> 0 OR m <> 0 THEN
+		INSERT INTO user_counts VALUES (pg_backend_pid() % 1024, t, a, m)
+		ON CONFLICT (slot) DO UPDATE SET total = user_counts.total + EXCLUDED.total,
+			active = user_counts.active + EXCLUDED.active, managed = user_counts.managed + EXCLUDED.managed;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER users_count AFTER INSERT OR DELETE OR UPDATE OF active, managed ON users
+	FOR EACH ROW EXECUTE FUNCTION count_users()`,
 }
 
 // gramsVersions are the schema versions whose rows backfillGrams fills:

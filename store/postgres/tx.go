@@ -678,10 +678,14 @@ func (t *tx) UsersByName() iter.Seq2[store.User, error] {
 	return cursor(t, scanUser, `SELECT `+userCols+` FROM users ORDER BY name_fold, id`)
 }
 
-func (t *tx) CountUsers() (int, error) { return t.count(`SELECT count(*) FROM users`) }
+// The counts of users are read from user_counts (schema migration 9),
+// which a trigger keeps in every transaction that changes them.
+func (t *tx) CountUsers() (int, error) {
+	return t.count(`SELECT coalesce(sum(total), 0)::bigint FROM user_counts`)
+}
 
 func (t *tx) CountManagedUsers() (int, error) {
-	return t.count(`SELECT count(*) FROM users WHERE managed`)
+	return t.count(`SELECT coalesce(sum(managed), 0)::bigint FROM user_counts`)
 }
 
 func (t *tx) ActiveUsers() iter.Seq[string] {
@@ -689,7 +693,7 @@ func (t *tx) ActiveUsers() iter.Seq[string] {
 }
 
 func (t *tx) CountActiveUsers() (int, error) {
-	return t.count(`SELECT count(*) FROM users WHERE active`)
+	return t.count(`SELECT coalesce(sum(active), 0)::bigint FROM user_counts`)
 }
 
 // --- groups
