@@ -210,6 +210,12 @@ type Tx interface {
 	// A backend that pays a round trip a read fetches them with its next
 	// statement; results never differ from reading them when asked.
 	ReadAhead(userID string)
+	// ReadAheadPage tells a transaction that the caller reads next, for
+	// each of users, its groups (GroupsOf), tokens (Tokens) and password
+	// failures (Failures): a page of a user list. A backend that pays a
+	// round trip a read fetches them for all the users at once; results
+	// never differ from reading them when asked.
+	ReadAheadPage(users []User)
 	// Users yields every user in id order (creation order), starting after
 	// the id given (empty: from the first).
 	Users(after string) iter.Seq2[User, error]

@@ -318,6 +318,13 @@ func searchUsers(cl *call) error {
 		if err != nil {
 			return err
 		}
+		var shown []store.User // the users whose groups, tokens and lock the caller sees
+		for _, u := range page {
+			if cl.isSelfOrAdmin(u) {
+				shown = append(shown, u)
+			}
+		}
+		tx.ReadAheadPage(shown)
 		groups := newGroupNamer(tx)
 		for _, u := range page {
 			su, err := cl.searchUser(tx, groups, u)

@@ -561,6 +561,8 @@ func (t *tx) GroupsOf(userID string) iter.Seq[string] { return suffixes(t.b(bMem
 // ReadAhead does nothing: a read costs no round trip here.
 func (*tx) ReadAhead(string) {}
 
+func (*tx) ReadAheadPage([]store.User) {}
+
 // --- permissions
 
 func subjectKey(s store.Subject) string { return string(s.Kind) + s.ID }

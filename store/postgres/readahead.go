@@ -100,3 +100,71 @@ func (t *tx) readAheadLogin(login string) {
 	}
 	readAhead(t, loginCheck, []any{k.fold, k.skeleton, ""}, scanPair, func(rows [][2]string) { t.memo.logins[k] = rows })
 }
+
+// ReadAheadPage reads the groups, tokens and password failures of the
+// users whose ones this transaction has not read yet, in one round trip of
+// three statements, into the memo, under ReadAhead's rule: what a write
+// issued meanwhile may have changed is read again when asked. A failure
+// is the transaction's, as the reads' own would be.
+func (t *tx) ReadAheadPage(users []store.User) {
+	if t.failed != nil {
+		return
+	}
+	var ids, logins []string
+	for _, u := range users {
+		_, groups := t.memo.groupsOf[u.ID]
+		if _, tokens := t.memo.tokens[u.ID]; (!groups || !tokens) && !hasNUL([]any{u.ID}) {
+			ids = append(ids, u.ID)
+		}
+		if _, ok := t.memo.failures[u.Login]; !ok && !hasNUL([]any{u.Login}) {
+			logins = append(logins, u.Login)
+		}
+	}
+	if len(ids) > 0 {
+		readAhead(t, `SELECT user_id, group_id FROM members WHERE user_id = ANY($1) ORDER BY user_id, group_id`, []any{ids}, scanPair, func(rows [][2]string) {
+			for _, id := range ids {
+				t.memo.groupsOf[id] = nil
+			}
+			for _, r := range rows {
+				t.memo.groupsOf[r[0]] = append(t.memo.groupsOf[r[0]], r[1])
+			}
+		})
+		readAhead(t, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ANY($1) ORDER BY user_id, name`, []any{ids}, scanToken, func(list []store.Token) {
+			for _, id := range ids {
+				t.memo.tokens[id] = nil
+			}
+			for _, k := range list {
+				t.memo.tokens[k.UserID] = append(t.memo.tokens[k.UserID], k)
+			}
+		})
+	}
+	if len(logins) > 0 {
+		readAhead(t, `SELECT login, count, last FROM failures WHERE login = ANY($1)`, []any{logins}, func(r pgx.Row) (failure, error) {
+			var f failure
+			err := r.Scan(&f.login, &f.Count, &f.Last)
+			f.Last = utc(f.Last)
+			return f, err
+		}, func(list []failure) {
+			for _, l := range logins {
+				t.memo.failures[l] = store.Failures{}
+			}
+			for _, f := range list {
+				t.memo.failures[f.login] = f.Failures
+			}
+		})
+	}
+	if len(t.queued) == 0 {
+		return
+	}
+	br, err := t.send()
+	if err == nil {
+		err = br.Close()
+	}
+	t.note(err)
+}
+
+// failure is a login's password failures, as ReadAheadPage reads them.
+type failure struct {
+	login string
+	store.Failures
+}

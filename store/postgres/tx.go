@@ -62,6 +62,8 @@ type memo struct {
 	// logins: checks of logins read ahead (readAheadLogin), the id and
 	// login of each user holding the folded login or sharing its skeleton.
 	logins map[loginKey][][2]string
+	// failures: password failures by login, read ahead (ReadAheadPage).
+	failures map[string]store.Failures
 }
 
 // loginKey is a login's folded form and skeleton.
@@ -75,7 +77,7 @@ func newTx(ctx context.Context, conn *pgxpool.Conn, begin string, commitFirst bo
 func newMemo() memo {
 	return memo{users: map[string]store.User{}, groups: map[string]store.Group{}, groupNames: map[string]string{},
 		perms: map[string][]store.PermKey{}, groupsOf: map[string][]string{}, tokens: map[string][]store.Token{},
-		logins: map[loginKey][][2]string{}}
+		logins: map[loginKey][][2]string{}, failures: map[string]store.Failures{}}
 }
 
 // rollback ends the transaction, if it began, without committing it (and
@@ -1080,6 +1082,9 @@ func (t *tx) SessionsOf(userID string) ([]store.Session, error) {
 }
 
 func (t *tx) Failures(login string) (store.Failures, error) {
+	if f, ok := t.memo.failures[login]; ok {
+		return f, nil
+	}
 	f, err := one(t, func(r pgx.Row) (store.Failures, error) {
 		var f store.Failures
 		err := r.Scan(&f.Count, &f.Last)
@@ -1093,6 +1098,7 @@ func (t *tx) Failures(login string) (store.Failures, error) {
 }
 
 func (t *tx) PutFailures(login string, f store.Failures) error {
+	delete(t.memo.failures, login)
 	if f.Count == 0 {
 		return t.exec(`DELETE FROM failures WHERE login = $1`, login)
 	}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Generation", testGeneration},
 		{"SessionsAndFailures", testSessionsAndFailures},
 		{"ReadAhead", testReadAhead},
+		{"ReadAheadPage", testReadAheadPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1269,5 +1270,110 @@ func testReadAhead(t *testing.T, s store.Store) {
 	}
 	if got := read(ahead); got != before {
 		t.Errorf("read ahead alone: read %s, want %s", got, before)
+	}
+}
+
+// testReadAheadPage: the groups, tokens and password failures of a page
+// of users read after ReadAheadPage are what reading them gives without
+// it, in a View and in an Update whose writes come before or after it.
+func testReadAheadPage(t *testing.T, s store.Store) {
+	a, b, c := MkUser(t, s, "page-a"), MkUser(t, s, "page-b"), MkUser(t, s, "page-c")
+	page := []store.User{a, b, c}
+	var g, h store.Group
+	Update(t, s, func(tx store.Tx) error {
+		var err error
+		if g, err = store.NewGroup(tx, store.Group{Name: "page-devs"}); err != nil {
+			return err
+		}
+		if h, err = store.NewGroup(tx, store.Group{Name: "page-ops"}); err != nil {
+			return err
+		}
+		token := func(u store.User, name string) store.Token {
+			return store.Token{Hash: store.HashToken(u.ID + name), UserID: u.ID, Name: name, Type: store.TokenUser, Created: store.Now()}
+		}
+		return errors.Join(tx.AddMember(g.ID, a.ID), tx.AddMember(h.ID, a.ID), tx.AddMember(h.ID, c.ID),
+			tx.PutToken(token(a, "two")), tx.PutToken(token(a, "one")), tx.PutToken(token(c, "ci")),
+			tx.PutFailures(a.Login, store.Failures{Count: 3, Last: store.Now()}), tx.PutFailures(c.Login, store.Failures{Count: 1, Last: store.Now()}))
+	})
+	state := func(tx store.Tx) string {
+		var out []string
+		for _, u := range page {
+			toks, err := tx.Tokens(u.ID)
+			var names []string
+			for _, k := range toks {
+				names = append(names, k.Name)
+			}
+			f, err2 := tx.Failures(u.Login)
+			out = append(out, fmt.Sprint(u.Login, " groups ", slices.Collect(tx.GroupsOf(u.ID)), " tokens ", names, " failures ", f.Count, " ", errors.Join(err, err2)))
+		}
+		return strings.Join(out, "; ")
+	}
+	ahead := func(tx store.Tx) { tx.ReadAheadPage(page) }
+	look := func(tx store.Tx) { state(tx) }
+	var before string
+	View(t, s, func(tx store.Tx) error { before = state(tx); return nil })
+	for name, steps := range map[string][]func(store.Tx){
+		"read ahead":              {ahead},
+		"read ahead twice":        {ahead, ahead},
+		"read ahead part":         {func(tx store.Tx) { tx.ReadAheadPage(page[1:]) }},
+		"read, read ahead":        {look, ahead},
+		"read ahead of no one":    {func(tx store.Tx) { tx.ReadAheadPage(nil) }},
+		"read ahead of a missing": {func(tx store.Tx) { tx.ReadAheadPage([]store.User{{ID: "none", Login: "none"}}) }},
+	} {
+		View(t, s, func(tx store.Tx) error {
+			for _, step := range steps {
+				step(tx)
+			}
+			if got := state(tx); got != before {
+				t.Errorf("View, %s: read %s, want %s", name, got, before)
+			}
+			return nil
+		})
+	}
+	rollback := errors.New("rolled back")
+	read := func(steps ...func(tx store.Tx)) string {
+		var got string
+		if err := s.Update(ctx, func(tx store.Tx) error {
+			for _, step := range steps {
+				step(tx)
+			}
+			got = state(tx)
+			return rollback
+		}); err != rollback {
+			t.Fatalf("update: %v", err)
+		}
+		return got
+	}
+	for _, c := range []struct {
+		name  string
+		write func(tx store.Tx) error
+	}{
+		{"joined", func(tx store.Tx) error { return tx.AddMember(g.ID, b.ID) }},
+		{"left", func(tx store.Tx) error { return tx.RemoveMember(h.ID, a.ID) }},
+		{"token added", func(tx store.Tx) error {
+			return tx.PutToken(store.Token{Hash: store.HashToken("page-new"), UserID: b.ID, Name: "new", Type: store.TokenUser, Created: store.Now()})
+		}},
+		{"token deleted", func(tx store.Tx) error { return tx.DeleteToken(store.HashToken(a.ID + "one")) }},
+		{"failed", func(tx store.Tx) error { return tx.PutFailures(b.Login, store.Failures{Count: 2, Last: store.Now()}) }},
+		{"failures cleared", func(tx store.Tx) error { return tx.PutFailures(a.Login, store.Failures{}) }},
+	} {
+		write := func(tx store.Tx) {
+			if err := c.write(tx); err != nil {
+				t.Error(err)
+			}
+		}
+		want := read(write)
+		if want == before {
+			t.Fatalf("%s: the write changed nothing read: %s", c.name, want)
+		}
+		for name, steps := range map[string][]func(store.Tx){
+			"read ahead, write":       {ahead, write},
+			"read ahead, read, write": {ahead, look, write},
+			"write, read ahead":       {write, ahead},
+		} {
+			if got := read(steps...); got != want {
+				t.Errorf("%s, %s: read %s, want %s", c.name, name, got, want)
+			}
+		}
 	}
 }

@@ -53,6 +53,7 @@ func usersPage(r *request) error {
 			return err
 		}
 		total = n
+		tx.ReadAheadPage(page)
 		for _, u := range page {
 			locked, err := r.con.auth.Locked(tx, u)
 			if err != nil {
