@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,25 +64,36 @@ func parseFilter(raw string) (expr filter.Expression, err error) {
 // match reports whether doc satisfies expr. Attribute names match
 // case-insensitively, and so do string values unless the attribute is an
 // identifier.
-func match(expr filter.Expression, doc map[string]any) bool {
+func match(expr filter.Expression, doc map[string]any) bool { return matchIn("", expr, doc) }
+
+// matchValue reports whether m, a value of the multi-valued attribute
+// attr, satisfies expr, a value filter (attr[expr]): its sub-attributes
+// compare as attr's (members[value eq "x"] exactly, as members.value).
+func matchValue(attr string, expr filter.Expression, m map[string]any) bool {
+	return matchIn(attr, expr, m)
+}
+
+// matchIn is match inside the attribute parent (empty: the resource).
+func matchIn(parent string, expr filter.Expression, doc map[string]any) bool {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if e.Operator == filter.AND {
-			return match(e.Left, doc) && match(e.Right, doc)
+			return matchIn(parent, e.Left, doc) && matchIn(parent, e.Right, doc)
 		}
-		return match(e.Left, doc) || match(e.Right, doc)
+		return matchIn(parent, e.Left, doc) || matchIn(parent, e.Right, doc)
 	case *filter.NotExpression:
-		return !match(e.Expression, doc)
+		return !matchIn(parent, e.Expression, doc)
 	case *filter.ValuePath:
 		for _, el := range values(doc, e.AttributePath.URI(), e.AttributePath.AttributeName, "") {
-			if m, ok := el.(map[string]any); ok && match(e.ValueFilter, m) {
+			if m, ok := el.(map[string]any); ok && matchValue(e.AttributePath.AttributeName, e.ValueFilter, m) {
 				return true
 			}
 		}
 		return false
 	case *filter.AttributeExpression:
 		p := e.AttributePath
-		vals := values(doc, p.URI(), p.AttributeName, p.SubAttributeName())
+		sub := p.SubAttributeName()
+		vals := values(doc, p.URI(), p.AttributeName, sub)
 		if e.Operator == filter.PR {
 			for _, v := range vals {
 				if !isEmpty(v) {
@@ -90,7 +102,18 @@ func match(expr filter.Expression, doc map[string]any) bool {
 			}
 			return false
 		}
-		exact := caseExact[strings.ToLower(strings.TrimSuffix(p.AttributeName+"."+p.SubAttributeName(), "."))]
+		if sub == "" && slices.ContainsFunc(vals, func(v any) bool { _, complex := v.(map[string]any); return complex }) {
+			// A complex attribute compared as a whole compares its value
+			// sub-attribute (RFC 7643 §2.4: its significant value):
+			// members eq "id" as members.value eq "id".
+			sub = "value"
+			vals = values(doc, p.URI(), p.AttributeName, sub)
+		}
+		name := strings.TrimSuffix(p.AttributeName+"."+sub, ".")
+		if parent != "" {
+			name = parent + "." + p.AttributeName
+		}
+		exact := caseExact[strings.ToLower(name)]
 		for _, v := range vals {
 			if compare(v, e.Operator, e.CompareValue, exact) {
 				return true
@@ -99,6 +122,60 @@ func match(expr filter.Expression, doc map[string]any) bool {
 		return e.Operator == filter.NE && len(vals) == 0
 	}
 	return false
+}
+
+// memberValues returns the ids a filter compares a group's members with,
+// when it names members only so: members[value eq "id"], members.value eq
+// "id" or members eq "id" (in and, or, not). Whether the group has those
+// members then decides the filter, without rendering every member: Entra
+// ID asks `id eq "group" and members eq "user"` (is the user a member?).
+func memberValues(expr filter.Expression) (ids []string, ok bool) {
+	ok = true
+	var walk func(e filter.Expression)
+	walk = func(e filter.Expression) {
+		switch e := e.(type) {
+		case *filter.LogicalExpression:
+			walk(e.Left)
+			walk(e.Right)
+		case *filter.NotExpression:
+			walk(e.Expression)
+		case *filter.ValuePath:
+			if !isMembers(e.AttributePath) {
+				return
+			}
+			v, is := e.ValueFilter.(*filter.AttributeExpression)
+			if id, eq := memberEquality(v, "value"); is && eq && v.AttributePath.SubAttribute == nil {
+				ids = append(ids, id)
+			} else {
+				ok = false
+			}
+		case *filter.AttributeExpression:
+			if !isMembers(e.AttributePath) {
+				return
+			}
+			if id, eq := memberEquality(e, "members"); eq && (e.AttributePath.SubAttribute == nil || strings.EqualFold(*e.AttributePath.SubAttribute, "value")) {
+				ids = append(ids, id)
+			} else {
+				ok = false
+			}
+		}
+	}
+	walk(expr)
+	return ids, ok
+}
+
+// isMembers reports whether p names the Group's members attribute.
+func isMembers(p filter.AttributePath) bool {
+	return strings.EqualFold(p.AttributeName, "members") && coreURI("Groups", p)
+}
+
+// memberEquality returns the string e compares attr with by eq, if so.
+func memberEquality(e *filter.AttributeExpression, attr string) (string, bool) {
+	if e == nil || !strings.EqualFold(e.AttributePath.AttributeName, attr) || e.Operator != filter.EQ {
+		return "", false
+	}
+	s, ok := e.CompareValue.(string)
+	return unescape(s), ok
 }
 
 // values returns what an attribute path names in doc, flattening

@@ -16,11 +16,15 @@ func FuzzFilter(f *testing.F) {
 		`(a eq 1 or b pr) and not (c lt 2.5)`, `members[value eq "x"]`, `meta.created gt "2011-05-13T04:42:34Z"`,
 		`userName eq "a\"b"`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`,
 		`emails[type eq "work" or type eq "home"].value sw "a"`, `[`, `"`, `a[b[c]]`, `x eq`, "\x00", "userName eq \"\xff\"",
+		`id eq "x" and members eq "y"`, `not (members.value eq "x") or members[display co "f"]`, `members eq 1`,
 	} {
 		f.Add(s)
 	}
 	e := newEnv(f)
-	createUser(f, e, "fuzzy")
+	id := createUser(f, e, "fuzzy")
+	if res := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"fuzzers","members":[{"value":"`+id+`"}]}`); res.status != 201 {
+		f.Fatalf("create group: %d %s", res.status, res.raw)
+	}
 	f.Fuzz(func(t *testing.T, filter string) {
 		for _, path := range []string{"/Users", "/Groups"} {
 			req := httptest.NewRequest("GET", "/api/scim/v2"+path+"?filter="+url.QueryEscape(filter), nil)

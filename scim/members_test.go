@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scimgate/scimgate/store"
@@ -179,4 +180,121 @@ func BenchmarkGroupGet(b *testing.B) {
 			})
 		}
 	}
+}
+
+// Group filters that name members by id (`members[value eq "id"]`,
+// `members.value eq "id"`, `members eq "id"`, as Entra ID asks whether a
+// user is a group's member) find what evaluating every rendered member
+// finds, compare ids exactly, and are answered from those ids' memberships
+// alone: a group of 2,000 members answers without reading them.
+func TestMembershipFilters(t *testing.T) {
+	t.Parallel()
+	reads := new(atomic.Int64)
+	e := newEnvOver(t, func(s store.Store) store.Store { return userReads{s, reads} })
+	ids := map[string]string{}
+	for _, l := range "abc" {
+		ids[string(l)] = createUser(t, e, "member-"+string(l))
+	}
+	group := func(name string, members ...string) string {
+		var list []string
+		for _, m := range members {
+			list = append(list, `{"value":"`+ids[m]+`"}`)
+		}
+		res := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"`+name+`","members":[`+strings.Join(list, ",")+`]}`)
+		if res.status != 201 {
+			t.Fatalf("create %s: %d %s", name, res.status, res.raw)
+		}
+		return res.body["id"].(string)
+	}
+	groups := map[string]string{}
+	groups[group("g1", "a", "b")] = "g1"
+	g2 := group("g2", "c")
+	groups[g2] = "g2"
+	groups[group("g3")] = "g3"
+	list := func(f string) string {
+		t.Helper()
+		res := e.do("GET", "/Groups?excludedAttributes=members&filter="+urlQuery(f), nil)
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", f, res.status, res.raw)
+		}
+		var names []string
+		for _, r := range res.body["Resources"].([]any) {
+			m := r.(map[string]any)
+			if _, has := m["members"]; has {
+				t.Errorf("%s: members returned despite excludedAttributes", f)
+			}
+			names = append(names, groups[m["id"].(string)])
+		}
+		return fmt.Sprint(names)
+	}
+	for _, tc := range []struct{ filter, want string }{
+		{`id eq "` + g2 + `" and members eq "` + ids["c"] + `"`, "[g2]"},
+		{`id eq "` + g2 + `" and members eq "` + ids["a"] + `"`, "[]"},
+		{`members[value eq "` + ids["a"] + `"]`, "[g1]"},
+		{`members.value eq "` + ids["c"] + `"`, "[g2]"},
+		{`members[value eq "` + strings.ToUpper(ids["a"]) + `"]`, "[]"}, // ids compare exactly
+		{`members.value eq "` + strings.ToUpper(ids["a"]) + `"`, "[]"},
+		{`not (members[value eq "` + ids["a"] + `"])`, "[g2 g3]"},
+		{`members[value eq "` + ids["a"] + `"] or members eq "` + ids["c"] + `"`, "[g1 g2]"},
+		{`members eq "` + ids["b"] + `" and displayName eq "g1"`, "[g1]"},
+		{`members[value eq "none"]`, "[]"},
+	} {
+		got := list(tc.filter)
+		// Naming a member's display as well makes every member rendered.
+		full := list("(" + tc.filter + `) or members[display eq "no such login"]`)
+		if got != tc.want || full != tc.want {
+			t.Errorf("%s: %s, with every member rendered %s; want %s", tc.filter, got, full, tc.want)
+		}
+	}
+	// A large group: the membership test reads two memberships, not 2,000
+	// users; naming a member's display reads every member.
+	var big []string
+	storetest.Update(t, e.store, func(tx store.Tx) error {
+		for i := range 2000 {
+			u, err := store.NewUser(tx, store.User{Login: fmt.Sprintf("bulk%d", i), Active: true, Managed: true})
+			if err != nil {
+				return err
+			}
+			big = append(big, u.ID)
+			if err := tx.AddMember(g2, u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		filter   string
+		maxReads int64
+	}{
+		{`id eq "` + g2 + `" and (members eq "` + big[1999] + `" or members eq "` + ids["a"] + `")`, 10},
+		{`id eq "` + g2 + `" and (members eq "` + big[1999] + `" or members[display eq "x"])`, 1 << 62},
+	} {
+		reads.Store(0)
+		if got := list(tc.filter); got != "[g2]" {
+			t.Errorf("%s in a large group: %s, want [g2]", tc.filter, got)
+		}
+		if n := reads.Load(); n > tc.maxReads || tc.maxReads > 10 && n < 2000 {
+			t.Errorf("%s in a large group read %d users", tc.filter, n)
+		}
+	}
+}
+
+// userReads is a store that counts the users its Views read by id.
+type userReads struct {
+	store.Store
+	n *atomic.Int64
+}
+
+func (s userReads) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.View(ctx, func(tx store.Tx) error { return fn(countedTx{tx, s.n}) })
+}
+
+type countedTx struct {
+	store.Tx
+	n *atomic.Int64
+}
+
+func (t countedTx) User(id string) (store.User, error) {
+	t.n.Add(1)
+	return t.Tx.User(id)
 }

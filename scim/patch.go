@@ -138,7 +138,7 @@ func applyFiltered(container map[string]any, op string, info attrInfo, path filt
 	matched := 0
 	for _, el := range list {
 		m, ok := el.(map[string]any)
-		if !ok || !match(path.ValueExpression, m) {
+		if !ok || !matchValue(info.name, path.ValueExpression, m) {
 			kept = append(kept, el)
 			continue
 		}

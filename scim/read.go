@@ -161,6 +161,31 @@ func (h *Handler) renderGroup(tx store.Tx, g store.Group, withMembers bool) (map
 	return doc, nil
 }
 
+// renderGroupHaving renders g for evaluating a filter that names its
+// members only by id (memberValues): its members are those of ids that
+// belong to it, each read by one membership lookup.
+func (h *Handler) renderGroupHaving(tx store.Tx, g store.Group, ids []string) (map[string]any, error) {
+	doc, err := h.renderGroup(tx, g, false)
+	if err != nil {
+		return nil, err
+	}
+	members := []any{}
+	for i, id := range ids {
+		if slices.Contains(ids[:i], id) {
+			continue
+		}
+		in, err := store.IsMember(tx, g.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		if in {
+			members = append(members, map[string]any{"value": id, "type": "User"})
+		}
+	}
+	doc["members"] = members
+	return doc, nil
+}
+
 // groupMember is one member as a group renders it (keys in the order
 // encoding/json gives a map's: the same bytes as renderGroup's).
 type groupMember struct {
@@ -430,8 +455,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
 				src = byIDs(byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""), tx.Group)
 			}
+			// A filter that names members only by id is evaluated on those
+			// of its ids that are members, not on every member.
+			ids, byID := memberValues(p.expr)
 			err := h.eachGroup(tx, p.expr, src, func(g store.Group) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) {
+					if !output && deep && byID {
+						return h.renderGroupHaving(tx, g, ids)
+					}
 					return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
 				}, nil, func(map[string]any) (string, bool) { return groupSortKey(g, p.sort.by) }, g.ID)
 			})
