@@ -101,21 +101,34 @@ func TestMigrateGrams(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	findAfterReopen(t, s, path, map[string][]string{"hopper": {id}, "race.h": {id}, "navy": {id}})
+}
+
+// findAfterReopen closes s, opens path again (which migrates it), indexes
+// the users left pending and checks that the trigrams of each query find
+// exactly its users. It returns the store opened, closed when the test ends.
+func findAfterReopen(t *testing.T, s *Store, path string, want map[string][]string) *Store {
+	t.Helper()
 	s.Close()
-	if s, err = Open(path); err != nil {
+	s, err := Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	for _, q := range []string{"hopper", "race.h", "navy"} {
-		if err := s.View(ctx, func(tx store.Tx) error {
-			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, []string{id}) {
-				t.Errorf("after migration, the trigrams of %q find %v, want [%s]", q, got, id)
+	t.Cleanup(func() { s.Close() })
+	if err := s.IndexGrams(); err != nil {
+		t.Fatal(err)
+	}
+	for q, ids := range want {
+		if err := s.View(context.Background(), func(tx store.Tx) error {
+			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, ids) {
+				t.Errorf("after migration, the trigrams of %q find %v, want %v", q, got, ids)
 			}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return s
 }
 
 // A version 1 index (login, name and e-mail) gets the trigrams of the other
@@ -174,24 +187,8 @@ func TestMigrateGramsEmails(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.IndexGrams(); err != nil {
-		t.Fatal(err)
-	}
-	for q, want := range map[string][]string{"elsewhere": {indexed.ID}, "faraway": {pending.ID}, "pending2": {pending.ID}, "@corp.ex": {indexed.ID, pending.ID}} {
-		if err := s.View(ctx, func(tx store.Tx) error {
-			if got := slices.Collect(tx.IDsWithGrams(store.QueryGrams(q))); !slices.Equal(got, want) {
-				t.Errorf("after migration, the trigrams of %q find %v, want %v", q, got, want)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s = findAfterReopen(t, s, path, map[string][]string{"elsewhere": {indexed.ID}, "faraway": {pending.ID}, "pending2": {pending.ID},
+		"@corp.ex": {indexed.ID, pending.ID}})
 	if p, entries := pendingCount(t, s, pending.ID); p != 0 || entries != len(store.UserGrams(pending)) {
 		t.Errorf("%d users pending, %d entries of the renamed user, want 0 and %d", p, entries, len(store.UserGrams(pending)))
 	}
