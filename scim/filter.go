@@ -21,11 +21,67 @@ const maxFilterLen = 4096
 // the parser cannot read; it is rewritten to `attr[expr and sub op value]`.
 var subAfterFilter = regexp.MustCompile(`([A-Za-z][\w:.\-]*)\[([^\[\]]*)\]\.([A-Za-z]\w*)\s+(?i:(eq|ne|co|sw|ew|gt|lt|ge|le)\s+("(?:[^"\\]|\\.)*"|[^\s()\[\]]+)|(pr))`)
 
-// simpleCompare matches `attr op "value"` and `attr.sub op "value"` for the
+// simpleCompare reads `attr op "value"` and `attr.sub op "value"` for the
 // string operators eq, co, sw and ew: what IdPs send on nearly every
 // request, and searches. It is read without the general parser, which
-// allocates over a thousand times for one such filter.
-var simpleCompare = regexp.MustCompile(`^([A-Za-z][\w-]*)(?:\.([A-Za-z][\w-]*))?\s+(?i:(eq|co|sw|ew))\s+"((?:[^"\\]|\\.)*)"$`)
+// allocates over a thousand times for one such filter, and without a
+// regular expression: the grammar, as one, is
+// ^([A-Za-z][\w-]*)(?:\.([A-Za-z][\w-]*))?\s+(?i:(eq|co|sw|ew))\s+"((?:[^"\\]|\\.)*)"$
+// (the value as written, escapes kept).
+func simpleCompare(raw string) (attr, sub, op, value string, ok bool) {
+	i := 0
+	name := func() string { // [A-Za-z][\w-]*
+		start := i
+		if i < len(raw) && isLetter(raw[i]) {
+			for i++; i < len(raw) && (isLetter(raw[i]) || '0' <= raw[i] && raw[i] <= '9' || raw[i] == '_' || raw[i] == '-'); i++ {
+			}
+		}
+		return raw[start:i]
+	}
+	space := func() bool { // \s+
+		start := i
+		for i < len(raw) && strings.IndexByte("\t\n\f\r ", raw[i]) >= 0 {
+			i++
+		}
+		return i > start
+	}
+	if attr = name(); attr == "" {
+		return
+	}
+	if i < len(raw) && raw[i] == '.' {
+		i++
+		if sub = name(); sub == "" {
+			return
+		}
+	}
+	if !space() || i+2 > len(raw) {
+		return
+	}
+	switch op = strings.ToLower(raw[i : i+2]); op {
+	case "eq", "co", "sw", "ew":
+	default:
+		return
+	}
+	i += 2
+	if !space() || i >= len(raw) || raw[i] != '"' {
+		return
+	}
+	start := i + 1
+	for i = start; i < len(raw) && raw[i] != '"'; i++ {
+		if raw[i] == '\\' {
+			if i++; i == len(raw) || raw[i] == '\n' { // \\. : any character but a newline
+				return
+			}
+		}
+	}
+	if i != len(raw)-1 {
+		return // no closing quote, or something after it
+	}
+	return attr, sub, op, raw[start:i], true
+}
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // parseFilter parses a SCIM filter, smoothing over the parser's gaps.
 func parseFilter(raw string) (expr filter.Expression, err error) {
@@ -33,11 +89,11 @@ func parseFilter(raw string) (expr filter.Expression, err error) {
 	if len(raw) > maxFilterLen {
 		return nil, fmt.Errorf("filter longer than %d bytes", maxFilterLen)
 	}
-	if m := simpleCompare.FindStringSubmatch(raw); m != nil {
-		e := &filter.AttributeExpression{AttributePath: filter.AttributePath{AttributeName: m[1]},
-			Operator: filter.CompareOperator(strings.ToLower(m[3])), CompareValue: m[4]}
-		if m[2] != "" {
-			e.AttributePath.SubAttribute = &m[2]
+	if attr, sub, op, value, ok := simpleCompare(raw); ok {
+		e := &filter.AttributeExpression{AttributePath: filter.AttributePath{AttributeName: attr},
+			Operator: filter.CompareOperator(op), CompareValue: value}
+		if sub != "" {
+			e.AttributePath.SubAttribute = &sub
 		}
 		return e, nil
 	}

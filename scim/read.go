@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -418,25 +417,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			return true, nil
 		}
 		if endpoint == "Users" {
-			src := tx.Users("")
-			switch {
-			case streamed && p.sort.by == "username":
-				src = tx.UsersByLogin()
-			case streamed && p.sort.by == "displayname":
-				src = tx.UsersByName()
+			// An indexed equality names its candidates (eachUser): no
+			// walk is prepared.
+			var src iter.Seq2[store.User, error]
+			var test func(store.User) bool
+			if !hinted || !indexed(endpoint, hi.attr) {
+				src, test = h.userSource(tx, p, streamed), both(login, emailTest(p.expr))
 			}
-			// userName, displayName or externalId sw "x" reads its index's
-			// range, not every user; the filter is still evaluated on each
-			// candidate.
-			// co, ew or eq on userName or displayName, or a comparison of
-			// an e-mail address, reads the users that hold the text's
-			// trigrams (in id order; see containsHint).
-			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
-				src = store.ReadUsers(tx, byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""))
-			} else if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
-				src = store.ReadUsers(tx, tx.IDsWithGrams(grams))
-			}
-			err := h.eachUser(tx, p.expr, both(login, emailTest(p.expr)), src, func(u store.User) (bool, error) {
+			err := h.eachUser(tx, p.expr, test, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
 					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
@@ -487,6 +475,29 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	writeList(w, resources, p.startIndex, total)
 }
 
+// userSource is what a list of users without an indexed equality walks:
+// every user in the order the list wants, or the range of an ordered index
+// for userName, displayName or externalId sw "x", or the users holding the
+// trigrams of a text every match contains (co, ew or eq on userName or
+// displayName, a comparison of an e-mail address: see containsHint), in id
+// order. The filter is still evaluated on each candidate.
+func (h *Handler) userSource(tx store.Tx, p listParams, streamed bool) iter.Seq2[store.User, error] {
+	const endpoint = "Users"
+	if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
+		return store.ReadUsers(tx, byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""))
+	}
+	if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
+		return store.ReadUsers(tx, tx.IDsWithGrams(grams))
+	}
+	switch {
+	case streamed && p.sort.by == "username":
+		return tx.UsersByLogin()
+	case streamed && p.sort.by == "displayname":
+		return tx.UsersByName()
+	}
+	return tx.Users("")
+}
+
 // writeList writes a ListResponse; resources already rendered as JSON are
 // copied as they are rather than re-encoded.
 func writeList(w http.ResponseWriter, resources []any, startIndex, total int) {
@@ -505,10 +516,12 @@ func writeList(w http.ResponseWriter, resources []any, startIndex, total int) {
 		}
 		b.Write(raw)
 	}
-	fmt.Fprintf(b, `],"itemsPerPage":%d,"schemas":[%q],"startIndex":%d,"totalResults":%d}`+"\n", len(resources), listURN, startIndex, total)
+	out := strconv.AppendInt(append(b.Bytes(), `],"itemsPerPage":`...), int64(len(resources)), 10)
+	out = strconv.AppendInt(append(out, `,"schemas":["`+listURN+`"],"startIndex":`...), int64(startIndex), 10)
+	out = append(strconv.AppendInt(append(out, `,"totalResults":`...), int64(total), 10), "}\n"...)
 	setContentType(w)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(out)
 }
 
 // indexed reports whether an endpoint has an index for an attribute.
