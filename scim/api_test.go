@@ -404,6 +404,28 @@ func TestFastRenderingMatchesGeneral(t *testing.T) {
 	if r := list.body["Resources"].([]any); len(r) != 1 || !reflect.DeepEqual(r[0], fast.body) {
 		t.Errorf("list item %v differs from GET %s", r, fast.raw)
 	}
+	// Groups without their members, as Entra ID asks for them.
+	gid := g.body["id"].(string)
+	lean := e.do("GET", "/Groups/"+gid+"?excludedAttributes=members", nil)
+	general = e.do("GET", "/Groups/"+gid+"?excludedAttributes=members,doesNotExist", nil)
+	if _, has := lean.body["members"]; has || lean.status != 200 || !reflect.DeepEqual(lean.body, general.body) {
+		t.Errorf("group without members: fast %s\ngeneral %s", lean.raw, general.raw)
+	}
+	whole := e.do("GET", "/Groups/"+gid, nil)
+	for query, want := range map[string]response{
+		"excludedAttributes=members&filter=" + urlQuery(`displayName eq "G"`): lean,
+		"excludedAttributes=MEMBERS":                                          lean,
+		"filter=" + urlQuery(`displayName eq "G"`):                            whole,
+		"": whole,
+	} {
+		r := e.do("GET", "/Groups?"+query, nil).body["Resources"].([]any)
+		if len(r) != 1 || !reflect.DeepEqual(r[0], want.body) {
+			t.Errorf("GET /Groups?%s: %v, want %s", query, r, want.raw)
+		}
+	}
+	if m, _ := whole.body["members"].([]any); len(m) != 1 {
+		t.Errorf("GET /Groups/{id}: members %v, want the one", whole.body["members"])
+	}
 }
 
 // unbatched is a bbolt store that does not report batching its writes: the

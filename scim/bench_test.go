@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/scimgate/scimgate/store"
 	"github.com/scimgate/scimgate/store/storetest"
 )
 
@@ -59,6 +60,24 @@ func BenchmarkHandlers(b *testing.B) {
 				})
 			})
 		}
+		// Groups by name without their members, as Entra ID asks for them.
+		if err := e.store.Update(b.Context(), func(tx store.Tx) error {
+			for g := range 100 {
+				if _, err := store.NewGroup(tx, store.Group{Name: fmt.Sprintf("group%d", g), Managed: true}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("FilterGroupDisplayName/users=%d", n), func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e.serve(b, "GET", "/Groups?excludedAttributes=members&filter="+url.QueryEscape(fmt.Sprintf(`displayName eq "group%d"`, rand.IntN(100))), "", 200)
+				}
+			})
+		})
 		b.Run(fmt.Sprintf("FilterUserNameSW/users=%d", n), func(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

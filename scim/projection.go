@@ -59,6 +59,20 @@ func parseAttrList(s string) ([][2]string, error) {
 // empty reports whether the projection keeps everything.
 func (p projection) empty() bool { return len(p.include) == 0 && len(p.exclude) == 0 }
 
+// onlyExcludes reports whether the projection only excludes attr, a
+// top-level attribute (excludedAttributes=members).
+func (p projection) onlyExcludes(attr string) bool {
+	if len(p.include) > 0 || len(p.exclude) == 0 {
+		return false
+	}
+	for _, e := range p.exclude {
+		if e[0] != "" || !strings.EqualFold(e[1], attr) {
+			return false
+		}
+	}
+	return true
+}
+
 // wants reports whether a top-level attribute survives the projection.
 func (p projection) wants(attr string) bool {
 	for _, e := range p.exclude {

@@ -194,20 +194,29 @@ type groupMember struct {
 	Value   string `json:"value"`
 }
 
+// groupJSON renders g without its members, byte for byte as encoding/json
+// renders renderGroup's document (keys sorted), without building it.
+func (h *Handler) groupJSON(g store.Group) json.RawMessage {
+	b := make([]byte, 0, 320+len(g.Name))
+	b = appendJSONString(append(b, `{"displayName":`...), g.Name)
+	if g.ExternalID != "" {
+		b = appendJSONString(append(b, `,"externalId":`...), g.ExternalID)
+	}
+	b = appendJSONString(append(b, `,"id":`...), g.ID)
+	b = g.Created.AppendFormat(append(b, `,"meta":{"created":"`...), time.RFC3339)
+	b = g.Updated.AppendFormat(append(b, `","lastModified":"`...), time.RFC3339)
+	b = appendJSONString(append(b, `","location":`...), h.location("Groups", g.ID))
+	b = appendJSONString(append(b, `,"resourceType":"Group","version":`...), etag(g.Version))
+	return append(b, `},"schemas":["`+groupURN+`"]}`...)
+}
+
 // streamGroup writes g, members included, as renderGroup and writeJSON
 // would, but a member at a time: memory does not grow with the group. The
 // status is sent before the members are read, so a member that cannot be
 // read aborts the connection rather than finishing a wrong answer.
 // It reports whether it began the answer.
 func (h *Handler) streamGroup(w http.ResponseWriter, tx store.Tx, g store.Group) (bool, error) {
-	doc, err := h.renderGroup(tx, g, false)
-	if err != nil {
-		return false, err
-	}
-	head, err := json.Marshal(doc)
-	if err != nil {
-		return false, err
-	}
+	head := h.groupJSON(g)
 	// Keys are sorted: members go right before meta, whose key is the only
 	// place the unescaped sequence can appear.
 	at := bytes.Index(head, []byte(`,"meta":`))
@@ -268,9 +277,13 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, endpoint, id strin
 			return notFound(id)
 		}
 		version = g.Version
-		if proj.empty() {
+		switch {
+		case proj.empty():
 			streamed, err = h.streamGroup(w, tx, g)
 			return err
+		case proj.onlyExcludes("members"): // as Entra ID asks
+			raw = h.groupJSON(g)
+			return nil
 		}
 		doc, err = h.renderGroup(tx, g, proj.wants("members"))
 		return err
@@ -374,7 +387,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	err = h.store.View(r.Context(), func(tx store.Tx) error {
 		// render(false) is for evaluating the filter, render(true) for output.
 		output := func(render func(output bool) (map[string]any, error), fast func() (json.RawMessage, bool, error)) (any, error) {
-			if fast != nil && p.proj.empty() {
+			if fast != nil && (p.proj.empty() || endpoint == "Groups" && p.proj.onlyExcludes("members")) {
 				raw, ok, err := fast()
 				if err != nil || ok {
 					return raw, err
@@ -436,12 +449,15 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 				return err
 			}
 		} else {
-			src := tx.Groups("")
-			if streamed && p.sort.by == "displayname" {
-				src = tx.GroupsByName()
-			}
-			if attr, prefix, ok := prefixHint(endpoint, p.expr); ok && (!streamed || p.sort.by == "" || p.sort.by == attr) {
+			var src iter.Seq2[store.Group, error] // none when an indexed equality names the candidates
+			switch attr, prefix, ok := prefixHint(endpoint, p.expr); {
+			case hinted && indexed(endpoint, hi.attr):
+			case ok && (!streamed || p.sort.by == "" || p.sort.by == attr):
 				src = byIDs(byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""), tx.Group)
+			case streamed && p.sort.by == "displayname":
+				src = tx.GroupsByName()
+			default:
+				src = tx.Groups("")
 			}
 			// A filter that names members only by id is evaluated on those
 			// of its ids that are members, not on every member.
@@ -452,7 +468,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 						return h.renderGroupHaving(tx, g, ids)
 					}
 					return h.renderGroup(tx, g, output && p.proj.wants("members") || !output && deep)
-				}, nil, func(map[string]any) (string, bool) { return groupSortKey(g, p.sort.by) }, g.ID)
+				}, func() (json.RawMessage, bool, error) {
+					if p.proj.wants("members") {
+						return nil, false, nil
+					}
+					return h.groupJSON(g), true, nil
+				}, func(map[string]any) (string, bool) { return groupSortKey(g, p.sort.by) }, g.ID)
 			})
 			if err != nil || streamed {
 				return err

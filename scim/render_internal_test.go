@@ -97,3 +97,26 @@ func TestUserJSONMatchesEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// groupJSON writes, byte for byte, what encoding/json writes for
+// renderGroup's document without members, for text that needs escaping too.
+func TestGroupJSONMatchesEncodingJSON(t *testing.T) {
+	h := &Handler{baseURL: "https://idp.example/scim/v2?a=<b>&c"}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	texts := []string{"plain", "a<b", "x>y", "p&q", `quo"te`, `back\slash`, "ünïcødé 名前", "tab\there", "line\u2028sep", "bad\xffutf8", "nul\x00", ""}
+	for i, text := range texts {
+		g := store.Group{ID: store.NewID(), Name: text, ExternalID: texts[(i+1)%len(texts)], Managed: true,
+			Created: created, Updated: created.Add(time.Duration(i) * time.Hour), Version: uint64(i)}
+		doc, err := h.renderGroup(nil, g, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.groupJSON(g); !bytes.Equal(got, want) {
+			t.Errorf("group %q:\n got %s\nwant %s", text, got, want)
+		}
+	}
+}
