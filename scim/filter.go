@@ -509,6 +509,47 @@ func loginTest(expr filter.Expression) func(store.User) bool {
 	return nil
 }
 
+// activeTest returns a test that every user matching expr passes: the
+// comparison `active eq true` or `active eq false` (a boolean, or the
+// strings "true" and "false" that compare lets lenient clients send) that
+// the whole expression implies, made on the stored state alone, so that
+// users of the other state are not rendered: scripts list deprovisioned
+// users with `active eq false`. Nil when expr implies none.
+func activeTest(expr filter.Expression) func(store.User) bool {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator != filter.AND {
+			return nil
+		}
+		if t := activeTest(e.Left); t != nil {
+			return t
+		}
+		return activeTest(e.Right)
+	case *filter.AttributeExpression:
+		p := e.AttributePath
+		if e.Operator != filter.EQ || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, "active") || !coreURI("Users", p) {
+			return nil
+		}
+		var want bool
+		switch v := e.CompareValue.(type) {
+		case bool:
+			want = v
+		case string:
+			switch strings.ToLower(unescape(v)) {
+			case "true":
+				want = true
+			case "false":
+			default:
+				return nil
+			}
+		default:
+			return nil
+		}
+		return func(u store.User) bool { return u.Active == want }
+	}
+	return nil
+}
+
 // emailTest returns a test that every user matching expr passes: the
 // comparison of an e-mail address (see containsHint) that the whole
 // expression implies needs its text, lower-cased as match compares it,

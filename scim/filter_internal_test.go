@@ -127,6 +127,44 @@ func TestLoginTestKeepsEveryMatch(t *testing.T) {
 	}
 }
 
+// The active test never refuses a user whose document matches the filter,
+// and refuses the users of the other state where the filter pins it down.
+func TestActiveTestKeepsEveryMatch(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		filter  string
+		refuses string // "", "active" or "inactive": the users refused
+	}{
+		{`active eq false`, "active"}, {`active eq true`, "inactive"}, {`active eq "False"`, "active"}, {`ACTIVE eq "TRUE"`, "inactive"},
+		{`urn:ietf:params:scim:schemas:core:2.0:User:active eq false`, "active"},
+		{`userName sw "u" and active eq false`, "active"}, {`active eq true and not (userName eq "x")`, "inactive"},
+		{`active eq false or userName eq "u1"`, ""}, {`not (active eq false)`, ""}, {`active ne false`, ""},
+		{`active eq "yes"`, ""}, {`active pr`, ""}, {`active eq 1`, ""},
+	} {
+		expr, err := parseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		test := activeTest(expr)
+		refused := ""
+		for i, state := range []bool{true, false} {
+			u := store.User{Login: fmt.Sprintf("u%d", i), Active: state}
+			doc := map[string]any{"userName": u.Login, "active": u.Active}
+			if test == nil {
+				continue
+			}
+			if passes := test(u); match(expr, doc) && !passes {
+				t.Errorf("%s: a user of active=%v matches but the test refuses it", tc.filter, state)
+			} else if !passes {
+				refused = map[bool]string{true: "active", false: "inactive"}[state]
+			}
+		}
+		if refused != tc.refuses {
+			t.Errorf("%s: the test refuses %q users, want %q", tc.filter, refused, tc.refuses)
+		}
+	}
+}
+
 // The e-mail test never refuses a user whose document matches the filter
 // (Unicode, case, escapes, `and`/`or`/`not`, value filters as Entra ID
 // sends them), and refuses users where the filter pins an address down;

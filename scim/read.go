@@ -372,9 +372,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	if hinted && hi.exact && indexed(endpoint, hi.attr) {
 		evaluate = false
 	}
-	// So is one comparison of userName, by the login test (see eachUser).
-	login := loginTest(p.expr)
-	if _, one := p.expr.(*filter.AttributeExpression); one && endpoint == "Users" && login != nil {
+	// So is one comparison of userName or of active, by its test (see
+	// eachUser).
+	login, active := loginTest(p.expr), activeTest(p.expr)
+	if _, one := p.expr.(*filter.AttributeExpression); one && endpoint == "Users" && (login != nil || active != nil) {
 		evaluate = false
 	}
 	// A sort that follows an index streams; any other one collects the
@@ -435,7 +436,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			var src iter.Seq2[store.User, error]
 			var test func(store.User) bool
 			if !hinted || !indexed(endpoint, hi.attr) {
-				src, test = h.userSource(tx, p, streamed), both(login, emailTest(p.expr))
+				src, test = h.userSource(tx, p, streamed), both(both(login, active), emailTest(p.expr))
 			}
 			err := h.eachUser(tx, p.expr, test, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
