@@ -544,6 +544,9 @@ func TestProjectsAuditProvisioning(t *testing.T) {
 	if !strings.Contains(row, "granted to the user") {
 		t.Fatalf("access answer for lea: %q", row)
 	}
+	if !strings.Contains(body, `lea <span class="via">(user)</span>`) {
+		t.Fatalf("permission holders lack lea: %s", main_(body))
+	}
 	if row := regexp.MustCompile(`(?s)<tr data-login="sam@corp.example">.*?</tr>`).FindString(body); !strings.Contains(row, "through group sonar-users (from template Default template)") {
 		t.Fatalf("access answer for sam: %q", row)
 	}

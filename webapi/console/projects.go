@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/scimgate/scimgate/store"
@@ -42,19 +43,39 @@ type holder struct {
 	Kind, Name string // "user" (login) or "group"
 }
 
-// permHolders names the holders of key.
+// permHolders names the holders of key, reading the users among them
+// together (store.ReadUsers), not one at a time.
 func permHolders(tx store.Tx, key store.PermKey) ([]holder, error) {
+	creator := store.UserSubject(store.ProjectCreator)
+	subjects := slices.Collect(tx.Holders(key))
+	var ids []string
+	for _, s := range subjects {
+		if s.IsUser() && s != creator {
+			ids = append(ids, s.ID)
+		}
+	}
+	logins := map[string]string{}
+	for u, err := range store.ReadUsers(tx, slices.Values(ids)) {
+		if err != nil {
+			return nil, err
+		}
+		logins[u.ID] = u.Login
+	}
 	var out []holder
-	for s := range tx.Holders(key) {
+	for _, s := range subjects {
 		switch {
-		case s == store.UserSubject(store.ProjectCreator):
+		case s == creator:
 			out = append(out, holder{"creator", "the project's creator"})
 		case s.IsUser():
-			u, err := tx.User(s.ID)
-			if err != nil {
-				return nil, err
+			login, ok := logins[s.ID]
+			if !ok { // not stored: the error reading it gives
+				u, err := tx.User(s.ID)
+				if err != nil {
+					return nil, err
+				}
+				login = u.Login
 			}
-			out = append(out, holder{"user", u.Login})
+			out = append(out, holder{"user", login})
 		case s.ID == store.AnyoneGroup:
 			out = append(out, holder{"group", store.AnyoneGroup})
 		default:
