@@ -509,7 +509,7 @@ func (h *Handler) userSource(tx store.Tx, p listParams, streamed bool) iter.Seq2
 		return store.ReadUsers(tx, byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""))
 	}
 	if grams := containsHint(endpoint, p.expr); grams != nil && (!streamed || p.sort.by == "") {
-		return store.ReadUsers(tx, tx.IDsWithGrams(grams))
+		return tx.UsersWithGrams(grams)
 	}
 	switch {
 	case streamed && p.sort.by == "username":

@@ -8,13 +8,13 @@ import (
 
 // A Listing is the users a list reads before applying its own rule, in
 // lower-cased login order (as Tx.UsersByLogin orders them): every user, or
-// a set of ids (the n-gram index's candidates, a group's members) that the
-// listing sorts by login itself; of any state, or only the active or only
-// the deactivated ones.
+// a set of users (the n-gram index's candidates, a group's members) that
+// the listing sorts by login itself; of any state, or only the active or
+// only the deactivated ones.
 type Listing struct {
 	tx    Tx
-	ids   iter.Seq[string] // nil: every user, read in login order
-	state int              // users of any state (0), active only (1), deactivated only (-1)
+	users iter.Seq2[User, error] // the set, read; nil: every user, read in login order
+	state int                    // users of any state (0), active only (1), deactivated only (-1)
 }
 
 // UsersContaining lists the users whose login, display name or e-mail may
@@ -25,7 +25,7 @@ func UsersContaining(tx Tx, q string) Listing {
 	if gs == nil {
 		return Listing{tx: tx}
 	}
-	return Listing{tx: tx, ids: tx.IDsWithGrams(gs)}
+	return Listing{tx: tx, users: tx.UsersWithGrams(gs)}
 }
 
 // GroupMembers lists a group's members, reading only the members: a page
@@ -35,22 +35,24 @@ func GroupMembers(tx Tx, groupID string) Listing {
 	if isDefaultGroup(tx, groupID) {
 		return Listing{tx: tx, state: 1}
 	}
-	return Listing{tx: tx, ids: tx.Members(groupID)}
+	return UsersWithIDs(tx, tx.Members(groupID))
 }
 
 // UsersWithIDs lists the users of ids (those that exist).
-func UsersWithIDs(tx Tx, ids iter.Seq[string]) Listing { return Listing{tx: tx, ids: ids} }
+func UsersWithIDs(tx Tx, ids iter.Seq[string]) Listing {
+	return Listing{tx: tx, users: ReadUsers(tx, ids)}
+}
 
 // Holding lists the users that hold key themselves (not through a group):
 // an organisation's members are the holders of MemberOf.
 func Holding(tx Tx, key PermKey) Listing {
-	return Listing{tx: tx, ids: func(yield func(string) bool) {
+	return UsersWithIDs(tx, func(yield func(string) bool) {
 		for s := range tx.Holders(key) {
 			if s.IsUser() && !yield(s.ID) {
 				return
 			}
 		}
-	}}
+	})
 }
 
 // Active narrows l to its active users (active) or its deactivated ones. A
@@ -62,7 +64,7 @@ func (l Listing) Active(active bool) Listing {
 		want = 1
 	}
 	if l.state == -want {
-		return Listing{tx: l.tx, ids: slices.Values([]string(nil))} // none
+		return UsersWithIDs(l.tx, slices.Values([]string(nil))) // none
 	}
 	l.state = want
 	return l
@@ -71,7 +73,7 @@ func (l Listing) Active(active bool) Listing {
 // inState reports whether u is in the state l lists.
 func (l Listing) inState(u User) bool { return l.state == 0 || u.Active == (l.state > 0) }
 
-// ordered yields every user l admits in login order (l.ids is nil).
+// ordered yields every user l admits in login order (l.users is nil).
 func (l Listing) ordered(yield func(User, error) bool) {
 	for u, err := range l.tx.UsersByLogin() {
 		if err == nil && !l.inState(u) {
@@ -83,7 +85,7 @@ func (l Listing) ordered(yield func(User, error) bool) {
 	}
 }
 
-// count counts the users l admits (l.ids is nil) without reading them.
+// count counts the users l admits (l.users is nil) without reading them.
 func (l Listing) count() (int, error) {
 	switch l.state {
 	case 1:
@@ -103,7 +105,7 @@ func (l Listing) count() (int, error) {
 // logins are held to sort them; the records are read again as they are
 // yielded.
 func (l Listing) All() iter.Seq2[User, error] {
-	if l.ids == nil {
+	if l.users == nil {
 		return l.ordered
 	}
 	return func(yield func(User, error) bool) {
@@ -128,7 +130,7 @@ func (l Listing) All() iter.Seq2[User, error] {
 // are the active users) without keep reads only as far as the page, and
 // counts the rest.
 func (l Listing) Page(keep func(User) (bool, error), offset, size int) (page []User, total int, err error) {
-	if l.ids == nil {
+	if l.users == nil {
 		if keep == nil { // counted, then read only as far as the page
 			if total, err = l.count(); err != nil || offset >= total || size <= 0 {
 				return nil, total, err
@@ -176,12 +178,12 @@ func (l Listing) Page(keep func(User) (bool, error), offset, size int) (page []U
 	return page, total, nil
 }
 
-// sorted reads the listed ids' users and returns the ids of those keep
+// sorted reads the listed users and returns the ids of those keep
 // admits (nil keep admits all) in login order, holding only their logins.
 func (l Listing) sorted(keep func(User) (bool, error)) ([]string, error) {
 	type entry struct{ login, id string }
 	var es []entry
-	for u, err := range ReadUsers(l.tx, l.ids) {
+	for u, err := range l.users {
 		if err != nil {
 			return nil, err
 		}

@@ -229,6 +229,9 @@ type Tx interface {
 	// index keeps under every one of grams (see UserGrams, QueryGrams);
 	// nothing when grams is empty.
 	IDsWithGrams(grams []string) iter.Seq[string]
+	// UsersWithGrams yields the users of IDsWithGrams, in its order, read
+	// with their ids where the backend can (one query rather than two).
+	UsersWithGrams(grams []string) iter.Seq2[User, error]
 	// UsersByName yields users in lower-cased display name order, users of
 	// the same name in id order.
 	UsersByName() iter.Seq2[User, error]

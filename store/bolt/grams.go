@@ -306,6 +306,11 @@ func (t *tx) IDsWithGrams(grams []string) iter.Seq[string] {
 	}
 }
 
+// UsersWithGrams reads the users of IDsWithGrams.
+func (t *tx) UsersWithGrams(grams []string) iter.Seq2[store.User, error] {
+	return store.ReadUsers(t, t.IDsWithGrams(grams))
+}
+
 // indexed intersects the trigrams' id lists in the index by leapfrogging:
 // each cursor moves to the largest id seen so far, so the work follows the
 // shortest list, not the longest.

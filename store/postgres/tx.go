@@ -670,10 +670,25 @@ func (t *tx) IDsByPrefix(index store.Index, prefix string) iter.Seq[string] {
 }
 
 func (t *tx) IDsWithGrams(grams []string) iter.Seq[string] {
-	if len(grams) == 0 || slices.ContainsFunc(grams, func(g string) bool { return strings.Contains(g, "\x00") }) {
-		return func(func(string) bool) {} // text cannot hold NUL: no user has such a trigram
+	if noGrams(grams) {
+		return func(func(string) bool) {}
 	}
 	return ids(cursor(t, scanString, `SELECT id FROM users WHERE grams @> $1 ORDER BY id`, grams))
+}
+
+// UsersWithGrams reads the users with the ids, in the same query: the
+// index's matches are read from the table anyway, to check them.
+func (t *tx) UsersWithGrams(grams []string) iter.Seq2[store.User, error] {
+	if noGrams(grams) {
+		return func(func(store.User, error) bool) {}
+	}
+	return cursor(t, scanUser, `SELECT `+userCols+` FROM users WHERE grams @> $1 ORDER BY id`, grams)
+}
+
+// noGrams reports whether no user can hold every one of grams: none are
+// asked for, or one holds a NUL, which text cannot.
+func noGrams(grams []string) bool {
+	return len(grams) == 0 || slices.ContainsFunc(grams, func(g string) bool { return strings.Contains(g, "\x00") })
 }
 
 func (t *tx) UsersByName() iter.Seq2[store.User, error] {

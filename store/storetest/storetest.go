@@ -433,7 +433,7 @@ func testGramIndex(t *testing.T, s store.Store) {
 				for id := range tx.IDsWithGrams(gs) {
 					got = append(got, id)
 				}
-				return nil
+				return sameUsers(t, tx, gs, got)
 			})
 			for _, u := range users {
 				has := store.UserGrams(u)
@@ -494,6 +494,30 @@ func testGramIndex(t *testing.T, s store.Store) {
 	})
 }
 
+// sameUsers checks that UsersWithGrams(gs) yields the users of ids, the
+// ids IDsWithGrams(gs) yields, in their order and as stored.
+func sameUsers(t *testing.T, tx store.Tx, gs, ids []string) error {
+	t.Helper()
+	var read []string
+	for u, err := range tx.UsersWithGrams(gs) {
+		if err != nil {
+			return err
+		}
+		stored, err := tx.User(u.ID)
+		if err != nil {
+			return err
+		}
+		if stored.Login != u.Login || stored.Version != u.Version || !bytes.Equal(stored.SCIM, u.SCIM) {
+			t.Errorf("UsersWithGrams(%q) yields %s as %+v, stored %+v", gs, u.ID, u, stored)
+		}
+		read = append(read, u.ID)
+	}
+	if !slices.Equal(read, ids) {
+		t.Errorf("UsersWithGrams(%q) yields %v, IDsWithGrams %v", gs, read, ids)
+	}
+	return nil
+}
+
 // testGramIndexLongLists: intersections of trigram lists of hundreds of
 // users, dense and sparse against one another, yield exactly the users
 // holding every trigram, in id order, pending and indexed.
@@ -524,7 +548,7 @@ func testGramIndexLongLists(t *testing.T, s store.Store) {
 			var got []string
 			View(t, s, func(tx store.Tx) error {
 				got = slices.Collect(tx.IDsWithGrams(gs))
-				return nil
+				return sameUsers(t, tx, gs, got)
 			})
 			if !slices.Equal(got, want) {
 				t.Errorf("%s: IDsWithGrams(%q) found %d users, want %d:\n%v\nwant %v", when, gs, len(got), len(want), got, want)
