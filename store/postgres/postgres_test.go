@@ -290,7 +290,33 @@ func TestUserCounts(t *testing.T) {
 			})
 		}
 	}
+	// A replica not upgraded yet keeps deactivating and reactivating a
+	// user while this one migrates: no change is lost to the counts.
+	toggler := connect(t, url)
+	var id string
+	if err := conn.QueryRow(ctx, `SELECT id FROM users WHERE login = 'before4'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	stop, toggled := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				toggled <- nil
+				return
+			default:
+			}
+			if _, err := toggler.Exec(ctx, `UPDATE users SET active = NOT active WHERE id = $1`, id); err != nil {
+				toggled <- err
+				return
+			}
+		}
+	}()
 	a, err := postgres.Open(ctx, url)
+	close(stop)
+	if err := <-toggled; err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

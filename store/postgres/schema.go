@@ -210,16 +210,16 @@ CREATE INDEX users_grams ON users USING gin (grams)`,
 	// group's member count, readiness). One row a slot, the writing
 	// backend's pid modulo 1024: concurrent transactions almost never write
 	// one row (when they do, one waits and runs again), while the rows stay
-	// few. Slot 0 starts with the counts of the users already stored;
-	// CREATE TRIGGER waits for the writes in flight and holds off new ones
-	// until this commits, so none is counted twice or missed.
+	// few. CREATE TRIGGER waits for the writes in flight (of replicas not
+	// upgraded yet) and holds off new ones until this commits; only then
+	// does slot 0 take the counts of the users stored, so none is counted
+	// twice or missed.
 	`CREATE TABLE user_counts (
 	slot    integer PRIMARY KEY,
 	total   bigint NOT NULL,
 	active  bigint NOT NULL,
 	managed bigint NOT NULL
 );
-INSERT INTO user_counts SELECT 0, count(*), count(*) FILTER (WHERE active), count(*) FILTER (WHERE managed) FROM users;
 CREATE FUNCTION count_users() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	t bigint := 0;
@@ -240,7 +240,8 @@ BEGIN
 	RETURN NULL;
 END $$;
 CREATE TRIGGER users_count AFTER INSERT OR DELETE OR UPDATE OF active, managed ON users
-	FOR EACH ROW EXECUTE FUNCTION count_users()`,
+	FOR EACH ROW EXECUTE FUNCTION count_users();
+INSERT INTO user_counts SELECT 0, count(*), count(*) FILTER (WHERE active), count(*) FILTER (WHERE managed) FROM users`,
 }
 
 // gramsVersions are the schema versions whose rows backfillGrams fills:
