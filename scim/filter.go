@@ -120,25 +120,21 @@ func parseFilter(raw string) (expr filter.Expression, err error) {
 // match reports whether doc satisfies expr. Attribute names match
 // case-insensitively, and so do string values unless the attribute is an
 // identifier.
-func match(expr filter.Expression, doc map[string]any) bool { return matchIn("", expr, doc) }
+func match(expr filter.Expression, doc map[string]any) bool { return matchValue("", expr, doc) }
 
-// matchValue reports whether m, a value of the multi-valued attribute
-// attr, satisfies expr, a value filter (attr[expr]): its sub-attributes
-// compare as attr's (members[value eq "x"] exactly, as members.value).
-func matchValue(attr string, expr filter.Expression, m map[string]any) bool {
-	return matchIn(attr, expr, m)
-}
-
-// matchIn is match inside the attribute parent (empty: the resource).
-func matchIn(parent string, expr filter.Expression, doc map[string]any) bool {
+// matchValue is match for doc, a value of the multi-valued attribute
+// parent (empty: the resource itself) and expr a value filter
+// (parent[expr]): its sub-attributes compare as parent's (members[value eq
+// "x"] exactly, as members.value).
+func matchValue(parent string, expr filter.Expression, doc map[string]any) bool {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if e.Operator == filter.AND {
-			return matchIn(parent, e.Left, doc) && matchIn(parent, e.Right, doc)
+			return matchValue(parent, e.Left, doc) && matchValue(parent, e.Right, doc)
 		}
-		return matchIn(parent, e.Left, doc) || matchIn(parent, e.Right, doc)
+		return matchValue(parent, e.Left, doc) || matchValue(parent, e.Right, doc)
 	case *filter.NotExpression:
-		return !matchIn(parent, e.Expression, doc)
+		return !matchValue(parent, e.Expression, doc)
 	case *filter.ValuePath:
 		for _, el := range values(doc, e.AttributePath.URI(), e.AttributePath.AttributeName, "") {
 			if m, ok := el.(map[string]any); ok && matchValue(e.AttributePath.AttributeName, e.ValueFilter, m) {
@@ -571,15 +567,24 @@ func emailTest(expr filter.Expression) func(store.User) bool {
 	return func(u store.User) bool { return strings.Contains(strings.ToLower(string(u.SCIM)), text) }
 }
 
-// both is a test that a and b pass (nil: no test).
-func both(a, b func(store.User) bool) func(store.User) bool {
-	switch {
-	case a == nil:
-		return b
-	case b == nil:
-		return a
+// every is a test that each of tests passes (a nil one is no test; none
+// at all: nil).
+func every(tests ...func(store.User) bool) func(store.User) bool {
+	tests = slices.DeleteFunc(tests, func(t func(store.User) bool) bool { return t == nil })
+	switch len(tests) {
+	case 0:
+		return nil
+	case 1:
+		return tests[0]
 	}
-	return func(u store.User) bool { return a(u) && b(u) }
+	return func(u store.User) bool {
+		for _, t := range tests {
+			if !t(u) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // mentions reports whether expr refers to any of the attributes named.

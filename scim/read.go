@@ -368,8 +368,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	deep := p.expr != nil && mentions(p.expr, "groups", "members")
 	// A filter that is exactly one indexed equality is answered by the index.
 	evaluate := p.expr != nil
-	hi, hinted := hint(p.expr)
-	if hinted && hi.exact && indexed(endpoint, hi.attr) {
+	// byIndex: an indexed equality names the candidates (eachUser).
+	hi, byIndex := hint(p.expr)
+	byIndex = byIndex && indexed(endpoint, hi.attr)
+	if byIndex && hi.exact {
 		evaluate = false
 	}
 	// So is one comparison of userName or of active, by its test (see
@@ -380,7 +382,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 	}
 	// A sort that follows an index streams; any other one collects the
 	// matches and sorts them (also when an indexed equality leaves few).
-	streamed := p.sort.by == "" || p.sort.streamed(endpoint) && !(hinted && indexed(endpoint, hi.attr))
+	streamed := p.sort.by == "" || p.sort.streamed(endpoint) && !byIndex
 	// Without a filter, totalResults is the managed-user count: the walk stops
 	// once the page is full.
 	counted := p.expr == nil && endpoint == "Users" && streamed
@@ -431,14 +433,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			return true, nil
 		}
 		if endpoint == "Users" {
-			// An indexed equality names its candidates (eachUser): no
-			// walk is prepared.
+			// An indexed equality names its candidates: no walk is
+			// prepared.
 			var src iter.Seq2[store.User, error]
 			var test func(store.User) bool
-			if !hinted || !indexed(endpoint, hi.attr) {
-				src, test = h.userSource(tx, p, streamed), both(both(login, active), emailTest(p.expr))
+			if !byIndex {
+				src, test = h.userSource(tx, p, streamed), every(login, active, emailTest(p.expr))
 			}
-			err := h.eachUser(tx, p.expr, test, src, func(u store.User) (bool, error) {
+			err := h.eachUser(tx, byIndex, hi, test, src, func(u store.User) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) { return h.renderUser(tx, u, output || deep) },
 					func() (json.RawMessage, bool, error) { return h.userJSON(tx, u) },
 					func(d map[string]any) (string, bool) { return userSortKey(u, d, p.sort.by) }, u.ID)
@@ -452,7 +454,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 		} else {
 			var src iter.Seq2[store.Group, error] // none when an indexed equality names the candidates
 			switch attr, prefix, ok := prefixHint(endpoint, p.expr); {
-			case hinted && indexed(endpoint, hi.attr):
+			case byIndex:
 			case ok && (!streamed || p.sort.by == "" || p.sort.by == attr):
 				src = byIDs(byPrefix(tx, prefixIndexes[endpoint][attr], prefix, streamed && p.sort.by == ""), tx.Group)
 			case streamed && p.sort.by == "displayname":
@@ -463,7 +465,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, q url.Values, end
 			// A filter that names members only by id is evaluated on those
 			// of its ids that are members, not on every member.
 			ids, byID := memberValues(p.expr)
-			err := h.eachGroup(tx, p.expr, src, func(g store.Group) (bool, error) {
+			err := h.eachGroup(tx, byIndex, hi, src, func(g store.Group) (bool, error) {
 				return emit(func(output bool) (map[string]any, error) {
 					if !output && deep && byID {
 						return h.renderGroupHaving(tx, g, ids)
@@ -582,14 +584,14 @@ func byIDs[T any](ids iter.Seq[string], get func(string) (T, error)) iter.Seq2[T
 	}
 }
 
-// eachUser walks the managed users a filter may match, through an index when
-// the filter pins one down. Without an index hint it walks src, skipping
-// users that fail the comparison of userName or of an e-mail address the
-// filter implies (test, from loginTest and emailTest; nil: none) before
-// they are rendered.
-func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, test func(store.User) bool, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
+// eachUser walks the managed users a filter may match: those of hi, an
+// indexed equality the filter implies, when byIndex; else src, skipping
+// users that fail the comparison of userName, active or an e-mail address
+// the filter implies (test, from loginTest, activeTest and emailTest; nil:
+// none) before they are rendered.
+func (h *Handler) eachUser(tx store.Tx, byIndex bool, hi indexHint, test func(store.User) bool, src iter.Seq2[store.User, error], fn func(store.User) (bool, error)) error {
 	var candidates []store.User
-	if hi, ok := hint(expr); ok && indexed("Users", hi.attr) {
+	if byIndex {
 		switch hi.attr {
 		case "id":
 			if u, err := tx.User(hi.value); err == nil {
@@ -631,8 +633,8 @@ func (h *Handler) eachUser(tx store.Tx, expr filter.Expression, test func(store.
 }
 
 // eachGroup is eachUser for managed groups.
-func (h *Handler) eachGroup(tx store.Tx, expr filter.Expression, src iter.Seq2[store.Group, error], fn func(store.Group) (bool, error)) error {
-	if hi, ok := hint(expr); ok && indexed("Groups", hi.attr) {
+func (h *Handler) eachGroup(tx store.Tx, byIndex bool, hi indexHint, src iter.Seq2[store.Group, error], fn func(store.Group) (bool, error)) error {
+	if byIndex {
 		var candidates []store.Group
 		switch hi.attr {
 		case "id":

@@ -64,7 +64,7 @@ func (l Listing) Active(active bool) Listing {
 		want = 1
 	}
 	if l.state == -want {
-		return UsersWithIDs(l.tx, slices.Values([]string(nil))) // none
+		return Listing{tx: l.tx, users: func(func(User, error) bool) {}} // none
 	}
 	l.state = want
 	return l

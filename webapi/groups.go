@@ -175,7 +175,15 @@ func groupUsers(cl *call) error {
 		if selected == "selected" { // members only: read the group, not every user
 			candidates = store.GroupMembers(tx, g.ID)
 		}
-		isMember := store.Membership(tx, g.ID)
+		membership, known := store.Membership(tx, g.ID), map[string]bool{}
+		isMember := func(u store.User) (bool, error) { // each user looked up once: by keep, then for the page
+			if m, ok := known[u.ID]; ok {
+				return m, nil
+			}
+			m, err := membership(u)
+			known[u.ID] = m
+			return m, err
+		}
 		var keep func(store.User) (bool, error) // none: the page is read, the rest counted
 		if q != "" || selected == "deselected" {
 			keep = func(u store.User) (bool, error) {
