@@ -51,17 +51,23 @@ measure() {
 }
 # writes NAME SCENARIO: measure, then say what bounded the writes: changes
 # and commits (fsyncs) from the server's metrics, so the mean batch size
-# and commits/s, and the server's CPU time per change (from /proc).
-metric() { curl -fsS http://127.0.0.1:9180/metrics | awk -v m="$1" '$1 == m {printf "%d", $2}'; }
+# and commits/s, the time a commit took after its changes ran (writing
+# pages and fsync) and the share of the run the committer spent so, and
+# the server's CPU time per change (from /proc).
+metric() { curl -fsS http://127.0.0.1:9180/metrics | awk -v m="$1" '$1 == m {printf "%.6f", $2}'; }
 cpu() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; } # clock ticks
 writes() {
-  local ch0 co0 t0 ch1 co1 t1
-  ch0=$(metric scimgate_store_changes_total); co0=$(metric scimgate_store_commits_total); t0=$(cpu)
+  local ch0 co0 s0 t0 ch1 co1 s1 t1
+  ch0=$(metric scimgate_store_changes_total); co0=$(metric scimgate_store_commits_total)
+  s0=$(metric scimgate_store_commit_seconds_total); t0=$(cpu)
   measure "$1" http://127.0.0.1:9180 "$2"
-  ch1=$(metric scimgate_store_changes_total); co1=$(metric scimgate_store_commits_total); t1=$(cpu)
-  awk -v ch=$((ch1 - ch0)) -v co=$((co1 - co0)) -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$D" 'BEGIN {
-    printf "  %d changes in %d commits: %.1f a commit, %d commits/s; server CPU %.0f us a change (%.0f%% of 2 cores)\n",
-      ch, co, ch / (co ? co : 1), co / d, 1e6 * t / hz / (ch ? ch : 1), 100 * t / hz / d / 2 }'
+  ch1=$(metric scimgate_store_changes_total); co1=$(metric scimgate_store_commits_total)
+  s1=$(metric scimgate_store_commit_seconds_total); t1=$(cpu)
+  awk -v ch="$ch0 $ch1" -v co="$co0 $co1" -v s="$s0 $s1" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$D" 'BEGIN {
+    split(ch, a, " "); split(co, b, " "); split(s, c, " ")
+    ch = a[2] - a[1]; co = b[2] - b[1]; s = c[2] - c[1]
+    printf "  %d changes in %d commits: %.1f a commit, %d commits/s, %.2f ms committing each (writing, fsync: %.0f%% of the run); server CPU %.0f us a change (%.0f%% of 2 cores)\n",
+      ch, co, ch / (co ? co : 1), co / d, 1000 * s / (co ? co : 1), 100 * s / d, 1e6 * t / hz / (ch ? ch : 1), 100 * t / hz / d / 2 }'
 }
 ECHO= ECHOS=
 echo "wrk -t2 -c$C -d${D}s, $N users, $(nproc) cores shared by server and wrk"

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each API maps them to its own status and format in one place.
@@ -59,11 +60,22 @@ type WriteHealth interface {
 	WriteFailures() uint64
 }
 
-// WriteStats is implemented by backends that count their commits: changes
-// are committed Update calls, commits the transactions that carried them
-// (a backend that batches writers commits several changes at once).
+// WriteStats is implemented by backends that count their commits.
 type WriteStats interface {
-	WriteStats() (changes, commits uint64)
+	WriteStats() WriteCounts
+}
+
+// WriteCounts are a backend's write counters since it was opened.
+type WriteCounts struct {
+	// Changes are the committed Update calls, Commits the transactions
+	// that carried them (a backend that batches writers commits several
+	// changes at once: Changes/Commits is the mean batch size).
+	Changes, Commits uint64
+	// Committing is the time those transactions spent committing, after
+	// their changes ran: bbolt writing its dirty pages and syncing the
+	// file, PostgreSQL's COMMIT round trip. Set beside the time between
+	// commits, it tells whether storage or CPU bounds the writes.
+	Committing time.Duration
 }
 
 // Batching is implemented by backends whose concurrent Updates run one

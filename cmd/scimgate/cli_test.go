@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -318,6 +320,15 @@ func TestAuditTrailAndMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The writes above were committed, and committing took some time.
+	for _, name := range []string{"scimgate_store_commits_total", "scimgate_store_commit_seconds_total"} {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(metrics)
+		if m == nil {
+			t.Errorf("/metrics lacks %s", name)
+		} else if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v <= 0 {
+			t.Errorf("/metrics: %s is %s, want a positive count", name, m[1])
 		}
 	}
 	for _, p := range []string{"/healthz", "/readyz"} {

@@ -68,11 +68,14 @@ type Store struct {
 	db  *bolt.DB
 	gen atomic.Uint64
 
-	group     groupcommit.Queue[*call]
-	changes   atomic.Uint64
-	commits   atomic.Uint64
-	failures  atomic.Uint64
-	lastWrite atomic.Pointer[error] // nil or the last storage failure
+	group   groupcommit.Queue[*call]
+	changes atomic.Uint64
+	commits atomic.Uint64
+	// committing is the time commits spent after their functions ran
+	// (writing pages, fsync), in nanoseconds.
+	committing atomic.Int64
+	failures   atomic.Uint64
+	lastWrite  atomic.Pointer[error] // nil or the last storage failure
 
 	kick    chan struct{} // a write listed pending users (see grams.go)
 	stop    chan struct{} // closed by Close
@@ -321,9 +324,11 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return err
 }
 
-// WriteStats returns the committed changes and the transactions (fsyncs)
-// that carried them: their ratio is the mean batch size.
-func (s *Store) WriteStats() (changes, commits uint64) { return s.changes.Load(), s.commits.Load() }
+// WriteStats returns the committed changes, the transactions (fsyncs)
+// that carried them, and the time those spent writing and syncing.
+func (s *Store) WriteStats() store.WriteCounts {
+	return store.WriteCounts{Changes: s.changes.Load(), Commits: s.commits.Load(), Committing: time.Duration(s.committing.Load())}
+}
 
 // WriteError is nil while commits succeed; after a failed commit it is that
 // failure, until a commit succeeds again.

@@ -126,20 +126,11 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// WriteStats counts committed changes and the transactions that carried
-// them: a lone writer commits each change alone; concurrent writers share
-// commits; refused changes count in neither.
+// Concurrent writers' changes are each counted, in no more commits than
+// changes (the group commit usually shares them; the conformance case
+// WriteStats checks lone writes and the time committing).
 func TestWriteStats(t *testing.T) {
 	s := bolttest.MustOpen(t)
-	for i := 0; i < 3; i++ {
-		storetest.MkUser(t, s, fmt.Sprintf("lone%d", i))
-	}
-	if changes, commits := s.WriteStats(); changes != 3 || commits != 3 {
-		t.Fatalf("lone writes: %d changes, %d commits; want 3 and 3", changes, commits)
-	}
-	if err := s.Update(context.Background(), func(store.Tx) error { return store.Errorf(store.EInvalid, "no") }); err == nil {
-		t.Fatal("a refused change committed")
-	}
 	var wg sync.WaitGroup
 	for i := 0; i < 64; i++ {
 		wg.Add(1)
@@ -149,9 +140,9 @@ func TestWriteStats(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	changes, commits := s.WriteStats()
-	if changes != 67 || commits < 4 || commits > 67 {
-		t.Fatalf("after 64 concurrent writers: %d changes, %d commits; want 67 changes in 4 to 67 commits", changes, commits)
+	w := s.WriteStats()
+	if w.Changes != 64 || w.Commits < 1 || w.Commits > 64 {
+		t.Fatalf("after 64 concurrent writers: %d changes, %d commits; want 64 changes in 1 to 64 commits", w.Changes, w.Commits)
 	}
-	t.Logf("64 concurrent writers: %d commits", commits-3)
+	t.Logf("64 concurrent writers: %d commits", w.Commits)
 }

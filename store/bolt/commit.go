@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -48,10 +49,23 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 	}
 	err := <-c.err
 	if err == errAlone {
-		err = s.db.Update(fn)
-		if err == nil {
-			s.commits.Add(1)
-		}
+		err = s.commitTimed(fn)
+	}
+	return err
+}
+
+// commitTimed runs fn in a write transaction of its own and, once it is
+// committed, counts the commit and the time it took (after fn ran).
+func (s *Store) commitTimed(fn func(*bolt.Tx) error) error {
+	var ran time.Time
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		err := fn(btx)
+		ran = time.Now()
+		return err
+	})
+	if err == nil {
+		s.commits.Add(1)
+		s.committing.Add(int64(time.Since(ran)))
 	}
 	return err
 }
@@ -70,7 +84,7 @@ func (s *Store) commitQueued() {
 func (s *Store) commit(calls []*call) {
 	for len(calls) > 0 {
 		failed := -1
-		err := s.db.Update(func(btx *bolt.Tx) error {
+		err := s.commitTimed(func(btx *bolt.Tx) error {
 			for i, c := range calls {
 				if err := safely(c.fn, btx); err != nil {
 					failed = i
@@ -83,9 +97,6 @@ func (s *Store) commit(calls []*call) {
 			calls[failed].err <- errAlone
 			calls = slices.Delete(calls, failed, failed+1)
 			continue
-		}
-		if err == nil {
-			s.commits.Add(1)
 		}
 		for _, c := range calls {
 			c.err <- err

@@ -15,7 +15,7 @@ func TestGroupCommitBatchBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, before := s.WriteStats()
+	before := s.WriteStats().Commits
 	const n = 300
 	calls := make([]*call, n)
 	ran := 0
@@ -31,7 +31,7 @@ func TestGroupCommitBatchBound(t *testing.T) {
 			t.Errorf("writer %d: %v", i, err)
 		}
 	}
-	if _, after := s.WriteStats(); after-before != (n+maxBatch-1)/maxBatch || ran != n {
+	if after := s.WriteStats().Commits; after-before != (n+maxBatch-1)/maxBatch || ran != n {
 		t.Errorf("%d writers ran %d times in %d commits, want %d commits of at most %d", n, ran, after-before, (n+maxBatch-1)/maxBatch, maxBatch)
 	}
 	// The committer stopped when the queue emptied: the next writer starts one.

@@ -107,9 +107,6 @@ func (s *Store) commitCalls(calls []*call) {
 			attempt++
 			continue
 		}
-		if err == nil {
-			s.commits.Add(1)
-		}
 		for _, c := range calls {
 			if err != nil {
 				c.err <- errAlone

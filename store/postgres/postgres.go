@@ -32,10 +32,13 @@ type Store struct {
 	writers  chan struct{} // bounds this replica's concurrent write transactions
 	failures atomic.Uint64 // writes that did not reach the database
 	changes  atomic.Uint64 // committed Updates
-	commits  atomic.Uint64 // committed write transactions (see commit.go)
-	group    groupcommit.Queue[*call]
-	missed   atomic.Uint64 // generations handed out while the database was unreachable
-	gen      genReads
+	commits  atomic.Uint64 // committed write transactions (commit)
+	// committing is the time write transactions' last round trips took
+	// (the writes queued for it and COMMIT), in nanoseconds.
+	committing atomic.Int64
+	group      groupcommit.Queue[*call]
+	missed     atomic.Uint64 // generations handed out while the database was unreachable
+	gen        genReads
 }
 
 var (
@@ -189,6 +192,7 @@ func (s *Store) commit(t *tx) error {
 		last = append(last, stmt{sql: "SELECT nextval('generation') WHERE EXISTS (SELECT 1 FROM tokens WHERE user_id = ANY($1))", args: []any{t.holders}})
 	}
 	// The statements fn queued go with the COMMIT, in one round trip.
+	start := time.Now()
 	br, err := t.send(last...)
 	t.readOpen = false
 	if err != nil {
@@ -198,6 +202,10 @@ func (s *Store) commit(t *tx) error {
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
 		return dbError(err)
+	}
+	if !t.readOnly {
+		s.commits.Add(1)
+		s.committing.Add(int64(time.Since(start)))
 	}
 	if len(last) > 1 {
 		if _, err := br.Exec(); err != nil {
@@ -242,7 +250,6 @@ func (s *Store) updateAlone(ctx context.Context, fn func(store.Tx) error) error 
 		err := s.run(ctx, beginWrite, fn)
 		if err == nil {
 			s.changes.Add(1)
-			s.commits.Add(1)
 			return nil
 		}
 		if retryable(err) && attempt < maxAttempts {
@@ -387,10 +394,11 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // the database itself (/readyz reads it), and recovers when it answers.
 func (s *Store) WriteError() error { return nil }
 
-// WriteStats returns the committed changes and the transactions that
-// committed them.
-func (s *Store) WriteStats() (changes, commits uint64) {
-	return s.changes.Load(), s.commits.Load()
+// WriteStats returns the committed changes, the transactions that
+// committed them, and the time their last round trips took (the writes
+// queued for it and COMMIT).
+func (s *Store) WriteStats() store.WriteCounts {
+	return store.WriteCounts{Changes: s.changes.Load(), Commits: s.commits.Load(), Committing: time.Duration(s.committing.Load())}
 }
 
 // WriteFailures counts the changes that failed to reach the database.

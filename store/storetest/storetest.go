@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionsAndFailures", testSessionsAndFailures},
 		{"ReadAhead", testReadAhead},
 		{"ReadAheadPage", testReadAheadPage},
+		{"WriteStats", testWriteStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1399,5 +1400,51 @@ func testReadAheadPage(t *testing.T, s store.Store) {
 				t.Errorf("%s, %s: read %s, want %s", c.name, name, got, want)
 			}
 		}
+	}
+}
+
+// testWriteStats: a backend that counts its writes counts each committed
+// change, and as commit time only what follows the changes (writing,
+// syncing, the last round trip): not a change's own time. Reads and
+// refused changes count nothing.
+func testWriteStats(t *testing.T, s store.Store) {
+	ws, ok := s.(store.WriteStats)
+	if !ok {
+		t.Skip("the backend does not count its writes")
+	}
+	// Organizations, not users: a user's creation may have the backend
+	// commit work of its own later (bbolt's search index), which counts
+	// as commits but not as changes.
+	org := func(key string, pause time.Duration) {
+		Update(t, s, func(tx store.Tx) error {
+			time.Sleep(pause)
+			return tx.PutOrganization(store.Organization{Key: key, Name: key})
+		})
+	}
+	before := ws.WriteStats()
+	for i := range 3 {
+		org(fmt.Sprintf("lone%d", i), 0)
+	}
+	w := ws.WriteStats()
+	if w.Changes-before.Changes != 3 || w.Commits-before.Commits != 3 || w.Committing <= before.Committing {
+		t.Fatalf("three lone writes: %+v, then %+v; want 3 changes in 3 commits that took some time", before, w)
+	}
+	const slow = 200 * time.Millisecond
+	start := time.Now()
+	org("slow", slow)
+	elapsed := time.Since(start)
+	after := ws.WriteStats()
+	if took := after.Committing - w.Committing; took <= 0 || took > elapsed-slow {
+		t.Fatalf("a change that ran %v and committed within %v counted %v committing", slow, elapsed, took)
+	}
+	if err := s.Update(ctx, func(store.Tx) error { return store.Errorf(store.EInvalid, "no") }); err == nil {
+		t.Fatal("a refused change committed")
+	}
+	View(t, s, func(tx store.Tx) error {
+		_, err := tx.Organization("lone0")
+		return err
+	})
+	if now := ws.WriteStats(); now != after {
+		t.Fatalf("a refused change and a read counted: %+v, then %+v", after, now)
 	}
 }
